@@ -1,0 +1,116 @@
+"""Transmit side of the two-stream OFDM frame (numpy core of ``gensem_two_stream_tx``).
+
+Stream 0 (B0): prompt packet -> scrambler -> K=7 r=1/2 conv code -> interleaver -> QPSK,
+scaled by g0. Stream 1 (B1): payload -> scrambler -> Gray M-QAM, scaled by g1. The power
+split f0 : 1-f0 sets (g0, g1) as in ``OfdmParams.stream_gains`` (the paper's p0, p1).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from . import frame_header, qam, scrambler
+from .conv_code import ConvCode
+from .frame_header import FrameHeader
+from .ofdm_params import OfdmParams
+from .ofdm_symbols import ofdm_modulate, pilot_values, preamble
+
+MAX_DATA_SYMBOLS = 4096
+
+
+@lru_cache(maxsize=64)
+def interleaver(n: int) -> np.ndarray:
+    """Fixed pseudo-random permutation of ``n`` coded bits (spreads bursts over B0)."""
+    return np.random.default_rng(n + 0x1EAF).permutation(n)
+
+
+@lru_cache(maxsize=1)
+def _default_code() -> ConvCode:
+    return ConvCode()
+
+
+def s0_symbols_needed(p: OfdmParams, s0_bytes: int) -> int:
+    if s0_bytes == 0:
+        return 0
+    coded = ConvCode.coded_len(8 * s0_bytes)
+    return -(-coded // (2 * p.n_prompt_carriers))
+
+
+def s1_symbols_needed(p: OfdmParams, s1_bytes: int, m: int) -> int:
+    if s1_bytes == 0:
+        return 0
+    bits = 8 * s1_bytes
+    per_sym = qam.bits_per_symbol(m) * p.n_adaptive_carriers
+    return -(-bits // per_sym)
+
+
+def n_data_symbols(p: OfdmParams, hdr: FrameHeader) -> int:
+    return max(s0_symbols_needed(p, hdr.s0_bytes), s1_symbols_needed(p, hdr.s1_bytes, hdr.mod))
+
+
+def encode_prompt_packet(packet: bytes, code: ConvCode) -> np.ndarray:
+    """Scramble, encode and interleave one stream-0 packet -> coded bits."""
+    bits = scrambler.scramble(np.unpackbits(np.frombuffer(packet, np.uint8)))
+    coded = code.encode(bits)
+    return coded[interleaver(coded.size)]
+
+
+def frame_len(p: OfdmParams, n_sym: int) -> int:
+    from .ofdm_symbols import preamble_len
+
+    return preamble_len(p) + (p.n_header_symbols + n_sym) * p.symbol_len + p.frame_gap
+
+
+def build_frame(
+    p: OfdmParams,
+    seq: int,
+    mod: int,
+    prompt_power_fraction: float,
+    s0_coded: np.ndarray | None = None,
+    s0_bytes: int = 0,
+    s1_payload: bytes | None = None,
+    code: ConvCode | None = None,
+) -> np.ndarray:
+    """One complete frame of complex baseband samples, gap of zeros included."""
+    qam.check_m(mod)
+    code = code or _default_code()
+    s1_payload = s1_payload or b""
+    hdr = FrameHeader(
+        seq=seq & 0xFFFF,
+        mod=mod,
+        power_q=frame_header.quantize_power(prompt_power_fraction),
+        s0_bytes=s0_bytes if s0_coded is not None else 0,
+        s1_bytes=len(s1_payload),
+    )
+    g0, g1 = p.stream_gains(hdr.prompt_power_fraction)
+    n_sym = n_data_symbols(p, hdr)
+    if n_sym > MAX_DATA_SYMBOLS:
+        raise ValueError(f"frame needs {n_sym} OFDM symbols, over {MAX_DATA_SYMBOLS}")
+    n_h = p.n_header_symbols
+    grid = np.zeros((n_h + n_sym, p.fft_len), dtype=complex)
+    # pilots on every header and data symbol
+    grid[:, p.bins(p.pilot_carriers)] = pilot_values(p, np.arange(n_h + n_sym))
+    data_bins = p.bins(p.data_carriers)
+    hbits = frame_header.encode(hdr, n_h * p.n_data, code)
+    grid[:n_h, data_bins] = (2.0 * hbits.reshape(n_h, p.n_data) - 1.0)
+    if hdr.s0_bytes:
+        n0 = p.n_prompt_carriers
+        cells = s0_symbols_needed(p, hdr.s0_bytes) * n0
+        sym = np.zeros(cells, complex)
+        q = qam.modulate(np.asarray(s0_coded, np.uint8), 4)
+        sym[: q.size] = q
+        grid[n_h : n_h + cells // n0, p.bins(p.prompt_carriers)] = g0 * sym.reshape(-1, n0)
+    if hdr.s1_bytes:
+        n1 = p.n_adaptive_carriers
+        k = qam.bits_per_symbol(mod)
+        rows = s1_symbols_needed(p, hdr.s1_bytes, mod)
+        bits = scrambler.scramble(np.unpackbits(np.frombuffer(s1_payload, np.uint8)))
+        padded = np.zeros(rows * n1 * k, dtype=np.uint8)
+        padded[: bits.size] = bits
+        grid[n_h : n_h + rows, p.bins(p.adaptive_carriers)] = g1 * qam.modulate(
+            padded, mod
+        ).reshape(rows, n1)
+    body = ofdm_modulate(grid, p)
+    return np.concatenate([preamble(p), body, np.zeros(p.frame_gap, np.complex64)])

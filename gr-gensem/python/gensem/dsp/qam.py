@@ -1,0 +1,99 @@
+"""Gray-coded square M-QAM, M in {4, 16, 64, 256}, unit average symbol energy.
+
+Bit order per symbol: the first log2(M)/2 bits select the in-phase level, the rest the
+quadrature level (MSB first); each axis is Gray-coded PAM, bit value 0 on the negative
+side. 16-QAM: bits 0000 -> (-3-3j)/sqrt(10), 1000 -> (3-3j)/sqrt(10) (known answers in
+tests/unit/test_qam.py).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+SUPPORTED_M = (4, 16, 64, 256)
+MOD_INDEX = {4: 0, 16: 1, 64: 2, 256: 3}
+INDEX_MOD = {v: k for k, v in MOD_INDEX.items()}
+
+
+def check_m(m: int) -> int:
+    try:
+        m_int = int(m)
+    except (TypeError, ValueError):
+        m_int = -1
+    if m_int not in SUPPORTED_M or m_int != m:
+        raise ValueError(f"unknown modulation order M={m!r}; choose one of {SUPPORTED_M}")
+    return m_int
+
+
+def bits_per_symbol(m: int) -> int:
+    return int(np.log2(check_m(m)))
+
+
+def _gray_to_binary(g: np.ndarray) -> np.ndarray:
+    b = g.copy()
+    shift = g >> 1
+    while np.any(shift):
+        b ^= shift
+        shift >>= 1
+    return b
+
+
+@lru_cache(maxsize=None)
+def _tables(m: int):
+    k = bits_per_symbol(m)
+    half = k // 2
+    side = 1 << half
+    s = np.arange(m)
+    i_gray = s >> half
+    q_gray = s & (side - 1)
+    i_lvl = _gray_to_binary(i_gray)
+    q_lvl = _gray_to_binary(q_gray)
+    scale = np.sqrt(2.0 * (m - 1) / 3.0)
+    points = ((2 * i_lvl - (side - 1)) + 1j * (2 * q_lvl - (side - 1))) / scale
+    # level index -> gray code per axis, for hard demapping
+    lvl = np.arange(side)
+    lvl_to_gray = lvl ^ (lvl >> 1)
+    weights = 1 << np.arange(k - 1, -1, -1)
+    sym_bits = ((s[:, None] & weights[None, :]) > 0).astype(np.uint8)
+    return points.astype(np.complex64), lvl_to_gray, scale, side, half, weights, sym_bits
+
+
+def constellation(m: int) -> np.ndarray:
+    """Constellation points indexed by the symbol's bit pattern (MSB first)."""
+    return _tables(check_m(m))[0].copy()
+
+
+def modulate(bits: np.ndarray, m: int) -> np.ndarray:
+    """Map a bit array (length a multiple of log2 M) to unit-energy symbols."""
+    points, _, _, _, _, weights, _ = _tables(check_m(m))
+    k = len(weights)
+    bits = np.asarray(bits, dtype=np.uint8)
+    if bits.size % k:
+        raise ValueError(f"{bits.size} bits is not a multiple of log2(M)={k}")
+    idx = bits.reshape(-1, k).astype(np.int64) @ weights
+    return points[idx]
+
+
+def demodulate_hard(symbols: np.ndarray, m: int) -> np.ndarray:
+    """Minimum-distance (per-axis slicing) decision, returns bits."""
+    _, lvl_to_gray, scale, side, half, weights, sym_bits = _tables(check_m(m))
+    z = np.asarray(symbols) * scale
+    i_lvl = np.clip(np.floor((z.real + side) / 2.0), 0, side - 1).astype(np.int64)
+    q_lvl = np.clip(np.floor((z.imag + side) / 2.0), 0, side - 1).astype(np.int64)
+    idx = (lvl_to_gray[i_lvl] << half) | lvl_to_gray[q_lvl]
+    return sym_bits[idx].reshape(-1)
+
+
+def qpsk_soft(symbols: np.ndarray, reliability: np.ndarray | float = 1.0) -> np.ndarray:
+    """Soft bits for QPSK (positive -> bit 1), scaled by a per-symbol reliability.
+
+    For QPSK with this mapping the LLR of each bit is proportional to the matching
+    axis of the equalised symbol times |H|^2 / N0; ``reliability`` carries that factor.
+    """
+    z = np.asarray(symbols) * np.sqrt(2.0) * reliability
+    out = np.empty(2 * z.size, dtype=np.float32)
+    out[0::2] = z.real.reshape(-1)
+    out[1::2] = z.imag.reshape(-1)
+    return out
