@@ -1,0 +1,168 @@
+"""``gensem`` command line: ``gensem link`` and ``gensem sweep``.
+
+Every subcommand prints a human summary, or one JSON object with ``--json``. User
+errors (bad flags, empty text, unknown M, SNR out of range, text over the packet
+limit) print one line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+
+class UserError(Exception):
+    """A mistake in the command line: reported on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + message
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
+    p.add_argument("--stream", choices=["adaptive", "prompt", "both"], default="adaptive",
+                   help="which sub-channel(s) to run")
+    p.add_argument("--mod", type=int, default=16, help="M of stream 1: 4, 16, 64 or 256")
+    if not sweep:
+        p.add_argument("--snr-db", type=float, default=20.0,
+                       help="one stream: Es/N0 per data subcarrier; both: average SNR")
+    p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
+    p.add_argument("--frames", type=int, default=100, help="stream-1 frames to send")
+    p.add_argument("--text", default="", help="prompt text (UTF-8) for stream 0")
+    p.add_argument("--prompt-power", type=float, default=0.5,
+                   help="power fraction p0/P_T of the prompt stream (--stream both)")
+    p.add_argument("--payload-bytes", type=int, default=256, help="stream-1 bytes per frame")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--cfo-subcarriers", type=float, default=0.0)
+    p.add_argument("--timing-offset", type=int, default=0, help="samples")
+    p.add_argument("--multipath", type=int, default=1, help="channel taps")
+    p.add_argument("--pdp-decay-db", type=float, default=6.0,
+                   help="exponential power-delay profile, dB per tap")
+    p.add_argument("--ack-loss", type=float, default=0.0,
+                   help="probability that a feedback (ACK/NACK) message is lost")
+    p.add_argument("--max-retries", type=int, default=32)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _config(args, snr_db):
+    from .link import LinkConfig
+
+    return LinkConfig(
+        stream=args.stream, mod=args.mod, snr_db=snr_db, channel=args.channel,
+        frames=args.frames, text=args.text, prompt_power=args.prompt_power,
+        payload_bytes=args.payload_bytes, seed=args.seed,
+        cfo_subcarriers=args.cfo_subcarriers, timing_offset=args.timing_offset,
+        multipath=args.multipath, pdp_decay_db=args.pdp_decay_db, ack_loss=args.ack_loss,
+        max_retries=args.max_retries,
+    )
+
+
+def _summary_link(cfg, r) -> str:
+    lines = [f"gensem link: {cfg.stream} stream(s), {cfg.channel}, SNR {cfg.snr_db:g} dB, seed {cfg.seed}"]
+    a = r.get("adaptive") if cfg.stream == "both" else (r if cfg.stream == "adaptive" else None)
+    pr = r.get("prompt") if cfg.stream == "both" else (r if cfg.stream == "prompt" else None)
+    if a is not None:
+        ber = "n/a" if a["ber"] is None else f"{a['ber']:.3e}"
+        lines.append(
+            f"  stream 1 ({cfg.mod}-QAM): {a['frames_received']}/{a['frames_sent']} frames, "
+            f"{a['bit_errors']} errors in {a['bits']} bits, BER {ber}, "
+            f"SNR estimate {a['snr_est_db']} dB"
+        )
+    if pr is not None:
+        state = "delivered" if pr["delivered"] else ("FAILED: " + str(pr["failure"]))
+        lines.append(
+            f"  stream 0 (prompt): {state} after {pr['transmissions']} transmission(s); "
+            f"CRC failures {pr['crc_failures']}, timeouts {pr['timeouts']}, "
+            f"ACKs lost {pr['acks_lost']}, duplicates {pr['duplicates']}"
+        )
+        if pr["text"] is not None:
+            lines.append(f"  text: {pr['text']!r}")
+    src = r
+    lines.append(f"  {src['frames_received']}/{src['frames_sent']} frames decoded, "
+                 f"{src['samples']} samples in {src['elapsed_s']} s ({src['msps']} Msps)")
+    return "\n".join(lines)
+
+
+def cmd_link(args) -> int:
+    cfg = _config(args, args.snr_db)
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        raise UserError(f"gensem link: {exc}") from None
+    from .link import run_link
+
+    r = run_link(cfg, progress=not args.json and sys.stderr.isatty())
+    print(json.dumps(r) if args.json else _summary_link(cfg, r))
+    return 0
+
+
+def _parse_range(spec: str) -> list[float]:
+    try:
+        if ":" in spec:
+            a, step, b = (float(x) for x in spec.split(":"))
+            if step <= 0 or b < a:
+                raise ValueError
+            n = int(math.floor((b - a) / step + 1e-9)) + 1
+            return [round(a + i * step, 6) for i in range(n)]
+        return [float(x) for x in spec.split(",")]
+    except ValueError:
+        raise UserError(f"gensem sweep: bad --snr-db {spec!r}; use START:STEP:STOP or a,b,c") from None
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import run_sweep
+
+    snrs = _parse_range(args.snr_db)
+    cfgs = [_config(args, s) for s in snrs]
+    for c in cfgs:
+        try:
+            c.validate()
+        except ValueError as exc:
+            raise UserError(f"gensem sweep: {exc}") from None
+    result = run_sweep(cfgs, args.out, progress=not args.json and sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for row in result["points"]:
+            print(f"  SNR {row['snr_db']:6.2f} dB  BER {row.get('ber')}  theory {row.get('ber_theory')}"
+                  f"  PER {row.get('per')}")
+        print(f"gensem sweep: wrote {result['png']} and {result['json']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="gensem", description="generative semantic communications over GNU Radio")
+    sub = ap.add_subparsers(dest="cmd", parser_class=_Parser)
+    p = sub.add_parser("link", help="run the two-stream OFDM loopback link")
+    _add_link_args(p)
+    p.set_defaults(func=cmd_link)
+    s = sub.add_parser("sweep", help="BER/PER vs SNR with theory overlay (PNG + JSON)")
+    _add_link_args(s, sweep=True)
+    s.add_argument("--snr-db", default="0:2:20", help="START:STEP:STOP or a,b,c (dB)")
+    s.add_argument("--out", default="out/sweep", help="output directory")
+    s.set_defaults(func=cmd_sweep)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    try:
+        args = ap.parse_args(argv)
+        if not getattr(args, "func", None):
+            raise UserError("gensem: choose a subcommand: link, sweep (gensem -h for help)")
+        return args.func(args)
+    except UserError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gensem: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

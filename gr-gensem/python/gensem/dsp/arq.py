@@ -1,0 +1,148 @@
+"""Stop-and-wait ARQ for the prompt stream (Qiao et al. §II-B-1: CRC-based
+re-transmission), clocked by frames.
+
+The receiver answers every decoded frame with one feedback record
+``{"frame": seq16, "crc_ok": bool | None, "prompt_seq": int}``: ``crc_ok`` is None when
+the frame carried no prompt packet (the record then only says "frame seen", which is
+the sender's clock). The sender retransmits on a NACK, or when feedback for a *later*
+frame arrives without any for the frame that carried the packet (header lost, or the
+ACK/NACK lost on the feedback path). Duplicates are ACKed again and never re-delivered,
+so every prompt is delivered exactly once and in order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from . import prompt_packet
+
+SEQ_MOD = 1 << 16
+
+
+@dataclass
+class PromptOutcome:
+    seq: int
+    text: str
+    transmissions: int = 0
+    delivered: bool = False  # ACK seen by the sender
+    failed: bool = False
+    reason: str = ""
+    frames: list = field(default_factory=list)
+
+
+class StopAndWaitSender:
+    def __init__(self, max_retries: int = 32):
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.max_retries = int(max_retries)
+        self.queue: deque[PromptOutcome] = deque()
+        self.outcomes: list[PromptOutcome] = []
+        self.current: PromptOutcome | None = None
+        self._packet = b""
+        self._sent_frame = -1  # absolute frame number of the last transmission
+        self._need_tx = False
+        self._sent_time = 0.0
+        self.progress = -1  # highest absolute frame number the receiver reported
+        self._next_seq = 0
+        self.acks = self.nacks = self.timeouts = 0
+
+    # -- user side
+    def submit(self, text: str) -> int:
+        payload = prompt_packet.encode_text(text)  # raises ValueError on bad input
+        item = PromptOutcome(seq=self._next_seq, text=text)
+        item._payload = payload
+        self._next_seq = (self._next_seq + 1) % SEQ_MOD
+        self.queue.append(item)
+        return item.seq
+
+    @property
+    def idle(self) -> bool:
+        return self.current is None and not self.queue
+
+    # -- feedback
+    def on_feedback(self, frame_abs: int, crc_ok, prompt_seq: int | None = None):
+        self.progress = max(self.progress, frame_abs)
+        cur = self.current
+        if cur is None or crc_ok is None:
+            return
+        if crc_ok and prompt_seq == cur.seq:
+            self.acks += 1
+            cur.delivered = True
+            self._finish()
+        elif not crc_ok and frame_abs == self._sent_frame:
+            self.nacks += 1
+            self._need_tx = True
+
+    def _finish(self):
+        self.outcomes.append(self.current)
+        self.current = None
+
+    def expire(self, now: float, timeout: float) -> bool:
+        """Wall-clock timeout (over the air, no frame clock): retransmit when no
+        feedback came within ``timeout`` seconds. Returns True when it fired."""
+        if self.current is not None and not self._need_tx and now - self._sent_time > timeout:
+            self.timeouts += 1
+            self._need_tx = True
+            return True
+        return False
+
+    # -- frame clock
+    def packet_for_frame(self, frame_abs: int) -> tuple[int, bytes] | None:
+        """Called as frame ``frame_abs`` is built; returns (seq, packet) to put in it."""
+        cur = self.current
+        if cur is not None and not self._need_tx and self.progress >= self._sent_frame:
+            # a later frame was reported but nothing for ours: lost frame or lost ACK
+            self.timeouts += 1
+            self._need_tx = True
+        if cur is not None and self._need_tx and cur.transmissions > self.max_retries:
+            cur.failed = True
+            cur.reason = f"no ACK after {cur.transmissions} transmissions"
+            self._finish()
+            cur = None
+        if cur is None and self.queue:
+            cur = self.current = self.queue.popleft()
+            self._packet = prompt_packet.build(cur.seq, cur._payload)
+            self._need_tx = True
+        if cur is None or not self._need_tx:
+            return None
+        cur.transmissions += 1
+        cur.frames.append(frame_abs)
+        self._sent_frame = frame_abs
+        self._sent_time = time.monotonic()
+        self._need_tx = False
+        return cur.seq, self._packet
+
+
+class StopAndWaitReceiver:
+    def __init__(self):
+        self.last_seq: int | None = None
+        self.delivered: list[tuple[int, bytes]] = []
+        self.crc_failures = 0
+        self.duplicates = 0
+
+    def on_frame(self, frame_seq: int, has_prompt: bool, crc_ok: bool, packet: bytes | None):
+        """Returns (feedback record, newly delivered (seq, payload) or None)."""
+        if not has_prompt:
+            return {"frame": frame_seq, "crc_ok": None, "prompt_seq": -1}, None
+        parsed = prompt_packet.parse(packet) if crc_ok and packet else None
+        if parsed is None:
+            self.crc_failures += 1
+            return {"frame": frame_seq, "crc_ok": False, "prompt_seq": -1}, None
+        seq, payload = parsed
+        fb = {"frame": frame_seq, "crc_ok": True, "prompt_seq": seq}
+        newer = self.last_seq is None or 0 < (seq - self.last_seq) % SEQ_MOD < SEQ_MOD // 2
+        if not newer:
+            self.duplicates += 1
+            return fb, None
+        self.last_seq = seq
+        self.delivered.append((seq, payload))
+        return fb, (seq, payload)
+
+
+def unwrap_frame(seq16: int, reference_abs: int) -> int:
+    """Absolute frame number nearest to (and not after) ``reference_abs`` with these
+    low 16 bits."""
+    base = reference_abs - ((reference_abs - seq16) % SEQ_MOD)
+    return base

@@ -1,0 +1,233 @@
+"""The two-stream loopback link as a GNU Radio top block, and a runner for it.
+
+TX (``gensem_two_stream_tx``) -> channel (``gensem_ofdm_channel``) -> RX
+(``gensem_two_stream_rx``) -> prompt ARQ receiver -> feedback channel -> TX, plus the
+BER counter on stream 1. Over the air only the channel block is swapped for the radio.
+
+SNR convention (see README): with one stream ``snr_db`` is Es/N0 per data subcarrier
+(the active stream gets unit power per subcarrier, like the pilots and training); with
+both it is the paper's average SNR (total power over total bandwidth) and stream i
+gets Es/N0 = snr * f_i * N / N_i with f0 = ``prompt_power``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from gnuradio import gr
+
+from .dsp import qam
+from .dsp.channel import noise_var_for_snr
+from .dsp.ofdm_params import OfdmParams
+from .dsp.prompt_packet import encode_text
+
+SNR_RANGE_DB = (-10.0, 60.0)
+STREAMS = ("adaptive", "prompt", "both")
+
+
+@dataclass
+class LinkConfig:
+    stream: str = "adaptive"
+    mod: int = 16
+    snr_db: float = 20.0
+    channel: str = "awgn"  # awgn | rayleigh
+    frames: int = 100
+    text: str = ""
+    prompt_power: float = 0.5
+    payload_bytes: int = 256
+    seed: int = 1
+    cfo_subcarriers: float = 0.0
+    timing_offset: int = 0
+    multipath: int = 1
+    pdp_decay_db: float = 6.0
+    ack_loss: float = 0.0
+    max_retries: int = 32
+    window: int = 4
+    path_gain: float = 1.0
+    n_prompt_carriers: int = 24
+    timeout_s: float = 600.0
+    extra: dict = field(default_factory=dict)
+
+    def validate(self):
+        if self.stream not in STREAMS:
+            raise ValueError(f"unknown stream {self.stream!r}; choose one of {STREAMS}")
+        qam.check_m(self.mod)
+        if not (isinstance(self.snr_db, (int, float)) and math.isfinite(self.snr_db)) or not (
+            SNR_RANGE_DB[0] <= self.snr_db <= SNR_RANGE_DB[1]
+        ):
+            raise ValueError(
+                f"SNR {self.snr_db} dB out of range; use {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB"
+            )
+        if self.channel not in ("awgn", "rayleigh"):
+            raise ValueError(f"unknown channel {self.channel!r}; use awgn or rayleigh")
+        if self.stream in ("prompt", "both"):
+            encode_text(self.text)
+        if self.stream in ("adaptive", "both") and self.frames < 1:
+            raise ValueError("--frames must be >= 1")
+        if not 0.0 < self.prompt_power < 1.0 and self.stream == "both":
+            raise ValueError("--prompt-power must be strictly between 0 and 1 with --stream both")
+        if not 0 <= self.ack_loss < 1:
+            raise ValueError("--ack-loss must be in [0, 1)")
+        if self.multipath < 1 or self.multipath > 12:
+            raise ValueError("--multipath must be 1..12 taps (inside the cyclic prefix)")
+        if self.timing_offset < 0:
+            raise ValueError("--timing-offset must be >= 0 samples")
+        if abs(self.cfo_subcarriers) >= 0.9:
+            raise ValueError("--cfo-subcarriers must be within +-0.9 subcarrier spacings")
+        if not 0 < self.payload_bytes <= 8191:
+            raise ValueError("--payload-bytes must be 1..8191")
+        if self.max_retries < 0:
+            raise ValueError("--max-retries must be >= 0")
+        return self
+
+    @property
+    def power_fraction(self) -> float:
+        if self.stream == "both":
+            return float(self.prompt_power)
+        return OfdmParams(n_prompt_carriers=self.n_prompt_carriers).equal_split
+
+    @property
+    def noise_var(self) -> float:
+        return noise_var_for_snr(self.snr_db, 1.0)
+
+
+class LoopbackLink(gr.top_block):
+    """The flowgraph; blocks are attributes so callers can read their counters."""
+
+    def __init__(self, cfg: LinkConfig):
+        gr.top_block.__init__(self, "gensem loopback")
+        from .feedback_channel import feedback_channel
+        from .ofdm_channel import ofdm_channel
+        from .prbs_ber_sink import prbs_ber_sink
+        from .prompt_arq_rx import prompt_arq_rx
+        from .two_stream_rx import two_stream_rx
+        from .two_stream_tx import two_stream_tx
+
+        cfg.validate()
+        self.cfg = cfg
+        use_prompt = cfg.stream in ("prompt", "both")
+        use_adaptive = cfg.stream in ("adaptive", "both")
+        self.tx = two_stream_tx(
+            mod=cfg.mod,
+            prompt_power=cfg.power_fraction,
+            prompts=[cfg.text] if use_prompt else [],
+            prbs_frames=cfg.frames if use_adaptive else 0,
+            prbs_bytes=cfg.payload_bytes,
+            prbs_seed=cfg.seed,
+            window=cfg.window if use_prompt else 0,
+            max_retries=cfg.max_retries,
+            n_prompt_carriers=cfg.n_prompt_carriers,
+        )
+        self.channel = ofdm_channel(
+            noise_var=cfg.noise_var,
+            fading="rayleigh" if cfg.channel == "rayleigh" else "none",
+            path_gain=cfg.path_gain,
+            n_taps=cfg.multipath,
+            pdp_decay_db=cfg.pdp_decay_db,
+            cfo_subcarriers=cfg.cfo_subcarriers,
+            timing_offset=cfg.timing_offset,
+            seed=cfg.seed,
+        )
+        self.rx = two_stream_rx(n_prompt_carriers=cfg.n_prompt_carriers)
+        self.arq_rx = prompt_arq_rx()
+        self.feedback = feedback_channel(loss=cfg.ack_loss, seed=cfg.seed)
+        self.ber = prbs_ber_sink(seed=cfg.seed)
+        self.connect(self.tx, self.channel, self.rx)
+        self.msg_connect(self.rx, "frames", self.arq_rx, "frames")
+        self.msg_connect(self.arq_rx, "feedback", self.feedback, "in")
+        self.msg_connect(self.feedback, "out", self.tx, "feedback")
+        self.msg_connect(self.rx, "adaptive", self.ber, "in")
+
+
+def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
+    """Run the loopback to completion; return the report dict (see ``gensem link``)."""
+    tb = LoopbackLink(cfg)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        total = cfg.frames if cfg.stream != "prompt" else None
+        bar = tqdm(total=total, unit="frame", desc="gensem link", leave=False)
+    t0 = time.monotonic()
+    tb.start()
+    timed_out = False
+    try:
+        while True:
+            done = tb.tx.finished and tb.tx._done
+            if bar is not None:
+                bar.n = tb.tx.frames_sent if cfg.stream == "prompt" else tb.tx.prbs_sent
+                bar.refresh()
+            if done:
+                break
+            if time.monotonic() - t0 > cfg.timeout_s:
+                timed_out = True
+                break
+            time.sleep(0.02)
+        if timed_out:
+            tb.stop()
+        tb.wait()
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.monotonic() - t0
+    return _report(tb, cfg, elapsed, timed_out)
+
+
+def _report(tb: LoopbackLink, cfg: LinkConfig, elapsed: float, timed_out: bool) -> dict:
+    st = tb.rx.stats
+    common = {
+        "snr_db": cfg.snr_db,
+        "channel": cfg.channel,
+        "seed": cfg.seed,
+        "frames_sent": tb.tx.frames_sent,
+        "frames_received": st.frames,
+        "header_failures": st.header_failures,
+        "samples": tb.tx.samples_sent,
+        "elapsed_s": round(elapsed, 3),
+        "msps": round(tb.tx.samples_sent / elapsed / 1e6, 3) if elapsed > 0 else None,
+        "timed_out": timed_out,
+    }
+    out = {}
+    if cfg.stream in ("adaptive", "both"):
+        ber = tb.ber
+        recs = ber.records
+        snr1 = [r["snr1_db"] for r in recs if r["snr1_db"] is not None]
+        out["adaptive"] = {
+            "mod": cfg.mod,
+            "bits": ber.bits,
+            "bit_errors": ber.bit_errors,
+            "ber": ber.ber if ber.bits else None,
+            "frames_sent": tb.tx.prbs_sent,
+            "frames_received": ber.frames,
+            "frame_errors": ber.frame_errors,
+            "per": 1 - (ber.frames - ber.frame_errors) / tb.tx.prbs_sent if tb.tx.prbs_sent else None,
+            "snr_est_db": round(sum(snr1) / len(snr1), 2) if snr1 else None,
+        }
+    if cfg.stream in ("prompt", "both"):
+        outcomes = tb.tx.arq.outcomes + ([tb.tx.arq.current] if tb.tx.arq.current else [])
+        o = outcomes[0] if outcomes else None
+        delivered = tb.arq_rx.delivered
+        text = delivered[0][1] if delivered else None
+        out["prompt"] = {
+            "delivered": bool(delivered) and text == cfg.text,
+            "text": text,
+            "deliveries": len(delivered),
+            "transmissions": o.transmissions if o else 0,
+            "acked": bool(o and o.delivered),
+            "failed": bool(o and o.failed),
+            "failure": o.reason if o and o.failed else None,
+            "crc_failures": tb.arq_rx.crc_failures,
+            "duplicates": tb.arq_rx.duplicates,
+            "nacks": tb.tx.arq.nacks,
+            "timeouts": tb.tx.arq.timeouts,
+            "acks_lost": tb.feedback.dropped,
+            "prompt_power": cfg.power_fraction,
+        }
+    if cfg.stream == "both":
+        out.update(common)
+        return out
+    single = out[cfg.stream]
+    single.update(common)
+    return single

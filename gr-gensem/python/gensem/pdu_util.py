@@ -1,0 +1,36 @@
+"""PDU helpers shared by the blocks: PDUs are pmt.cons(meta dict, u8vector)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pmt
+
+log = logging.getLogger("gensem")
+
+
+def make_pdu(meta: dict, data: bytes = b"") -> "pmt.pmt_t":
+    vec = pmt.init_u8vector(len(data), np.frombuffer(bytes(data), np.uint8))
+    return pmt.cons(pmt.to_pmt(meta), vec)
+
+
+def parse_pdu(msg) -> tuple[dict, bytes]:
+    """(meta, payload bytes). Raises ValueError with a one-line reason on malformed PDUs."""
+    if not pmt.is_pair(msg):
+        raise ValueError("message is not a PDU (pmt pair of metadata and u8vector)")
+    car, cdr = pmt.car(msg), pmt.cdr(msg)
+    meta = pmt.to_python(car) if pmt.is_dict(car) else {}
+    if meta is None:
+        meta = {}
+    if not pmt.is_u8vector(cdr):
+        raise ValueError("PDU payload is not a u8vector")
+    return dict(meta), bytes(pmt.u8vector_elements(cdr))
+
+
+def parse_dict(msg) -> dict:
+    if pmt.is_pair(msg) and pmt.is_dict(pmt.car(msg)):
+        msg = pmt.car(msg)
+    if not pmt.is_dict(msg):
+        raise ValueError("message is not a pmt dict")
+    return dict(pmt.to_python(msg) or {})

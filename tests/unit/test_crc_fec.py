@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from gensem.dsp import crc, prompt_packet
+from gensem.dsp.conv_code import ConvCode
+from gensem.dsp.frame_header import FrameHeader
+
+
+def test_crc_catalogue_check_values():
+    assert crc.crc32(b"123456789") == 0xCBF43926
+    assert crc.crc16(b"123456789") == 0x29B1
+
+
+def test_prompt_packet_crc_detects_corruption():
+    pk = prompt_packet.build(7, "a red car".encode())
+    assert prompt_packet.parse(pk) == (7, b"a red car")
+    bad = bytearray(pk)
+    bad[3] ^= 0x10
+    assert prompt_packet.parse(bytes(bad)) is None
+
+
+def test_prompt_limits():
+    with pytest.raises(ValueError, match="empty"):
+        prompt_packet.encode_text("  ")
+    with pytest.raises(ValueError, match="packet limit"):
+        prompt_packet.encode_text("x" * (prompt_packet.MAX_PROMPT_BYTES + 1))
+
+
+def test_conv_code_impulse_response_is_171_133():
+    code = ConvCode()
+    x = np.zeros(8, np.uint8)
+    x[0] = 1
+    out = code.encode(x)
+    assert out.size == 2 * (8 + 6)
+    assert "".join(map(str, out[0:14:2])) == "1111001"  # 0o171
+    assert "".join(map(str, out[1:14:2])) == "1011011"  # 0o133
+
+
+def test_viterbi_corrects_noise():
+    code = ConvCode()
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, 800).astype(np.uint8)
+    soft = (2.0 * code.encode(bits) - 1) + rng.normal(0, 0.7, code.coded_len(800))
+    hard_errors = np.sum((soft > 0) != code.encode(bits))
+    assert hard_errors > 10  # the channel really corrupts bits
+    assert np.array_equal(code.decode(soft, 800), bits)
+
+
+def test_header_roundtrip_and_crc():
+    h = FrameHeader(seq=513, mod=64, power_q=25, s0_bytes=300, s1_bytes=4000)
+    bits = h.to_bits()
+    assert FrameHeader.from_bits(bits) == h
+    bits[5] ^= 1
+    assert FrameHeader.from_bits(bits) is None
