@@ -77,3 +77,10 @@ def test_impairments_cfo_timing_multipath():
     errs = sum(prbs.count_bit_errors(prbs.payload(1, f.seq, 200), f.s1_payload) for f in out)
     assert errs / (20 * 1600) < 1e-3
     assert np.mean([f.cfo_subcarriers for f in out]) == pytest.approx(0.3, abs=0.01)
+
+
+@pytest.mark.parametrize("n_chars", [1, 5, 12, 30, 80, 200, prompt_packet.MAX_PROMPT_BYTES])
+def test_prompt_lengths_any_frame_size(n_chars):
+    text = ("a red car by the sea " * 30)[:n_chars]
+    out, _ = _run(4, 40.0, 2, prompt=text)
+    assert [f.prompt for f in out] == [(0, text.encode()), (1, text.encode())]

@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    try:
+        from gnuradio import gr
+
+        gr.logging().set_default_level(gr.log_levels.warn)
+    except ImportError:
+        pass
     ap = build_parser()
     try:
         args = ap.parse_args(argv)

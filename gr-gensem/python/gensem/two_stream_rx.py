@@ -18,7 +18,7 @@ from gnuradio import gr
 
 from .dsp.frame_receiver import DecodedFrame, FrameReceiver
 from .dsp.ofdm_params import OfdmParams
-from .pdu_util import make_pdu
+from .pdu_util import log, make_pdu
 
 
 def frame_meta(f: DecodedFrame) -> dict:
@@ -43,6 +43,7 @@ class two_stream_rx(gr.sync_block):
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
         self.rx = FrameReceiver(self.params)
         self.samples_in = 0
+        self.decode_errors = 0
         self.last_snr_db = (float("nan"), float("nan"))
         self.message_port_register_out(pmt.intern("frames"))
         self.message_port_register_out(pmt.intern("adaptive"))
@@ -54,7 +55,15 @@ class two_stream_rx(gr.sync_block):
     def work(self, input_items, output_items):
         x = input_items[0]
         self.samples_in += x.size
-        for f in self.rx.push(x):
+        try:
+            frames = self.rx.push(x)
+        except Exception as exc:  # never let one bad frame stop the radio
+            self.decode_errors += 1
+            log.error("gensem_two_stream_rx: frame decoding failed (%s: %s); resynchronising",
+                      type(exc).__name__, exc)
+            self.rx.reset()
+            frames = []
+        for f in frames:
             meta = frame_meta(f)
             self.last_snr_db = f.snr_db
             self.message_port_pub(pmt.intern("frames"), make_pdu(meta, f.s0_packet or b""))

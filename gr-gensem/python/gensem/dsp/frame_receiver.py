@@ -96,6 +96,13 @@ class FrameReceiver:
         self._max_frame = preamble_len(p) + (p.n_header_symbols + MAX_DATA_SYMBOLS) * p.symbol_len
 
     # ---------------------------------------------------------------- streaming
+    def reset(self):
+        """Drop buffered samples and any half-decoded frame (after an internal error)."""
+        self._base += self._buf.size
+        self._buf = np.zeros(0, np.complex64)
+        self._pos = 0
+        self._pending = None
+
     def push(self, samples: np.ndarray) -> list[DecodedFrame]:
         if samples.size:
             shift = self._pos
@@ -263,10 +270,9 @@ class FrameReceiver:
             b = 0.0
         a = np.angle(np.sum(z * np.exp(-1j * b * n)))
         phi = a + b * n
-        if z.size >= 8:  # follow slow phase noise: smoothed residual
+        if z.size >= 16:  # follow slow phase noise: smoothed residual
             resid = z * np.exp(-1j * phi)
-            k = np.ones(9)
-            sm = np.convolve(resid, k, mode="same")
+            sm = np.convolve(resid, np.ones(9))[4 : 4 + z.size]
             phi = phi + np.angle(sm)
         return phi
 

@@ -1,0 +1,23 @@
+# gensem: the two commands a newcomer needs are `make setup` once, then `make demo` / `make test`.
+PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR)/gr-gensem/python
+
+.PHONY: setup test test-slow demo bench lint
+
+setup:
+	bash scripts/setup.sh
+
+test:
+	$(PY) -m pytest -q tests
+
+test-slow:
+	$(PY) -m pytest -q -m slow tests
+
+demo:
+	$(PY) scripts/demo_loopback.py --out out/demo
+
+bench:
+	$(PY) scripts/bench_loopback.py
+
+lint:
+	$(PY) -m ruff check gr-gensem scripts tests

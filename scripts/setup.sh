@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# gensem set-up: GNU Radio from Debian, a venv on Debian's python3 (for the GNU Radio
+# bindings) with system site packages, the project and its pinned dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if ! /usr/bin/python3 -c "import gnuradio.gr, gnuradio.fec" 2>/dev/null; then
+  echo "==> installing GNU Radio (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gnuradio python3-venv >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv (Debian python3, system site packages for gnuradio)"
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+PIP=".venv/bin/python -m pip"
+$PIP install -q --upgrade "pip>=23" 2>&1 | grep -v "^WARNING: Location" || true
+if [ "${GENSEM_NO_TORCH:-0}" != "1" ]; then
+  echo "==> torch + torchvision (pinned pair that imports here; DESIGN.md section 3)"
+  $PIP install -q "torch==2.14.1" "torchvision==0.29.1" 2>&1 | grep -v "^WARNING: Location" || true
+fi
+echo "==> gensem (editable) + test tools"
+$PIP install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import numpy, gnuradio.gr, gensem.dsp.conv_code; print('numpy', numpy.__version__, '| gnuradio', gnuradio.gr.version())"
