@@ -87,6 +87,7 @@ class two_stream_tx(gr.sync_block):
         self.dropped_pdus = 0
         self._throttled_since = None
         self._done = False
+        self._events_subscribed = None
         self.set_min_output_buffer(1 << 16)
         for port, handler in (
             ("prompt", self._on_prompt),
@@ -142,8 +143,9 @@ class two_stream_tx(gr.sync_block):
             frame_abs = unwrap_frame(int(fb["frame"]), self.frames_sent - 1)
             crc_ok = fb.get("crc_ok")
             seq = fb.get("prompt_seq")
-            self.arq.on_feedback(frame_abs, None if crc_ok is None else bool(crc_ok),
-                                 None if seq is None else int(seq))
+            self.arq.on_feedback(
+                frame_abs, None if crc_ok is None else bool(crc_ok), None if seq is None else int(seq)
+            )
         except (ValueError, KeyError, TypeError) as exc:
             self._bad(f"feedback: {exc}")
 
@@ -167,10 +169,7 @@ class two_stream_tx(gr.sync_block):
     @property
     def finished(self) -> bool:
         return (
-            self.finish
-            and self.arq.idle
-            and not self.adaptive_queue
-            and self.prbs_sent >= self.prbs_frames
+            self.finish and self.arq.idle and not self.adaptive_queue and self.prbs_sent >= self.prbs_frames
         )
 
     def _throttled(self) -> bool:
@@ -216,13 +215,27 @@ class two_stream_tx(gr.sync_block):
             self.prbs_sent += 1
         frame = build_frame(self.params, n, mod, self.prompt_power, s0_coded, s0_bytes, s1, self.code)
         self.frames_sent += 1
-        self.message_port_pub(
-            pmt.intern("events"),
-            pmt.to_pmt({"event": "frame", "frame": n, "prompt_seq": seq, "mod": mod,
-                        "prompt_power": self.prompt_power, "s1_bytes": len(s1 or b""),
-                        "samples": int(frame.size)}),
-        )
+        if self._has_event_subscribers():
+            self.message_port_pub(
+                pmt.intern("events"),
+                pmt.to_pmt(
+                    {
+                        "event": "frame",
+                        "frame": n,
+                        "prompt_seq": seq,
+                        "mod": mod,
+                        "prompt_power": self.prompt_power,
+                        "s1_bytes": len(s1 or b""),
+                        "samples": int(frame.size),
+                    }
+                ),
+            )
         return frame
+
+    def _has_event_subscribers(self) -> bool:
+        if self._events_subscribed is None:  # connections are fixed once the graph runs
+            self._events_subscribed = pmt.length(self.message_subscribers(pmt.intern("events"))) > 0
+        return self._events_subscribed
 
     def work(self, input_items, output_items):
         out = output_items[0]

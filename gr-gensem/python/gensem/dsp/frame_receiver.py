@@ -239,11 +239,21 @@ class FrameReceiver:
         """FFT windows of ``count`` header/data symbols from symbol ``first`` (0 = first
         header symbol), CFO-corrected, CP removed with the configured back-off."""
         p = self.p
-        start = st["t1"] + 2 * p.fft_len + first * p.symbol_len + p.cp_len - p.fft_backoff
-        idx = start + np.arange(count)[:, None] * p.symbol_len + np.arange(p.fft_len)[None, :]
-        x = self._buf[idx].astype(np.complex128)
-        x *= np.exp(-2j * np.pi * st["cfo"] * (idx + self._base) / p.fft_len)
-        return ofdm_demodulate(x, p)
+        start = st["t1"] + 2 * p.fft_len + first * p.symbol_len
+        off = p.cp_len - p.fft_backoff
+        x = self._buf[start : start + count * p.symbol_len].reshape(count, p.symbol_len)
+        x = x[:, off : off + p.fft_len]
+        # CFO derotation exp(-j w n), n absolute: per-symbol constant times in-symbol ramp
+        w = 2 * np.pi * st["cfo"] / p.fft_len
+        n0 = start + self._base + off + np.arange(count) * p.symbol_len
+        rot = np.exp(-1j * w * n0)[:, None] * self._ramp(w)[None, :]
+        return ofdm_demodulate(x * rot.astype(np.complex64), p)
+
+    def _ramp(self, w: float) -> np.ndarray:
+        if getattr(self, "_ramp_w", None) != w:
+            self._ramp_w = w
+            self._ramp_v = np.exp(-1j * w * np.arange(self.p.fft_len))
+        return self._ramp_v
 
     def _channel(self, st):
         p = self.p
@@ -361,10 +371,9 @@ class FrameReceiver:
         rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod)
         hs = h[self._idx_s1]
         z = (y[:rows, self._idx_s1] / (hs[None, :] * g1)).reshape(-1)
-        bits = qam.demodulate_hard(z, hdr.mod)[: 8 * hdr.s1_bytes]
-        payload = np.packbits(scrambler.descramble(bits)).tobytes()
+        bits, dec = qam.demodulate_hard(z, hdr.mod, return_points=True)
+        payload = np.packbits(scrambler.descramble(bits[: 8 * hdr.s1_bytes])).tobytes()
         # EVM against the decided points (a data-aided quality figure for the GUI/planner)
-        dec = qam.modulate(qam.demodulate_hard(z, hdr.mod), hdr.mod)
         evm = float(np.mean(np.abs(z - dec) ** 2))
         return payload, _db(evm)
 

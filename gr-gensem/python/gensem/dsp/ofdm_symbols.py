@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft as sfft
 
 from .ofdm_params import OfdmParams
 
@@ -22,14 +23,14 @@ _PILOT_SEED = 0x2A
 def ofdm_modulate(grid: np.ndarray, p: OfdmParams, cp_len: int | None = None) -> np.ndarray:
     """(n_sym, fft_len) frequency grid (FFT bin order) -> time samples with CP."""
     cp = p.cp_len if cp_len is None else cp_len
-    t = np.fft.ifft(grid, axis=-1) * np.sqrt(p.fft_len)
+    t = sfft.ifft(np.asarray(grid, np.complex64), axis=-1, norm="ortho")
     t = np.concatenate([t[..., -cp:], t], axis=-1) if cp else t
-    return t.reshape(-1).astype(np.complex64)
+    return t.reshape(-1).astype(np.complex64, copy=False)
 
 
 def ofdm_demodulate(windows: np.ndarray, p: OfdmParams) -> np.ndarray:
     """(n_sym, fft_len) time windows (CP removed) -> frequency grid (FFT bin order)."""
-    return np.fft.fft(windows, axis=-1) / np.sqrt(p.fft_len)
+    return sfft.fft(windows, axis=-1, norm="ortho")
 
 
 @lru_cache(maxsize=None)

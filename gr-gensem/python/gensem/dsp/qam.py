@@ -76,14 +76,18 @@ def modulate(bits: np.ndarray, m: int) -> np.ndarray:
     return points[idx]
 
 
-def demodulate_hard(symbols: np.ndarray, m: int) -> np.ndarray:
-    """Minimum-distance (per-axis slicing) decision, returns bits."""
-    _, lvl_to_gray, scale, side, half, weights, sym_bits = _tables(check_m(m))
+def demodulate_hard(symbols: np.ndarray, m: int, return_points: bool = False):
+    """Minimum-distance (per-axis slicing) decision, returns bits (and the decided
+    constellation points with ``return_points``)."""
+    points, lvl_to_gray, scale, side, half, weights, sym_bits = _tables(check_m(m))
     z = np.asarray(symbols) * scale
     i_lvl = np.clip(np.floor((z.real + side) / 2.0), 0, side - 1).astype(np.int64)
     q_lvl = np.clip(np.floor((z.imag + side) / 2.0), 0, side - 1).astype(np.int64)
     idx = (lvl_to_gray[i_lvl] << half) | lvl_to_gray[q_lvl]
-    return sym_bits[idx].reshape(-1)
+    bits = sym_bits[idx].reshape(-1)
+    if return_points:
+        return bits, points[idx]
+    return bits
 
 
 def qpsk_soft(symbols: np.ndarray, reliability: np.ndarray | float = 1.0) -> np.ndarray:
