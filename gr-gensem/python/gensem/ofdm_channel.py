@@ -41,6 +41,8 @@ class ofdm_channel(gr.hier_block2):
         self.add = blocks.add_cc()
         self.gate = blocks.tag_gate(gr.sizeof_gr_complex, False)
         chain.append(self.add)
+        for blk in chain + [self.noise, self.gate]:
+            blk.set_min_output_buffer(1 << 16)  # large chunks: fewer Python work() calls downstream
         self.connect(self, *chain, self.gate, self)
         self.connect(self.noise, (self.add, 1))
 

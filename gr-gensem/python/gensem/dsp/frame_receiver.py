@@ -32,6 +32,7 @@ from .prompt_packet import parse as parse_prompt
 
 DETECT_THRESHOLD = 0.22  # smoothed Schmidl & Cox metric
 DETECT_SMOOTH = 8
+DETECT_SPAN = 4096
 LTS_MIN_CORR = 0.08  # normalised LTS correlation a real preamble must exceed
 
 
@@ -175,6 +176,16 @@ class FrameReceiver:
         stop = buf.size - 2 * h - DETECT_SMOOTH  # last d with full windows
         if stop - start < 1:
             return None
+        while stop - start > DETECT_SPAN:  # search in bounded spans: cost linear in samples
+            hit = self._detect_span(start, start + DETECT_SPAN)
+            if hit is not None:
+                return hit
+            start += DETECT_SPAN - 2 * h
+        return self._detect_span(start, stop)
+
+    def _detect_span(self, start: int, stop: int):
+        buf = self._buf
+        h = self._half
         r = buf[start : stop + 2 * h + DETECT_SMOOTH].astype(np.complex128)
         prod = np.conj(r[:-h]) * r[h:]
         cp = np.concatenate(([0], np.cumsum(prod)))
