@@ -24,8 +24,11 @@ sys.path.insert(0, HERE)
 def run_gensem(packets: int, payload_bytes: int, snr_db: float, mod: int, seed: int) -> dict:
     from gensem.link import LinkConfig, run_link
 
-    r = run_link(LinkConfig(stream="adaptive", mod=mod, snr_db=snr_db, frames=packets,
-                            payload_bytes=payload_bytes, seed=seed))
+    r = run_link(
+        LinkConfig(
+            stream="adaptive", mod=mod, snr_db=snr_db, frames=packets, payload_bytes=payload_bytes, seed=seed
+        )
+    )
     return {
         "msps": r["samples"] / r["elapsed_s"] / 1e6,
         "seconds": r["elapsed_s"],
@@ -56,8 +59,9 @@ def main() -> int:
     best_g = best_s = None
     for _ in range(args.repeats):
         g = run_gensem(args.packets, args.payload_bytes, args.snr_db, args.mod, args.seed)
-        s = run_stock_ofdm(n_packets=args.packets, payload_bytes=args.payload_bytes, snr_db=args.snr_db,
-                           seed=args.seed)
+        s = run_stock_ofdm(
+            n_packets=args.packets, payload_bytes=args.payload_bytes, snr_db=args.snr_db, seed=args.seed
+        )
         best_g = g if best_g is None or g["msps"] > best_g["msps"] else best_g
         best_s = s if best_s is None or s["msps"] > best_s["msps"] else best_s
     out = {
@@ -65,7 +69,9 @@ def main() -> int:
         "stock_msps": round(best_s["msps"], 3),
         "ratio": round(best_g["msps"] / best_s["msps"], 3),
         "gensem_payload_mbps": round(best_g["payload_mbps"], 3),
-        "stock_payload_mbps": round(8 * args.payload_bytes * best_s["packets_received"] / best_s["seconds"] / 1e6, 3),
+        "stock_payload_mbps": round(
+            8 * args.payload_bytes * best_s["packets_received"] / best_s["seconds"] / 1e6, 3
+        ),
         "gensem_packet_loss": best_g["packet_loss"],
         "stock_packet_loss": best_s["packet_loss"],
         "packets": args.packets,
@@ -78,10 +84,14 @@ def main() -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"gensem: {out['gensem_msps']} Msps, {out['gensem_payload_mbps']} Mbit/s payload, "
-              f"loss {out['gensem_packet_loss']:.3%}")
-        print(f"stock : {out['stock_msps']} Msps, {out['stock_payload_mbps']} Mbit/s payload, "
-              f"loss {out['stock_packet_loss']:.3%}")
+        print(
+            f"gensem: {out['gensem_msps']} Msps, {out['gensem_payload_mbps']} Mbit/s payload, "
+            f"loss {out['gensem_packet_loss']:.3%}"
+        )
+        print(
+            f"stock : {out['stock_msps']} Msps, {out['stock_payload_mbps']} Mbit/s payload, "
+            f"loss {out['stock_packet_loss']:.3%}"
+        )
         print(f"ratio (Msps): {out['ratio']}")
     return 0
 

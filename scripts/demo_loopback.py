@@ -16,8 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gr-gensem", "python"))
 
-from gensem.link import LinkConfig, run_link  # noqa: E402
-from gensem.sweep import run_sweep  # noqa: E402
+from gensem.link import LinkConfig, run_link
+from gensem.sweep import run_sweep
 
 TEXT = "a red sports car parked in front of a modern glass building at sunset"
 
@@ -31,17 +31,33 @@ def main() -> int:
     from gnuradio import gr
 
     gr.logging().set_default_level(gr.log_levels.warn)
-    both = run_link(LinkConfig(stream="both", text=TEXT, mod=16, snr_db=15.0, channel="rayleigh",
-                               prompt_power=0.1, frames=args.frames, seed=7))
+    both = run_link(
+        LinkConfig(
+            stream="both",
+            text=TEXT,
+            mod=16,
+            snr_db=15.0,
+            channel="rayleigh",
+            prompt_power=0.1,
+            frames=args.frames,
+            seed=7,
+        )
+    )
     p, a = both["prompt"], both["adaptive"]
     print("gensem demo: two streams on orthogonal OFDM sub-channels, Rayleigh block fading, 15 dB")
-    print(f"  prompt  : {'delivered' if p['delivered'] else 'NOT delivered'} after {p['transmissions']} "
-          f"transmission(s) ({p['crc_failures']} CRC failures, {p['timeouts']} timeouts)")
+    print(
+        f"  prompt  : {'delivered' if p['delivered'] else 'NOT delivered'} after {p['transmissions']} "
+        f"transmission(s) ({p['crc_failures']} CRC failures, {p['timeouts']} timeouts)"
+    )
     print(f"            {p['text']!r}")
-    print(f"  stream 1: 16-QAM, {a['frames_received']}/{a['frames_sent']} frames, BER {a['ber']:.2e}, "
-          f"estimated Es/N0 {a['snr_est_db']} dB")
-    cfgs = [LinkConfig(stream="adaptive", mod=16, snr_db=s, frames=args.frames // 2, seed=1)
-            for s in range(4, 21, 2)]
+    print(
+        f"  stream 1: 16-QAM, {a['frames_received']}/{a['frames_sent']} frames, BER {a['ber']:.2e}, "
+        f"estimated Es/N0 {a['snr_est_db']} dB"
+    )
+    cfgs = [
+        LinkConfig(stream="adaptive", mod=16, snr_db=s, frames=args.frames // 2, seed=1)
+        for s in range(4, 21, 2)
+    ]
     sweep = run_sweep(cfgs, args.out)
     print("  BER vs SNR (16-QAM, AWGN), measured / theory:")
     for row in sweep["points"]:

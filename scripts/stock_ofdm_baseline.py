@@ -44,8 +44,14 @@ def _payloads(n_packets: int, payload_bytes: int, seed: int) -> np.ndarray:
 
 
 def _tx() -> digital.ofdm_tx:
-    return digital.ofdm_tx(fft_len=FFT_LEN, cp_len=CP_LEN, packet_length_tag_key=LEN_KEY,
-                           bps_header=BPS_HEADER, bps_payload=BPS_PAYLOAD, rolloff=0)
+    return digital.ofdm_tx(
+        fft_len=FFT_LEN,
+        cp_len=CP_LEN,
+        packet_length_tag_key=LEN_KEY,
+        bps_header=BPS_HEADER,
+        bps_payload=BPS_PAYLOAD,
+        rolloff=0,
+    )
 
 
 def _source(tb: gr.top_block, payloads: np.ndarray):
@@ -95,12 +101,13 @@ def _split_packets(data: bytes, tags) -> list[bytes]:
     for t in tags:
         if pmt.symbol_to_string(t.key) == LEN_KEY:
             n = pmt.to_long(t.value)
-            out.append(data[t.offset:t.offset + n])
+            out.append(data[t.offset : t.offset + n])
     return out
 
 
-def run_stock_ofdm(n_packets: int = 2000, payload_bytes: int = 256, snr_db: float = 30.0,
-                   gap: int = 100, seed: int = 1) -> dict:
+def run_stock_ofdm(
+    n_packets: int = 2000, payload_bytes: int = 256, snr_db: float = 30.0, gap: int = 100, seed: int = 1
+) -> dict:
     """Run the stock OFDM loopback once and return throughput and packet-loss figures.
 
     SNR is per-sample, over burst samples: noise_voltage = tx_rms / 10**(snr_db/20), with
@@ -115,11 +122,22 @@ def run_stock_ofdm(n_packets: int = 2000, payload_bytes: int = 256, snr_db: floa
 
     tb = gr.top_block()
     tx = _tx()
-    chan = channels.channel_model(noise_voltage=noise_voltage, frequency_offset=0.0, epsilon=1.0,
-                                  taps=[1.0], noise_seed=seed, block_tags=True)
-    rx = digital.ofdm_rx(fft_len=FFT_LEN, cp_len=CP_LEN, frame_length_tag_key=FRAME_KEY,
-                         packet_length_tag_key=LEN_KEY, bps_header=BPS_HEADER,
-                         bps_payload=BPS_PAYLOAD)
+    chan = channels.channel_model(
+        noise_voltage=noise_voltage,
+        frequency_offset=0.0,
+        epsilon=1.0,
+        taps=[1.0],
+        noise_seed=seed,
+        block_tags=True,
+    )
+    rx = digital.ofdm_rx(
+        fft_len=FFT_LEN,
+        cp_len=CP_LEN,
+        frame_length_tag_key=FRAME_KEY,
+        packet_length_tag_key=LEN_KEY,
+        bps_header=BPS_HEADER,
+        bps_payload=BPS_PAYLOAD,
+    )
     sink = blocks.vector_sink_b()
     tb.connect(_source(tb, payloads), tx)
     padded = _pad_bursts(tb, tx, gap)

@@ -10,8 +10,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def gensem(*args):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "gr-gensem", "python"))
-    return subprocess.run([sys.executable, "-m", "gensem.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "gensem.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_link_json_adaptive():
@@ -23,8 +24,22 @@ def test_link_json_adaptive():
 
 
 def test_link_json_both_and_summary():
-    r = gensem("link", "--stream", "both", "--text", "a cat", "--mod", "16", "--prompt-power", "0.1",
-               "--snr-db", "15", "--frames", "10", "--json")
+    r = gensem(
+        "link",
+        "--stream",
+        "both",
+        "--text",
+        "a cat",
+        "--mod",
+        "16",
+        "--prompt-power",
+        "0.1",
+        "--snr-db",
+        "15",
+        "--frames",
+        "10",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert set(out) >= {"prompt", "adaptive"}
@@ -52,7 +67,9 @@ def test_bad_input_one_line_exit_2(args):
 
 
 def test_sweep_writes_png_and_json(tmp_path):
-    r = gensem("sweep", "--mod", "4", "--snr-db", "4:4:12", "--frames", "20", "--out", str(tmp_path), "--json")
+    r = gensem(
+        "sweep", "--mod", "4", "--snr-db", "4:4:12", "--frames", "20", "--out", str(tmp_path), "--json"
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert os.path.getsize(out["png"]) > 1000 and len(out["points"]) == 3

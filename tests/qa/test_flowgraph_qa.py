@@ -5,14 +5,13 @@ import time
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
-
 from gensem import prompt_arq_rx, two_stream_rx, two_stream_tx
-from gensem.dsp import prbs, prompt_packet, qam
+from gensem.dsp import prompt_packet, qam
 from gensem.dsp.conv_code import ConvCode
 from gensem.dsp.frame_builder import build_frame, encode_prompt_packet
 from gensem.dsp.ofdm_params import OfdmParams
 from gensem.prbs_ber_sink import prbs_ber_sink
+from gnuradio import blocks, gr
 
 
 @pytest.mark.parametrize("m", qam.SUPPORTED_M)
@@ -74,8 +73,10 @@ def test_corrupted_crc_gives_nack():
     good = prompt_packet.build(0, b"a dog on the beach")
     bad = bytearray(good)
     bad[-2] ^= 0x01  # corrupt the CRC-32 field itself
-    frames = [build_frame(p, i, 16, p.equal_split, encode_prompt_packet(pk, code), len(pk), None, code)
-              for i, pk in enumerate([bytes(bad), good])]
+    frames = [
+        build_frame(p, i, 16, p.equal_split, encode_prompt_packet(pk, code), len(pk), None, code)
+        for i, pk in enumerate([bytes(bad), good])
+    ]
     x = np.concatenate(frames + [np.zeros(256, np.complex64)])
     tb = gr.top_block()
     src = blocks.vector_source_c(x.tolist())

@@ -132,8 +132,14 @@ def compiled_flowgraph(tmp_path_factory):
         pytest.skip("grcc not installed")
     out = tmp_path_factory.mktemp("grcc")
     env = dict(os.environ, GRC_BLOCKS_PATH=str(GRC_DIR))
-    res = subprocess.run([grcc, "-o", str(out), str(FLOWGRAPH)], env=env, capture_output=True, text=True,
-                         timeout=120, check=False)
+    res = subprocess.run(
+        [grcc, "-o", str(out), str(FLOWGRAPH)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     return out / "loopback_sim.py"
 
@@ -150,8 +156,15 @@ def test_grcc_compiles_loopback_sim(compiled_flowgraph):
 def test_loopback_sim_runs_to_completion(compiled_flowgraph):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PKG_PARENT), env.get("PYTHONPATH")]))
-    res = subprocess.run([sys.executable, str(compiled_flowgraph)], cwd=compiled_flowgraph.parent, env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    res = subprocess.run(
+        [sys.executable, str(compiled_flowgraph)],
+        cwd=compiled_flowgraph.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "gensem loopback: 200 frames" in out  # snippet printed after tb.wait(): every PRBS frame

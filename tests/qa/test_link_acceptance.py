@@ -1,7 +1,6 @@
 """Acceptance figures of the radio-foundation issue, on the real loopback flowgraph."""
 
 import pytest
-
 from gensem.dsp.theory import ber_mqam_awgn
 from gensem.link import LinkConfig, run_link
 
@@ -20,8 +19,18 @@ def test_64qam_32db_error_free():
 
 
 def test_16qam_25db_cfo_timing_multipath():
-    r = run_link(LinkConfig(stream="adaptive", mod=16, snr_db=25, frames=100, seed=1,
-                            cfo_subcarriers=0.3, timing_offset=37, multipath=3))
+    r = run_link(
+        LinkConfig(
+            stream="adaptive",
+            mod=16,
+            snr_db=25,
+            frames=100,
+            seed=1,
+            cfo_subcarriers=0.3,
+            timing_offset=37,
+            multipath=3,
+        )
+    )
     assert r["frames_received"] == 100 and r["ber"] < 1e-3
 
 
@@ -34,8 +43,9 @@ def test_prompt_rayleigh_2db_delivered(seed):
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_ack_loss_exactly_once(seed):
-    r = run_link(LinkConfig(stream="prompt", text=TEXT, snr_db=6, channel="rayleigh", seed=seed,
-                            ack_loss=0.3))
+    r = run_link(
+        LinkConfig(stream="prompt", text=TEXT, snr_db=6, channel="rayleigh", seed=seed, ack_loss=0.3)
+    )
     assert r["delivered"] and r["deliveries"] == 1 and r["text"] == TEXT
 
 

@@ -1,5 +1,4 @@
 import numpy as np
-
 from gensem.dsp import prompt_packet
 from gensem.dsp.arq import StopAndWaitReceiver, StopAndWaitSender, unwrap_frame
 

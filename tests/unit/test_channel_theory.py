@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-from scipy.stats import norm
-
 from gensem.dsp.channel import ChannelModel, noise_var_for_snr, path_gain_eq1
 from gensem.dsp.theory import ber_mqam_awgn, ber_mqam_rayleigh
+from scipy.stats import norm
 
 
 def test_rayleigh_block_gain_unit_mean_fixed_seed():
@@ -33,13 +32,13 @@ def test_awgn_variance_and_delay():
 
 def test_path_gain_eq1():
     # eq. (1): sqrt(eps0) * d^-phi, eps0 = -30 dB
-    assert path_gain_eq1(-30.0, 3.4, 1.0) == pytest.approx(10 ** -1.5)
-    assert path_gain_eq1(-30.0, 2.0, 10.0) == pytest.approx(10 ** -1.5 / 100)
+    assert path_gain_eq1(-30.0, 3.4, 1.0) == pytest.approx(10**-1.5)
+    assert path_gain_eq1(-30.0, 2.0, 10.0) == pytest.approx(10**-1.5 / 100)
 
 
 def test_theory_qpsk_is_q_function():
     assert ber_mqam_awgn(10.0, 4) == pytest.approx(norm.sf(np.sqrt(10.0)), rel=1e-9)
     # 16-QAM at high SNR ~ (3/4) Q(sqrt(Es/5N0))
-    g = 10 ** 2.0
+    g = 10**2.0
     assert ber_mqam_awgn(20.0, 16) == pytest.approx(0.75 * norm.sf(np.sqrt(g / 5)), rel=0.01)
-    assert ber_mqam_rayleigh([20.0], 4)[0] == pytest.approx(0.5 * (1 - np.sqrt(g / (2 + g)) ), rel=0.02)
+    assert ber_mqam_rayleigh([20.0], 4)[0] == pytest.approx(0.5 * (1 - np.sqrt(g / (2 + g))), rel=0.02)

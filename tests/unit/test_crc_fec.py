@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from gensem.dsp import crc, prompt_packet
 from gensem.dsp.conv_code import ConvCode
 from gensem.dsp.frame_header import FrameHeader
@@ -12,7 +11,7 @@ def test_crc_catalogue_check_values():
 
 
 def test_prompt_packet_crc_detects_corruption():
-    pk = prompt_packet.build(7, "a red car".encode())
+    pk = prompt_packet.build(7, b"a red car")
     assert prompt_packet.parse(pk) == (7, b"a red car")
     bad = bytearray(pk)
     bad[3] ^= 0x10

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from gensem.dsp import prbs, prompt_packet, qam
 from gensem.dsp.channel import ChannelModel, noise_var_for_snr
 from gensem.dsp.conv_code import ConvCode

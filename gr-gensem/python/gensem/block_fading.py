@@ -20,10 +20,17 @@ FRAME_TAG = pmt.intern("gensem_frame")
 
 class block_fading(gr.sync_block):
     def __init__(self, fading="rayleigh", path_gain=1.0, n_taps=1, pdp_decay_db=6.0, seed=0):
-        gr.sync_block.__init__(self, name="gensem_block_fading", in_sig=[np.complex64],
-                               out_sig=[np.complex64])
-        self.model = ChannelModel(noise_var=0.0, fading=fading, path_gain=path_gain,
-                                  n_taps=int(n_taps), pdp_decay_db=pdp_decay_db, seed=int(seed))
+        gr.sync_block.__init__(
+            self, name="gensem_block_fading", in_sig=[np.complex64], out_sig=[np.complex64]
+        )
+        self.model = ChannelModel(
+            noise_var=0.0,
+            fading=fading,
+            path_gain=path_gain,
+            n_taps=int(n_taps),
+            pdp_decay_db=pdp_decay_db,
+            seed=int(seed),
+        )
 
     def work(self, input_items, output_items):
         x = input_items[0]

@@ -24,26 +24,40 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
-    p.add_argument("--stream", choices=["adaptive", "prompt", "both"], default="adaptive",
-                   help="which sub-channel(s) to run")
+    p.add_argument(
+        "--stream",
+        choices=["adaptive", "prompt", "both"],
+        default="adaptive",
+        help="which sub-channel(s) to run",
+    )
     p.add_argument("--mod", type=int, default=16, help="M of stream 1: 4, 16, 64 or 256")
     if not sweep:
-        p.add_argument("--snr-db", type=float, default=20.0,
-                       help="one stream: Es/N0 per data subcarrier; both: average SNR")
+        p.add_argument(
+            "--snr-db",
+            type=float,
+            default=20.0,
+            help="one stream: Es/N0 per data subcarrier; both: average SNR",
+        )
     p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
     p.add_argument("--frames", type=int, default=100, help="stream-1 frames to send")
     p.add_argument("--text", default="", help="prompt text (UTF-8) for stream 0")
-    p.add_argument("--prompt-power", type=float, default=0.5,
-                   help="power fraction p0/P_T of the prompt stream (--stream both)")
+    p.add_argument(
+        "--prompt-power",
+        type=float,
+        default=0.5,
+        help="power fraction p0/P_T of the prompt stream (--stream both)",
+    )
     p.add_argument("--payload-bytes", type=int, default=256, help="stream-1 bytes per frame")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--cfo-subcarriers", type=float, default=0.0)
     p.add_argument("--timing-offset", type=int, default=0, help="samples")
     p.add_argument("--multipath", type=int, default=1, help="channel taps")
-    p.add_argument("--pdp-decay-db", type=float, default=6.0,
-                   help="exponential power-delay profile, dB per tap")
-    p.add_argument("--ack-loss", type=float, default=0.0,
-                   help="probability that a feedback (ACK/NACK) message is lost")
+    p.add_argument(
+        "--pdp-decay-db", type=float, default=6.0, help="exponential power-delay profile, dB per tap"
+    )
+    p.add_argument(
+        "--ack-loss", type=float, default=0.0, help="probability that a feedback (ACK/NACK) message is lost"
+    )
     p.add_argument("--max-retries", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -52,11 +66,20 @@ def _config(args, snr_db):
     from .link import LinkConfig
 
     return LinkConfig(
-        stream=args.stream, mod=args.mod, snr_db=snr_db, channel=args.channel,
-        frames=args.frames, text=args.text, prompt_power=args.prompt_power,
-        payload_bytes=args.payload_bytes, seed=args.seed,
-        cfo_subcarriers=args.cfo_subcarriers, timing_offset=args.timing_offset,
-        multipath=args.multipath, pdp_decay_db=args.pdp_decay_db, ack_loss=args.ack_loss,
+        stream=args.stream,
+        mod=args.mod,
+        snr_db=snr_db,
+        channel=args.channel,
+        frames=args.frames,
+        text=args.text,
+        prompt_power=args.prompt_power,
+        payload_bytes=args.payload_bytes,
+        seed=args.seed,
+        cfo_subcarriers=args.cfo_subcarriers,
+        timing_offset=args.timing_offset,
+        multipath=args.multipath,
+        pdp_decay_db=args.pdp_decay_db,
+        ack_loss=args.ack_loss,
         max_retries=args.max_retries,
     )
 
@@ -82,8 +105,10 @@ def _summary_link(cfg, r) -> str:
         if pr["text"] is not None:
             lines.append(f"  text: {pr['text']!r}")
     src = r
-    lines.append(f"  {src['frames_received']}/{src['frames_sent']} frames decoded, "
-                 f"{src['samples']} samples in {src['elapsed_s']} s ({src['msps']} Msps)")
+    lines.append(
+        f"  {src['frames_received']}/{src['frames_sent']} frames decoded, "
+        f"{src['samples']} samples in {src['elapsed_s']} s ({src['msps']} Msps)"
+    )
     return "\n".join(lines)
 
 
@@ -128,8 +153,10 @@ def cmd_sweep(args) -> int:
         print(json.dumps(result))
     else:
         for row in result["points"]:
-            print(f"  SNR {row['snr_db']:6.2f} dB  BER {row.get('ber')}  theory {row.get('ber_theory')}"
-                  f"  PER {row.get('per')}")
+            print(
+                f"  SNR {row['snr_db']:6.2f} dB  BER {row.get('ber')}  theory {row.get('ber_theory')}"
+                f"  PER {row.get('per')}"
+            )
         print(f"gensem sweep: wrote {result['png']} and {result['json']}")
     return 0
 

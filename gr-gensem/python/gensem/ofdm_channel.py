@@ -17,11 +17,24 @@ from gnuradio import analog, blocks, gr
 
 
 class ofdm_channel(gr.hier_block2):
-    def __init__(self, noise_var=0.0, fading="none", path_gain=1.0, n_taps=1, pdp_decay_db=6.0,
-                 cfo_subcarriers=0.0, timing_offset=0, seed=0, fft_len=64):
-        gr.hier_block2.__init__(self, "gensem_ofdm_channel",
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex),
-                                gr.io_signature(1, 1, gr.sizeof_gr_complex))
+    def __init__(
+        self,
+        noise_var=0.0,
+        fading="none",
+        path_gain=1.0,
+        n_taps=1,
+        pdp_decay_db=6.0,
+        cfo_subcarriers=0.0,
+        timing_offset=0,
+        seed=0,
+        fft_len=64,
+    ):
+        gr.hier_block2.__init__(
+            self,
+            "gensem_ofdm_channel",
+            gr.io_signature(1, 1, gr.sizeof_gr_complex),
+            gr.io_signature(1, 1, gr.sizeof_gr_complex),
+        )
         if fading not in ("none", "rayleigh"):
             raise ValueError(f"unknown fading model {fading!r}; use 'none' or 'rayleigh'")
         if noise_var < 0 or timing_offset < 0 or n_taps < 1:

@@ -10,7 +10,7 @@ import pmt
 log = logging.getLogger("gensem")
 
 
-def make_pdu(meta: dict, data: bytes = b"") -> "pmt.pmt_t":
+def make_pdu(meta: dict, data: bytes = b"") -> pmt.pmt_t:
     vec = pmt.init_u8vector(len(data), np.frombuffer(bytes(data), np.uint8))
     return pmt.cons(pmt.to_pmt(meta), vec)
 

@@ -44,8 +44,13 @@ class prbs_ber_sink(gr.basic_block):
         self.frame_errors += errs > 0
         if self.keep_records:
             self.records.append(
-                {"frame": frame, "mod": meta.get("mod"), "snr1_db": meta.get("snr1_db"),
-                 "bit_errors": errs, "bits": 8 * len(data)}
+                {
+                    "frame": frame,
+                    "mod": meta.get("mod"),
+                    "snr1_db": meta.get("snr1_db"),
+                    "bit_errors": errs,
+                    "bits": 8 * len(data),
+                }
             )
 
     @property

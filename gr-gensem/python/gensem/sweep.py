@@ -28,24 +28,40 @@ def run_sweep(cfgs, out_dir: str, progress: bool = False) -> dict:
             # theory at the stream-1 Es/N0 (both streams: from the power split)
             es_n0 = cfg.snr_db
             if cfg.stream == "both":
-                from .dsp.ofdm_params import OfdmParams
                 import math
+
+                from .dsp.ofdm_params import OfdmParams
 
                 p = OfdmParams(n_prompt_carriers=cfg.n_prompt_carriers)
                 _, g1 = p.stream_gains(cfg.power_fraction)
                 es_n0 = cfg.snr_db + 10 * math.log10(g1**2)
             theory = (ber_mqam_rayleigh if cfg.channel == "rayleigh" else ber_mqam_awgn)(es_n0, cfg.mod)
-            row.update(ber=a["ber"], bits=a["bits"], bit_errors=a["bit_errors"],
-                       ber_theory=float(theory[0] if hasattr(theory, "__len__") else theory),
-                       per=a["per"], snr_est_db=a["snr_est_db"])
+            row.update(
+                ber=a["ber"],
+                bits=a["bits"],
+                bit_errors=a["bit_errors"],
+                ber_theory=float(theory[0] if hasattr(theory, "__len__") else theory),
+                per=a["per"],
+                snr_est_db=a["snr_est_db"],
+            )
         if pr is not None:
-            row.update(prompt_delivered=pr["delivered"], prompt_transmissions=pr["transmissions"],
-                       prompt_per=1 - 1 / pr["transmissions"] if pr["transmissions"] else None)
+            row.update(
+                prompt_delivered=pr["delivered"],
+                prompt_transmissions=pr["transmissions"],
+                prompt_per=1 - 1 / pr["transmissions"] if pr["transmissions"] else None,
+            )
         points.append(row)
     c0 = cfgs[0]
-    result = {"stream": c0.stream, "mod": c0.mod, "channel": c0.channel, "frames": c0.frames,
-              "seed": c0.seed, "points": points,
-              "png": os.path.join(out_dir, "sweep.png"), "json": os.path.join(out_dir, "sweep.json")}
+    result = {
+        "stream": c0.stream,
+        "mod": c0.mod,
+        "channel": c0.channel,
+        "frames": c0.frames,
+        "seed": c0.seed,
+        "points": points,
+        "png": os.path.join(out_dir, "sweep.png"),
+        "json": os.path.join(out_dir, "sweep.json"),
+    }
     _plot(result)
     with open(result["json"], "w") as fh:
         json.dump(result, fh, indent=2)
@@ -68,12 +84,20 @@ def _plot(result):
         xt = np.linspace(x.min(), x.max(), 200)
         f = ber_mqam_rayleigh if result["channel"] == "rayleigh" else ber_mqam_awgn
         offset = [p["snr_db"] for p in pts]
-        ax.semilogy(xt, f(xt, result["mod"]) if result["stream"] != "both" else np.interp(
-            xt, offset, [p["ber_theory"] for p in pts]), "k--", label="theory")
+        ax.semilogy(
+            xt,
+            f(xt, result["mod"])
+            if result["stream"] != "both"
+            else np.interp(xt, offset, [p["ber_theory"] for p in pts]),
+            "k--",
+            label="theory",
+        )
         ax.set_ylabel("bit error rate")
     else:
         x = [p["snr_db"] for p in pts]
-        ax.semilogy(x, [max(p["prompt_per"] or 0, 1e-4) for p in pts], "s-", label="prompt PER (1 - 1/transmissions)")
+        ax.semilogy(
+            x, [max(p["prompt_per"] or 0, 1e-4) for p in pts], "s-", label="prompt PER (1 - 1/transmissions)"
+        )
         ax.set_ylabel("packet error rate")
     ax.set_xlabel("SNR (dB)")
     ax.set_title(f"gensem sweep: {result['stream']}, {result['channel']}")

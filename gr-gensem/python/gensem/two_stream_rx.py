@@ -59,8 +59,11 @@ class two_stream_rx(gr.sync_block):
             frames = self.rx.push(x)
         except Exception as exc:  # never let one bad frame stop the radio
             self.decode_errors += 1
-            log.error("gensem_two_stream_rx: frame decoding failed (%s: %s); resynchronising",
-                      type(exc).__name__, exc)
+            log.error(
+                "gensem_two_stream_rx: frame decoding failed (%s: %s); resynchronising",
+                type(exc).__name__,
+                exc,
+            )
             self.rx.reset()
             frames = []
         for f in frames:

@@ -30,7 +30,7 @@ from .dsp.conv_code import ConvCode
 from .dsp.frame_builder import build_frame, encode_prompt_packet
 from .dsp.frame_header import MAX_S1_BYTES
 from .dsp.ofdm_params import OfdmParams
-from .pdu_util import log, make_pdu, parse_dict, parse_pdu
+from .pdu_util import log, parse_dict, parse_pdu
 
 FRAME_TAG = pmt.intern("gensem_frame")
 

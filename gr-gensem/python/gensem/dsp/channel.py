@@ -71,7 +71,7 @@ class ChannelModel:
         self.taps = self.taps * self.path_gain
 
     def _draw(self) -> np.ndarray:
-        h = (self.rng.standard_normal(self.n_taps) + 1j * self.rng.standard_normal(self.n_taps))
+        h = self.rng.standard_normal(self.n_taps) + 1j * self.rng.standard_normal(self.n_taps)
         return (h * np.sqrt(self.pdp / 2.0)).astype(np.complex64)
 
     def new_block(self):

@@ -9,7 +9,7 @@ one costs ~0.1 dB on a flat channel (see docs/phy.md).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .ofdm_params import OfdmParams
 TAP_THRESHOLD = 8.0  # a new tap must carry 8x the matched-filter noise (false tap ~6e-3)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tap_basis(p: OfdmParams):
     taps = np.arange(-2, p.cp_len)
     k = p.used_carriers

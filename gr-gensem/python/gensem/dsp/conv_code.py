@@ -35,12 +35,8 @@ class ConvCode:
 
     def __init__(self, max_frame_bits: int = _MAX_FRAME_BITS):
         self.max_frame_bits = int(max_frame_bits)
-        self._enc = fec.cc_encoder_make(
-            self.max_frame_bits, K, RATE, POLYS, 0, fec.CC_TERMINATED, False
-        )
-        self._dec = fec.cc_decoder.make(
-            self.max_frame_bits, K, RATE, POLYS, 0, -1, fec.CC_TERMINATED, False
-        )
+        self._enc = fec.cc_encoder_make(self.max_frame_bits, K, RATE, POLYS, 0, fec.CC_TERMINATED, False)
+        self._dec = fec.cc_decoder.make(self.max_frame_bits, K, RATE, POLYS, 0, -1, fec.CC_TERMINATED, False)
 
     @staticmethod
     def coded_len(n_info_bits: int) -> int:

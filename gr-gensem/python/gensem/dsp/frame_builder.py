@@ -94,7 +94,7 @@ def build_frame(
     grid[:, p.bins(p.pilot_carriers)] = pilot_values(p, np.arange(n_h + n_sym))
     data_bins = p.bins(p.data_carriers)
     hbits = frame_header.encode(hdr, n_h * p.n_data, code)
-    grid[:n_h, data_bins] = (2.0 * hbits.reshape(n_h, p.n_data) - 1.0)
+    grid[:n_h, data_bins] = 2.0 * hbits.reshape(n_h, p.n_data) - 1.0
     if hdr.s0_bytes:
         n0 = p.n_prompt_carriers
         cells = s0_symbols_needed(p, hdr.s0_bytes) * n0
@@ -109,8 +109,6 @@ def build_frame(
         bits = scrambler.scramble(np.unpackbits(np.frombuffer(s1_payload, np.uint8)))
         padded = np.zeros(rows * n1 * k, dtype=np.uint8)
         padded[: bits.size] = bits
-        grid[n_h : n_h + rows, p.bins(p.adaptive_carriers)] = g1 * qam.modulate(
-            padded, mod
-        ).reshape(rows, n1)
+        grid[n_h : n_h + rows, p.bins(p.adaptive_carriers)] = g1 * qam.modulate(padded, mod).reshape(rows, n1)
     body = ofdm_modulate(grid, p)
     return np.concatenate([preamble(p), body, np.zeros(p.frame_gap, np.complex64)])

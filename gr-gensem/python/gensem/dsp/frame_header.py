@@ -55,7 +55,7 @@ class FrameHeader:
         return np.unpackbits(np.frombuffer(full, np.uint8))
 
     @classmethod
-    def from_bits(cls, bits: np.ndarray) -> "FrameHeader | None":
+    def from_bits(cls, bits: np.ndarray) -> FrameHeader | None:
         """Parse 64 hard bits; None when the CRC fails."""
         raw = np.packbits(np.asarray(bits, dtype=np.uint8)[:HEADER_BITS]).tobytes()
         body, crc = raw[:6], int.from_bytes(raw[6:8], "big")

@@ -240,9 +240,7 @@ class FrameReceiver:
         l2 = buf[t1 + p.fft_len : t1 + 2 * p.fft_len].astype(np.complex128)
         nn = np.arange(p.fft_len)
         rot = np.exp(-2j * np.pi * eps_c * (nn + t1) / p.fft_len)
-        eps_f = np.angle(np.sum(np.conj(l1 * rot) * (l2 * rot * np.exp(-2j * np.pi * eps_c)))) / (
-            2 * np.pi
-        )
+        eps_f = np.angle(np.sum(np.conj(l1 * rot) * (l2 * rot * np.exp(-2j * np.pi * eps_c)))) / (2 * np.pi)
         return {"t1": t1, "cfo": float(eps_c + eps_f)}
 
     # ---------------------------------------------------------------- helpers

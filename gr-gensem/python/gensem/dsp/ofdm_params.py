@@ -42,9 +42,7 @@ class OfdmParams:
                 raise ValueError(f"pilot carrier {p} is outside the used band")
         n_data = 2 * self.n_used_half - len(self.pilot_carriers)
         if not 0 < self.n_prompt_carriers < n_data:
-            raise ValueError(
-                f"n_prompt_carriers must be in 1..{n_data - 1} (data subcarriers: {n_data})"
-            )
+            raise ValueError(f"n_prompt_carriers must be in 1..{n_data - 1} (data subcarriers: {n_data})")
         if not 0 <= self.fft_backoff < self.cp_len:
             raise ValueError("fft_backoff must be in [0, cp_len)")
 

@@ -8,7 +8,7 @@ amplitude has unit energy after the receiver's unitary FFT (Es/N0 = 1 / noise va
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import scipy.fft as sfft
@@ -33,7 +33,7 @@ def ofdm_demodulate(windows: np.ndarray, p: OfdmParams) -> np.ndarray:
     return sfft.fft(windows, axis=-1, norm="ortho")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _refs(p: OfdmParams):
     n = p.fft_len
     used = p.bins(p.used_carriers)

@@ -10,7 +10,6 @@ from functools import lru_cache
 
 import numpy as np
 
-
 _TABLE_BYTES = 1 << 20
 
 

@@ -20,8 +20,7 @@ def encode_text(text: str) -> bytes:
     data = text.encode("utf-8")
     if len(data) > MAX_PROMPT_BYTES:
         raise ValueError(
-            f"prompt is {len(data)} UTF-8 bytes, over the {MAX_PROMPT_BYTES}-byte packet limit; "
-            "shorten it"
+            f"prompt is {len(data)} UTF-8 bytes, over the {MAX_PROMPT_BYTES}-byte packet limit; shorten it"
         )
     return data
 

@@ -8,7 +8,7 @@ tests/unit/test_qam.py).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def _gray_to_binary(g: np.ndarray) -> np.ndarray:
     return b
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tables(m: int):
     k = bits_per_symbol(m)
     half = k // 2

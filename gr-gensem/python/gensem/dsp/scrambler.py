@@ -6,14 +6,14 @@ payload (edge-map bitstreams can hold long runs of zeros). Self-inverse.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 SEED = 0b1011101
 
 
-@lru_cache(maxsize=None)
+@cache
 def _period(seed: int = SEED) -> np.ndarray:
     state = [(seed >> i) & 1 for i in range(7)]  # state[0] = x^1 ... state[6] = x^7
     out = np.empty(127, dtype=np.uint8)
