@@ -23,7 +23,7 @@ def _tap_basis(p: OfdmParams):
     taps = np.arange(-2, p.cp_len)
     k = p.used_carriers
     a = np.exp(-2j * np.pi * np.outer(k, taps) / p.fft_len)
-    return taps, a
+    return taps, a, a.conj().T.copy(), a.conj().T @ a
 
 
 def smooth_channel(h_ls: np.ndarray, noise_var_ls: float, p: OfdmParams) -> np.ndarray:
@@ -34,14 +34,15 @@ def smooth_channel(h_ls: np.ndarray, noise_var_ls: float, p: OfdmParams) -> np.n
     noise level; the chosen taps are re-fitted by least squares. ``noise_var_ls`` is the
     noise variance of each LS value. Returns the estimate on the same carriers.
     """
-    _, a = _tap_basis(p)
+    _, a, a_h, gram = _tap_basis(p)
     n_k = a.shape[0]
     floor = TAP_THRESHOLD * noise_var_ls / n_k
     sel: list[int] = []
     resid = h_ls
     fit = np.zeros_like(h_ls)
+    corr0 = a_h @ h_ls
     for _ in range(a.shape[1]):
-        c = (a.conj().T @ resid) / n_k
+        c = (a_h @ resid) / n_k
         power = np.abs(c) ** 2
         if sel:
             power[sel] = 0.0
@@ -50,7 +51,7 @@ def smooth_channel(h_ls: np.ndarray, noise_var_ls: float, p: OfdmParams) -> np.n
             break
         sel.append(j)
         a_sel = a[:, sel]
-        coef, *_ = np.linalg.lstsq(a_sel, h_ls, rcond=None)
+        coef = np.linalg.solve(gram[np.ix_(sel, sel)], corr0[sel])  # LS via normal equations
         fit = a_sel @ coef
         resid = h_ls - fit
     return fit

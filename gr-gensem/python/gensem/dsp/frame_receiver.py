@@ -301,6 +301,7 @@ class FrameReceiver:
         h, noise_sum, noise_n = self._channel(st)
         n_h = p.n_header_symbols
         y = self._windows(st, 0, n_h)[:, self._used_bins]
+        st["y_header"] = y
         phi = self._phase_track(y, h, np.arange(n_h))
         y = y * np.exp(-1j * phi)[:, None]
         hd = h[self._idx_data]
@@ -341,7 +342,7 @@ class FrameReceiver:
         )
         if n_sym == 0:
             return frame
-        y = self._windows(st, 0, n_h + n_sym)[:, self._used_bins]
+        y = np.concatenate([st["y_header"], self._windows(st, n_h, n_sym)[:, self._used_bins]])
         phi = self._phase_track(y, h, np.arange(n_h + n_sym))
         y = y[n_h:] * np.exp(-1j * phi[n_h:])[:, None]
         if hdr.s0_bytes:
