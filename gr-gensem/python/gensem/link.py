@@ -135,10 +135,12 @@ class LoopbackLink(gr.top_block):
         self.feedback = feedback_channel(loss=cfg.ack_loss, seed=cfg.seed)
         self.ber = prbs_ber_sink(seed=cfg.seed)
         self.connect(self.tx, self.channel, self.rx)
-        self.msg_connect(self.rx, "frames", self.arq_rx, "frames")
-        self.msg_connect(self.arq_rx, "feedback", self.feedback, "in")
-        self.msg_connect(self.feedback, "out", self.tx, "feedback")
-        self.msg_connect(self.rx, "adaptive", self.ber, "in")
+        if use_prompt:  # the ARQ loop; adaptive-only runs need no feedback
+            self.msg_connect(self.rx, "frames", self.arq_rx, "frames")
+            self.msg_connect(self.arq_rx, "feedback", self.feedback, "in")
+            self.msg_connect(self.feedback, "out", self.tx, "feedback")
+        if use_adaptive:
+            self.msg_connect(self.rx, "adaptive", self.ber, "in")
 
 
 def run_link(cfg: LinkConfig, progress: bool = False) -> dict:

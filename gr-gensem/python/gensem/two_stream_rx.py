@@ -44,6 +44,7 @@ class two_stream_rx(gr.sync_block):
         self.rx = FrameReceiver(self.params)
         self.samples_in = 0
         self.decode_errors = 0
+        self._subscribed = None
         self.last_snr_db = (float("nan"), float("nan"))
         self.message_port_register_out(pmt.intern("frames"))
         self.message_port_register_out(pmt.intern("adaptive"))
@@ -66,11 +67,17 @@ class two_stream_rx(gr.sync_block):
             )
             self.rx.reset()
             frames = []
+        if frames and self._subscribed is None:  # connections are fixed once running
+            self._subscribed = {
+                port: pmt.length(self.message_subscribers(pmt.intern(port))) > 0
+                for port in ("frames", "adaptive")
+            }
         for f in frames:
             meta = frame_meta(f)
             self.last_snr_db = f.snr_db
-            self.message_port_pub(pmt.intern("frames"), make_pdu(meta, f.s0_packet or b""))
-            if f.s1_payload is not None:
+            if self._subscribed["frames"]:
+                self.message_port_pub(pmt.intern("frames"), make_pdu(meta, f.s0_packet or b""))
+            if f.s1_payload is not None and self._subscribed["adaptive"]:
                 m = dict(meta, evm_db=f.s1_evm_db if f.s1_evm_db is not None else float("nan"))
                 self.message_port_pub(pmt.intern("adaptive"), make_pdu(m, f.s1_payload))
         return x.size
