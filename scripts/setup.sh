@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-if ! /usr/bin/python3 -c "import gnuradio.gr, gnuradio.fec" 2>/dev/null; then
+if ! /usr/bin/python3 -c "import gnuradio.gr, gnuradio.fec" 2>/dev/null \
+   || ! /usr/bin/python3 -c "import ensurepip" 2>/dev/null; then
   echo "==> installing GNU Radio (apt)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gnuradio python3-venv >/dev/null
