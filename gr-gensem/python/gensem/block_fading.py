@@ -10,12 +10,10 @@ stock blocks inside ``gensem_ofdm_channel``).
 from __future__ import annotations
 
 import numpy as np
-import pmt
 from gnuradio import gr
 
 from .dsp.channel import ChannelModel
-
-FRAME_TAG = pmt.intern("gensem_frame")
+from .pdu_util import FRAME_TAG
 
 
 class block_fading(gr.sync_block):

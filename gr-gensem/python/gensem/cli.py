@@ -86,8 +86,9 @@ def _config(args, snr_db):
 
 def _summary_link(cfg, r) -> str:
     lines = [f"gensem link: {cfg.stream} stream(s), {cfg.channel}, SNR {cfg.snr_db:g} dB, seed {cfg.seed}"]
-    a = r.get("adaptive") if cfg.stream == "both" else (r if cfg.stream == "adaptive" else None)
-    pr = r.get("prompt") if cfg.stream == "both" else (r if cfg.stream == "prompt" else None)
+    from .link import stream_reports
+
+    a, pr = stream_reports(cfg, r)
     if a is not None:
         ber = "n/a" if a["ber"] is None else f"{a['ber']:.3e}"
         lines.append(
@@ -104,10 +105,9 @@ def _summary_link(cfg, r) -> str:
         )
         if pr["text"] is not None:
             lines.append(f"  text: {pr['text']!r}")
-    src = r
     lines.append(
-        f"  {src['frames_received']}/{src['frames_sent']} frames decoded, "
-        f"{src['samples']} samples in {src['elapsed_s']} s ({src['msps']} Msps)"
+        f"  {r['frames_received']}/{r['frames_sent']} frames decoded, "
+        f"{r['samples']} samples in {r['elapsed_s']} s ({r['msps']} Msps)"
     )
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gnuradio import gr
 
@@ -48,7 +48,6 @@ class LinkConfig:
     path_gain: float = 1.0
     n_prompt_carriers: int = 24
     timeout_s: float = 600.0
-    extra: dict = field(default_factory=dict)
 
     def validate(self):
         if self.stream not in STREAMS:
@@ -89,8 +88,21 @@ class LinkConfig:
         return OfdmParams(n_prompt_carriers=self.n_prompt_carriers).equal_split
 
     @property
+    def stream_es_n0_db(self) -> tuple[float, float]:
+        """Es/N0 per data subcarrier of stream 0 and stream 1 (see the SNR convention)."""
+        g = OfdmParams(n_prompt_carriers=self.n_prompt_carriers).stream_gains(self.power_fraction)
+        return tuple(self.snr_db + 10 * math.log10(gi**2) if gi > 0 else -math.inf for gi in g)
+
+    @property
     def noise_var(self) -> float:
         return noise_var_for_snr(self.snr_db, 1.0)
+
+
+def stream_reports(cfg: LinkConfig, report: dict) -> tuple[dict | None, dict | None]:
+    """(stream-1 report, prompt report) of a ``run_link`` result, None for a stream not run."""
+    if cfg.stream == "both":
+        return report["adaptive"], report["prompt"]
+    return (report, None) if cfg.stream == "adaptive" else (None, report)
 
 
 class LoopbackLink(gr.top_block):

@@ -1,4 +1,5 @@
-"""PDU helpers shared by the blocks: PDUs are pmt.cons(meta dict, u8vector)."""
+"""PMT conventions shared by the blocks: PDUs are pmt.cons(meta dict, u8vector); every
+frame start carries the ``gensem_frame`` stream tag."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import numpy as np
 import pmt
 
 log = logging.getLogger("gensem")
+
+FRAME_TAG = pmt.intern("gensem_frame")
+
+
+def subscribed_ports(block, ports) -> dict:
+    """{port: has subscribers}. Ask once the flowgraph runs (connections are fixed then):
+    blocks skip building messages nobody receives."""
+    return {port: pmt.length(block.message_subscribers(pmt.intern(port))) > 0 for port in ports}
 
 
 def make_pdu(meta: dict, data: bytes = b"") -> pmt.pmt_t:

@@ -8,7 +8,7 @@ import json
 import os
 
 from .dsp.theory import ber_mqam_awgn, ber_mqam_rayleigh
-from .link import run_link
+from .link import run_link, stream_reports
 
 
 def run_sweep(cfgs, out_dir: str, progress: bool = False) -> dict:
@@ -22,19 +22,9 @@ def run_sweep(cfgs, out_dir: str, progress: bool = False) -> dict:
     for cfg in it:
         r = run_link(cfg)
         row = {"snr_db": cfg.snr_db}
-        a = r.get("adaptive") if cfg.stream == "both" else (r if cfg.stream == "adaptive" else None)
-        pr = r.get("prompt") if cfg.stream == "both" else (r if cfg.stream == "prompt" else None)
+        a, pr = stream_reports(cfg, r)
         if a is not None:
-            # theory at the stream-1 Es/N0 (both streams: from the power split)
-            es_n0 = cfg.snr_db
-            if cfg.stream == "both":
-                import math
-
-                from .dsp.ofdm_params import OfdmParams
-
-                p = OfdmParams(n_prompt_carriers=cfg.n_prompt_carriers)
-                _, g1 = p.stream_gains(cfg.power_fraction)
-                es_n0 = cfg.snr_db + 10 * math.log10(g1**2)
+            es_n0 = cfg.stream_es_n0_db[1]  # theory at stream 1's Es/N0 (power split included)
             theory = (ber_mqam_rayleigh if cfg.channel == "rayleigh" else ber_mqam_awgn)(es_n0, cfg.mod)
             row.update(
                 ber=a["ber"],

@@ -18,7 +18,7 @@ from gnuradio import gr
 
 from .dsp.frame_receiver import DecodedFrame, FrameReceiver
 from .dsp.ofdm_params import OfdmParams
-from .pdu_util import log, make_pdu
+from .pdu_util import log, make_pdu, subscribed_ports
 
 
 def frame_meta(f: DecodedFrame) -> dict:
@@ -45,7 +45,6 @@ class two_stream_rx(gr.sync_block):
         self.samples_in = 0
         self.decode_errors = 0
         self._subscribed = None
-        self.last_snr_db = (float("nan"), float("nan"))
         self.message_port_register_out(pmt.intern("frames"))
         self.message_port_register_out(pmt.intern("adaptive"))
 
@@ -67,14 +66,10 @@ class two_stream_rx(gr.sync_block):
             )
             self.rx.reset()
             frames = []
-        if frames and self._subscribed is None:  # connections are fixed once running
-            self._subscribed = {
-                port: pmt.length(self.message_subscribers(pmt.intern(port))) > 0
-                for port in ("frames", "adaptive")
-            }
+        if frames and self._subscribed is None:
+            self._subscribed = subscribed_ports(self, ("frames", "adaptive"))
         for f in frames:
             meta = frame_meta(f)
-            self.last_snr_db = f.snr_db
             if self._subscribed["frames"]:
                 self.message_port_pub(pmt.intern("frames"), make_pdu(meta, f.s0_packet or b""))
             if f.s1_payload is not None and self._subscribed["adaptive"]:

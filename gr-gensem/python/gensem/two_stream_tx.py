@@ -30,9 +30,7 @@ from .dsp.conv_code import ConvCode
 from .dsp.frame_builder import build_frame, encode_prompt_packet
 from .dsp.frame_header import MAX_S1_BYTES
 from .dsp.ofdm_params import OfdmParams
-from .pdu_util import log, parse_dict, parse_pdu
-
-FRAME_TAG = pmt.intern("gensem_frame")
+from .pdu_util import FRAME_TAG, log, parse_dict, parse_pdu, subscribed_ports
 
 
 class two_stream_tx(gr.sync_block):
@@ -77,17 +75,16 @@ class two_stream_tx(gr.sync_block):
         self.adaptive_queue: deque = deque()
         self._pending = np.zeros(0, np.complex64)
         self._tag_offsets: deque = deque()  # (offset in pending stream, seq)
-        self._written = 0
+        self.samples_sent = 0  # also the absolute offset of the next output sample
         self._coded_cache: tuple | None = None
         self.frames_sent = 0
         self.prbs_sent = 0
-        self.samples_sent = 0
         self.stalls = 0
         self.bad_messages = 0
         self.dropped_pdus = 0
         self._throttled_since = None
         self._done = False
-        self._events_subscribed = None
+        self._subscribed = None
         self.set_min_output_buffer(1 << 16)
         for port, handler in (
             ("prompt", self._on_prompt),
@@ -127,7 +124,7 @@ class two_stream_tx(gr.sync_block):
             meta, data = parse_pdu(msg)
             if not 0 < len(data) <= MAX_S1_BYTES:
                 raise ValueError(f"payload of {len(data)} bytes outside 1..{MAX_S1_BYTES}")
-            mod = qam.check_m(meta.get("mod", self.mod)) if "mod" in meta else None
+            mod = qam.check_m(meta["mod"]) if "mod" in meta else None
         except ValueError as exc:
             self._bad(str(exc))
             return
@@ -215,7 +212,9 @@ class two_stream_tx(gr.sync_block):
             self.prbs_sent += 1
         frame = build_frame(self.params, n, mod, self.prompt_power, s0_coded, s0_bytes, s1, self.code)
         self.frames_sent += 1
-        if self._has_event_subscribers():
+        if self._subscribed is None:
+            self._subscribed = subscribed_ports(self, ("events",))
+        if self._subscribed["events"]:
             self.message_port_pub(
                 pmt.intern("events"),
                 pmt.to_pmt(
@@ -232,11 +231,6 @@ class two_stream_tx(gr.sync_block):
             )
         return frame
 
-    def _has_event_subscribers(self) -> bool:
-        if self._events_subscribed is None:  # connections are fixed once the graph runs
-            self._events_subscribed = pmt.length(self.message_subscribers(pmt.intern("events"))) > 0
-        return self._events_subscribed
-
     def work(self, input_items, output_items):
         out = output_items[0]
         while self._pending.size < out.size and not self._done:
@@ -249,7 +243,7 @@ class two_stream_tx(gr.sync_block):
             frame = self._next_frame()
             if frame is None:
                 break
-            self._tag_offsets.append((self._written + self._pending.size, self.frames_sent - 1))
+            self._tag_offsets.append((self.samples_sent + self._pending.size, self.frames_sent - 1))
             self._pending = np.concatenate([self._pending, frame])
         n = min(out.size, self._pending.size)
         if n == 0:
@@ -259,9 +253,8 @@ class two_stream_tx(gr.sync_block):
             return 0
         out[:n] = self._pending[:n]
         self._pending = self._pending[n:]
-        while self._tag_offsets and self._tag_offsets[0][0] < self._written + n:
+        while self._tag_offsets and self._tag_offsets[0][0] < self.samples_sent + n:
             off, seq = self._tag_offsets.popleft()
             self.add_item_tag(0, off, FRAME_TAG, pmt.from_long(seq & 0xFFFF))
-        self._written += n
         self.samples_sent += n
         return n

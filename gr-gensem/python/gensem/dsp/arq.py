@@ -25,6 +25,7 @@ SEQ_MOD = 1 << 16
 class PromptOutcome:
     seq: int
     text: str
+    payload: bytes = field(default=b"", repr=False)
     transmissions: int = 0
     delivered: bool = False  # ACK seen by the sender
     failed: bool = False
@@ -51,8 +52,7 @@ class StopAndWaitSender:
     # -- user side
     def submit(self, text: str) -> int:
         payload = prompt_packet.encode_text(text)  # raises ValueError on bad input
-        item = PromptOutcome(seq=self._next_seq, text=text)
-        item._payload = payload
+        item = PromptOutcome(seq=self._next_seq, text=text, payload=payload)
         self._next_seq = (self._next_seq + 1) % SEQ_MOD
         self.queue.append(item)
         return item.seq
@@ -103,7 +103,7 @@ class StopAndWaitSender:
             cur = None
         if cur is None and self.queue:
             cur = self.current = self.queue.popleft()
-            self._packet = prompt_packet.build(cur.seq, cur._payload)
+            self._packet = prompt_packet.build(cur.seq, cur.payload)
             self._need_tx = True
         if cur is None or not self._need_tx:
             return None

@@ -57,12 +57,6 @@ def encode_prompt_packet(packet: bytes, code: ConvCode) -> np.ndarray:
     return coded[interleaver(coded.size)]
 
 
-def frame_len(p: OfdmParams, n_sym: int) -> int:
-    from .ofdm_symbols import preamble_len
-
-    return preamble_len(p) + (p.n_header_symbols + n_sym) * p.symbol_len + p.frame_gap
-
-
 def build_frame(
     p: OfdmParams,
     seq: int,

@@ -11,7 +11,7 @@ the channel estimate and the noise measured on the LTS pair and the decoded head
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,7 +64,6 @@ class RxStats:
     header_failures: int = 0
     frames: int = 0
     s0_crc_failures: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class FrameReceiver:
@@ -361,10 +360,7 @@ class FrameReceiver:
         hs = h[self._idx_s0]
         z = y[:rows, self._idx_s0] / (hs[None, :] * g0)
         rel = np.abs(hs) ** 2 / np.mean(np.abs(hs) ** 2)
-        soft = np.empty(2 * z.size, np.float32)
-        zz = (z * np.sqrt(2.0) * rel[None, :]).reshape(-1)
-        soft[0::2] = zz.real
-        soft[1::2] = zz.imag
+        soft = qam.qpsk_soft(z, rel[None, :])
         n_info = 8 * hdr.s0_bytes
         n_coded = ConvCode.coded_len(n_info)
         soft = soft[:n_coded]

@@ -57,10 +57,6 @@ def _refs(p: OfdmParams):
     return sts, lts, polarity, base_pilots, sts_t, lts_block, lts_t.astype(np.complex64)
 
 
-def sts_freq(p):
-    return _refs(p)[0]
-
-
 def lts_freq(p):
     return _refs(p)[1]
 
