@@ -57,6 +57,10 @@ def test_link_json_both_and_summary():
         ["link", "--stream", "prompt", "--text", "x" * 600],
         ["link", "--no-such-flag"],
         ["sweep", "--snr-db", "5:-1:0"],
+        ["link", "--ack-loss", "1.5"],
+        ["link", "--frames", "0"],
+        ["link", "--stream", "both", "--text", "a cat", "--prompt-power", "1.5"],
+        ["link", "--multipath", "40"],
     ],
 )
 def test_bad_input_one_line_exit_2(args):
