@@ -18,6 +18,11 @@ _BLOCKS = (
     "prompt_arq_rx",
     "feedback_channel",
     "prbs_ber_sink",
+    "semantic_tx",
+    "semantic_rx",
+    "sigmf_recorder",
+    "radio_sink",
+    "radio_source",
 )
 
 

@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snr-db", default="0:2:20", help="START:STEP:STOP or a,b,c (dB)")
     s.add_argument("--out", default="out/sweep", help="output directory")
     s.set_defaults(func=cmd_sweep)
+    from .cli_radio import add_subcommands  # record, replay, radio
+
+    add_subcommands(sub)
     return ap
 
 
@@ -186,7 +189,9 @@ def main(argv=None) -> int:
     try:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
-            raise UserError("gensem: choose a subcommand: link, sweep (gensem -h for help)")
+            raise UserError(
+                "gensem: choose a subcommand: link, sweep, record, replay, radio (gensem -h for help)"
+            )
         return args.func(args)
     except UserError as exc:
         print(str(exc), file=sys.stderr)
@@ -198,4 +203,7 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())
+    # run the package module, not this __main__ copy: subcommand modules raise gensem.cli.UserError
+    from gensem.cli import main as _main
+
+    sys.exit(_main())
