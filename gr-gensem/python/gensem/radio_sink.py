@@ -78,6 +78,9 @@ class radio_sink(gr.hier_block2):
 
 def _open_sink(device, dev_args, samp_rate, freq, gain, antenna):
     if device == "usrp":
+        import os
+
+        os.environ.setdefault("UHD_LOG_CONSOLE_LEVEL", "warning")  # no UHD banner before our one line
         from gnuradio import uhd
 
         s = uhd.usrp_sink(dev_args, uhd.stream_args(cpu_format="fc32", channels=[0]), "")

@@ -92,6 +92,9 @@ class radio_source(gr.hier_block2):
 
 def _open_source(device, dev_args, samp_rate, freq, gain, antenna):
     if device == "usrp":
+        import os
+
+        os.environ.setdefault("UHD_LOG_CONSOLE_LEVEL", "warning")  # no UHD banner before our one line
         from gnuradio import uhd
 
         s = uhd.usrp_source(dev_args, uhd.stream_args(cpu_format="fc32", channels=[0]))
