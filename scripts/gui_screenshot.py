@@ -21,7 +21,6 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="docs/img/loopback_gui.png")
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--snr-db", type=float, default=20.0)
     a = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT / "gr-gensem" / "python"))
@@ -41,8 +40,7 @@ def main() -> int:
     app = Qt.QApplication(sys.argv)
     tb = mod.loopback_gui()
     mod.snippets_main_after_init(tb)
-    tb.set_snr_db(a.snr_db)
-    tb.resize(1100, 760)
+    tb.resize(1100, 1150)
     tb.start()
     tb.show()
 

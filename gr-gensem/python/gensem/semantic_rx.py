@@ -7,7 +7,8 @@
 
 The ``feedback`` port carries the ACK/NACK dicts for the transmitter's ``feedback``
 port: a message connection in loopback, ZeroMQ (``zeromq.pub_msg_sink``) over the air.
-``prompt`` carries each CRC-clean prompt once, as a UTF-8 PDU.
+``prompt`` carries each CRC-clean prompt once, as a UTF-8 PDU; ``s0_symbols`` /
+``s1_symbols`` the equalised cells of each stream (c32vector PDUs, constellation sinks).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .two_stream_rx import two_stream_rx
 
 class semantic_rx(gr.hier_block2):
     MESSAGE_INPUTS = ()
-    MESSAGE_OUTPUTS = ("frames", "adaptive", "prompt", "feedback")
+    MESSAGE_OUTPUTS = ("frames", "adaptive", "prompt", "feedback", "s0_symbols", "s1_symbols")
 
     def __init__(self, n_prompt_carriers=24):
         gr.hier_block2.__init__(
@@ -39,6 +40,8 @@ class semantic_rx(gr.hier_block2):
         self.msg_connect(self.rx, "adaptive", self, "adaptive")
         self.msg_connect(self.arq_rx, "prompt", self, "prompt")
         self.msg_connect(self.arq_rx, "feedback", self, "feedback")
+        self.msg_connect(self.rx, "s0_symbols", self, "s0_symbols")
+        self.msg_connect(self.rx, "s1_symbols", self, "s1_symbols")
 
     @property
     def stats(self):
