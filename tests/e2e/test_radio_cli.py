@@ -54,7 +54,7 @@ def test_rx_dry_run_replays_recording():
         ("tx", "usrp", "type=b200,serial=NOPE", "'type=b200,serial=NOPE'"),
         ("rx", "usrp", "addr=192.0.2.1", "'addr=192.0.2.1'"),
         ("tx", "hackrf", "serial=0000", "'driver=hackrf,serial=0000'"),
-        ("rx", "hackrf", "", "'driver=hackrf,'"),
+        ("rx", "hackrf", "", "'driver=hackrf'"),
     ],
 )
 def test_absent_hardware_one_line_exit_2(role, device, args, shown):

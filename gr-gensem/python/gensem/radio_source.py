@@ -69,7 +69,7 @@ class radio_source(gr.hier_block2):
             )
         except RuntimeError as exc:
             label = {"usrp": "USRP", "hackrf": "HackRF", "zmq": "ZMQ pull source"}[device]
-            args = f"driver=hackrf,{dev_args}" if device == "hackrf" else dev_args
+            args = ",".join(filter(None, ["driver=hackrf", dev_args])) if device == "hackrf" else dev_args
             raise radio_unavailable(label, args, exc) from None
         self.connect(self.src, self)
 
