@@ -152,7 +152,15 @@ def cmd_radio(a) -> int:
             }
         else:
             tb = RadioRx(a)
-            elapsed = _run(tb, lambda: a.until_prompt and bool(tb.sem.delivered), a.duration)
+            first = []  # time of the first delivery: linger 2 s so retransmissions are ACKed too
+
+            def prompt_done():
+                if not (a.until_prompt and tb.sem.delivered):
+                    return False
+                first.append(time.monotonic())
+                return first[-1] - first[0] > 2.0
+
+            elapsed = _run(tb, prompt_done, a.duration)
             if tb.recorder is not None:
                 tb.recorder.close()
             st, ber = tb.sem.stats, tb.ber
@@ -211,7 +219,7 @@ def add_radio_subcommand(sub):
     g = p.add_argument_group("rx")
     g.add_argument("--record", default="", help="also record the RX input to this SigMF base name")
     g.add_argument("--replay", default="", help="with --dry-run: read this SigMF recording instead")
-    g.add_argument("--until-prompt", action="store_true", help="stop once a prompt is delivered")
+    g.add_argument("--until-prompt", action="store_true", help="stop 2 s after the first prompt is delivered")
     g.add_argument("--sim-snr-db", type=float, default=None, help="add AWGN at this SNR (tests)")
     p.set_defaults(func=cmd_radio)
 
