@@ -66,9 +66,21 @@ def test_absent_hardware_one_line_exit_2(role, device, args, shown):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
-def test_bad_radio_input_exit_2():
-    r = gensem("radio", "tx", "--dry-run", "--mod", "5")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tx", "--dry-run", "--mod", "5"),
+        ("tx", "--dry-run", "--feedback", "garbage"),
+        ("rx", "--dry-run", "--feedback", "garbage"),
+        ("tx", "--dry-run", "--payload-bytes", "0"),
+        ("rx", "--replay", "x.sigmf-data"),
+        ("rx", "--dry-run", "--replay", "/nonexistent"),
+    ],
+)
+def test_bad_radio_input_exit_2(args):
+    r = gensem("radio", *args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_ack_timeout_without_receiver():

@@ -22,6 +22,14 @@ import time
 from gnuradio import gr
 
 
+def _zmq(make, address, bind):
+    """A ZMQ message block on ``address`` (100 ms timeout); ValueError with the fix."""
+    try:
+        return make(address, 100, bind)
+    except RuntimeError as exc:
+        raise ValueError(f"bad --feedback address {address!r} ({exc}); use tcp://HOST:PORT") from None
+
+
 class RadioTx(gr.top_block):
     def __init__(self, a):
         gr.top_block.__init__(self, "gensem radio tx")
@@ -47,7 +55,7 @@ class RadioTx(gr.top_block):
         if a.feedback:
             from gnuradio import zeromq
 
-            self.feedback = zeromq.sub_msg_source(a.feedback, 100, False)
+            self.feedback = _zmq(zeromq.sub_msg_source, a.feedback, False)
             self.msg_connect(self.feedback, "out", self.sem, "feedback")
 
 
@@ -90,7 +98,7 @@ class RadioRx(gr.top_block):
         if a.feedback:
             from gnuradio import zeromq
 
-            self.feedback = zeromq.pub_msg_sink(a.feedback, 100, True)
+            self.feedback = _zmq(zeromq.pub_msg_sink, a.feedback, True)
             self.msg_connect(self.sem, "feedback", self.feedback, "in")
 
 
