@@ -111,6 +111,8 @@ def test_block_yml_agrees_with_class(name, tmp_path):
         if "default" in p and p["dtype"] != "raw":
             # the yml default is the Python default (as GRC would render it)
             assert str(p["default"]) == str(sig.parameters[p["id"]].default), p["id"]
+        if "default" in p and p["dtype"] in ("real", "int", "bool", "float"):
+            ast.literal_eval(str(p["default"]))  # GRC evaluates it without imports (no bare nan)
 
     for cb in doc["templates"].get("callbacks", []):
         assert callable(getattr(cls, cb.split("(")[0], None)), cb

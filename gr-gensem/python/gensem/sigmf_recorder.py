@@ -3,7 +3,7 @@
     in -> blocks.file_sink (``<path>.sigmf-data``, cf32_le)
 
 and writes ``<path>.sigmf-meta`` at construction: sample rate, centre frequency, gain,
-SNR (when known) and the gensem link parameters (``extra``, in the ``gensem:`` global
+SNR (when known: None or NaN = unknown) and the gensem link parameters (``extra``, in the ``gensem:`` global
 namespace). ``write_meta(annotations)`` rewrites the metadata with per-frame
 annotations once the run is over (``gensem record`` does this). ``gensem replay`` and
 ``sigmf_io.read_recording`` read the pair back.
@@ -27,8 +27,8 @@ class sigmf_recorder(gr.hier_block2):
         path="recording",
         samp_rate=1e6,
         center_freq=0.0,
-        gain_db=float("nan"),
-        snr_db=float("nan"),
+        gain_db=None,
+        snr_db=None,
         description="",
         extra=None,
     ):
@@ -44,8 +44,8 @@ class sigmf_recorder(gr.hier_block2):
         self.info = {
             "samp_rate": float(samp_rate),
             "center_freq": float(center_freq),
-            "gain_db": None if math.isnan(float(gain_db)) else float(gain_db),
-            "snr_db": None if math.isnan(float(snr_db)) else float(snr_db),
+            "gain_db": _known(gain_db),
+            "snr_db": _known(snr_db),
             "description": str(description),
             "extra": dict(extra or {}),
         }
@@ -63,3 +63,8 @@ class sigmf_recorder(gr.hier_block2):
     def close(self):
         """Flush and close the data file (after the flowgraph has stopped)."""
         self.sink.close()
+
+
+def _known(x):
+    """None for an unknown value (None or NaN), else a float."""
+    return None if x is None or math.isnan(float(x)) else float(x)
