@@ -1,4 +1,4 @@
-"""``gensem`` command line: ``gensem link`` and ``gensem sweep``.
+"""``gensem`` command line: ``gensem link``, ``gensem sweep`` and ``gensem plan`` (cli_plan.py).
 
 Every subcommand prints a human summary, or one JSON object with ``--json``. User
 errors (bad flags, empty text, unknown M, SNR out of range, text over the packet
@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snr-db", default="0:2:20", help="START:STEP:STOP or a,b,c (dB)")
     s.add_argument("--out", default="out/sweep", help="output directory")
     s.set_defaults(func=cmd_sweep)
+    from .cli_plan import add_plan_parser
+
+    add_plan_parser(sub, UserError)
     return ap
 
 
@@ -186,7 +189,7 @@ def main(argv=None) -> int:
     try:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
-            raise UserError("gensem: choose a subcommand: link, sweep (gensem -h for help)")
+            raise UserError("gensem: choose a subcommand: link, sweep, plan (gensem -h for help)")
         return args.func(args)
     except UserError as exc:
         print(str(exc), file=sys.stderr)
