@@ -76,3 +76,38 @@ def test_plan_user_errors(args, words):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_link_adaptive_plan_cli():
+    r = gensem("link", "--adaptive-plan", "--snr-profile", "26:16,8:16", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    steps = out["plan"]["steps"]
+    assert [s["snr_db"] for s in steps] == [26.0, 8.0]
+    assert steps[0]["modulation"] == steps[0]["planned_modulation"] == 64
+    assert steps[1]["modulation"] == steps[1]["planned_modulation"] == 0
+    row = out["plan"]["frames"][0]
+    for k in ("snr_est_db", "mod", "prompt_power", "ber", "prompt_delivered"):
+        assert k in row
+    assert out["prompt"]["deliveries"] >= 2
+    r = gensem("link", "--adaptive-plan", "--snr-profile", "26:8")
+    assert r.returncode == 0 and "closed loop" in r.stdout and "M1 (planned)" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--snr-profile", "26:x"], "--snr-profile"),
+        (["--snr-profile", "26:0"], ">= 1 frame"),
+        (["--snr-profile", "99:5"], "out of range"),
+        (["--stream", "adaptive"], "--stream both"),
+        (["--targets", "0.9999,0.9"], "not reachable"),
+        (["--target-ber", "0.7"], "--target-ber"),
+    ],
+)
+def test_link_adaptive_plan_user_errors(args, words):
+    base = ["link", "--adaptive-plan"] + ([] if "--snr-profile" in args else ["--snr-profile", "20:4"])
+    r = gensem(*base, *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
