@@ -59,6 +59,7 @@ class LinkConfig:
     v1_bits: float = 7880
     plan_margin_db: float = 1.0
     plan_smoothing: float = 0.3
+    rx_process: bool = False  # decode in a worker process (dsp.rx_worker): TX and RX on two cores
 
     def validate(self):
         if self.snr_profile:
@@ -185,7 +186,7 @@ class LoopbackLink(gr.top_block):
             seed=cfg.seed,
             gain_profile=cfg.gain_profile,
         )
-        self.rx = two_stream_rx(n_prompt_carriers=cfg.n_prompt_carriers)
+        self.rx = two_stream_rx(n_prompt_carriers=cfg.n_prompt_carriers, decode_process=cfg.rx_process)
         self.arq_rx = prompt_arq_rx()
         self.feedback = feedback_channel(loss=cfg.ack_loss, seed=cfg.seed)
         self.ber = prbs_ber_sink(seed=cfg.seed)
