@@ -128,7 +128,7 @@ def test_gui_starts_offscreen_and_stops(compiled):
         pytest.fail(f"GUI exited early ({p.returncode}): {err}")
     p.send_signal(signal.SIGINT)
     try:
-        out, err = p.communicate(timeout=20)
+        _, err = p.communicate(timeout=20)
     finally:
         p.kill()
     assert p.returncode == 0, err

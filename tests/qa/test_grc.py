@@ -31,6 +31,7 @@ EXPECTED_BLOCKS = (
     "prompt_arq_rx",
     "feedback_channel",
     "prbs_ber_sink",
+    "plan_controller",
     "semantic_tx",
     "semantic_rx",
     "sigmf_recorder",

@@ -5,13 +5,12 @@ PRBS frames; the symbol ports carry the equalised cells of each stream."""
 import numpy as np
 import pmt
 import pytest
-from gnuradio import blocks, gr
-
 from gensem.dsp import qam
 from gensem.ofdm_channel import ofdm_channel
 from gensem.prbs_ber_sink import prbs_ber_sink
 from gensem.semantic_rx import semantic_rx
 from gensem.semantic_tx import semantic_tx
+from gnuradio import blocks, gr
 
 
 def test_semantic_loopback_prompt_and_symbols():

@@ -18,6 +18,7 @@ _BLOCKS = (
     "prompt_arq_rx",
     "feedback_channel",
     "prbs_ber_sink",
+    "plan_controller",
     "semantic_tx",
     "semantic_rx",
     "sigmf_recorder",

@@ -3,7 +3,8 @@
 Applies h = sqrt(eps0) d^(-phi) h~ (Qiao et al. eq. (1)) with h~ CSCG, unit variance,
 redrawn at every ``gensem_frame`` tag (each frame, and so each ARQ retransmission, meets
 a fresh fading block), optionally as an N-tap channel with an exponential power-delay
-profile. Numpy core: ``dsp.channel.ChannelModel`` (noise, CFO and delay left to the
+profile, and scaled by a per-frame ``gain_profile`` ``[(n_frames, gain_db), ...]`` (the
+distance, and so the SNR, changing during a run). Numpy core: ``dsp.channel.ChannelModel`` (noise, CFO and delay left to the
 stock blocks inside ``gensem_ofdm_channel``).
 """
 
@@ -17,7 +18,7 @@ from .pdu_util import FRAME_TAG
 
 
 class block_fading(gr.sync_block):
-    def __init__(self, fading="rayleigh", path_gain=1.0, n_taps=1, pdp_decay_db=6.0, seed=0):
+    def __init__(self, fading="rayleigh", path_gain=1.0, n_taps=1, pdp_decay_db=6.0, seed=0, gain_profile=()):
         gr.sync_block.__init__(
             self, name="gensem_block_fading", in_sig=[np.complex64], out_sig=[np.complex64]
         )
@@ -29,6 +30,7 @@ class block_fading(gr.sync_block):
             pdp_decay_db=pdp_decay_db,
             seed=int(seed),
         )
+        self.model.set_gain_profile(gain_profile)
 
     def work(self, input_items, output_items):
         x = input_items[0]

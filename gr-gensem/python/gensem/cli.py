@@ -1,4 +1,4 @@
-"""``gensem`` command line: ``gensem link`` and ``gensem sweep``.
+"""``gensem`` command line: ``gensem link``, ``gensem sweep`` and ``gensem plan`` (cli_plan.py).
 
 Every subcommand prints a human summary, or one JSON object with ``--json``. User
 errors (bad flags, empty text, unknown M, SNR out of range, text over the packet
@@ -27,8 +27,8 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
     p.add_argument(
         "--stream",
         choices=["adaptive", "prompt", "both"],
-        default="adaptive",
-        help="which sub-channel(s) to run",
+        default=None,
+        help="which sub-channel(s) to run (default: adaptive; both with --adaptive-plan)",
     )
     p.add_argument("--mod", type=int, default=16, help="M of stream 1: 4, 16, 64 or 256")
     if not sweep:
@@ -59,19 +59,84 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
         "--ack-loss", type=float, default=0.0, help="probability that a feedback (ACK/NACK) message is lost"
     )
     p.add_argument("--max-retries", type=int, default=32)
+    if not sweep:
+        g = p.add_argument_group("closed loop (latency-aware planner)")
+        g.add_argument(
+            "--snr-profile",
+            help="SNR steps during the run, SNR_DB:FRAMES,... (e.g. 28:40,14:40,6:40); sets --frames",
+        )
+        g.add_argument(
+            "--adaptive-plan",
+            action="store_true",
+            help="the planner picks M1 and the power split every frame from the RX SNR estimates",
+        )
+        g.add_argument("--target-ber", type=float, help="edge-map BER target of the planner (default 1e-5)")
+        g.add_argument("--targets", help="quality targets CLIP,MS-SSIM instead of --target-ber")
+        g.add_argument("--calibration", help="calibration CSV for --targets (default: Fig. 2 targets)")
+        g.add_argument("--v0-bits", type=float, default=1000, help="prompt size |v0| the planner assumes")
+        g.add_argument("--v1-bits", type=float, default=7880, help="edge-map size |v1| the planner assumes")
+        g.add_argument(
+            "--plan-margin-db", type=float, default=1.0, help="plan at the estimated SNR minus this margin"
+        )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+DEFAULT_PLAN_TEXT = "a red car parked in front of a brick building"
+
+
+def _parse_profile(spec: str | None) -> tuple:
+    if not spec:
+        return ()
+    try:
+        steps = []
+        for part in spec.split(","):
+            snr, n = part.split(":")
+            steps.append((float(snr), int(n)))
+        return tuple(steps)
+    except ValueError:
+        raise UserError(
+            f"gensem link: bad --snr-profile {spec!r}; use SNR_DB:FRAMES,... e.g. 28:40,14:40"
+        ) from None
+
+
+def _plan_ber(args) -> float:
+    if getattr(args, "targets", None):
+        if args.target_ber is not None:
+            raise UserError("gensem link: give --target-ber or --targets, not both")
+        from .planner import default_calibration, load_calibration
+
+        try:
+            cal = load_calibration(args.calibration) if args.calibration else default_calibration()
+            return cal.ber_for_targets([float(v) for v in args.targets.split(",")])
+        except ValueError as exc:
+            raise UserError(f"gensem link: --targets: {exc}") from None
+    return 1e-5 if getattr(args, "target_ber", None) is None else args.target_ber
 
 
 def _config(args, snr_db):
     from .link import LinkConfig
 
+    plan = bool(getattr(args, "adaptive_plan", False))
+    stream = args.stream or ("both" if plan else "adaptive")
+    text = args.text or (DEFAULT_PLAN_TEXT if plan else "")
+    extra = {}
+    if hasattr(args, "snr_profile"):
+        extra = dict(
+            snr_profile=_parse_profile(args.snr_profile),
+            adaptive_plan=plan,
+            target_ber=_plan_ber(args),
+            v0_bits=args.v0_bits,
+            v1_bits=args.v1_bits,
+            plan_margin_db=args.plan_margin_db,
+        )
     return LinkConfig(
-        stream=args.stream,
+        **extra,
+        stream=stream,
         mod=args.mod,
         snr_db=snr_db,
         channel=args.channel,
         frames=args.frames,
-        text=args.text,
+        text=text,
         prompt_power=args.prompt_power,
         payload_bytes=args.payload_bytes,
         seed=args.seed,
@@ -91,12 +156,23 @@ def _summary_link(cfg, r) -> str:
     a, pr = stream_reports(cfg, r)
     if a is not None:
         ber = "n/a" if a["ber"] is None else f"{a['ber']:.3e}"
+        if cfg.adaptive_plan:
+            lines.append(
+                f"  stream 1 (M1 chosen by the planner): {a['frames_received']} frames carried the edge map, "
+                f"{a['frames_not_sent']} did not (M1 = 0); {a['bit_errors']} errors in {a['bits']} bits, BER {ber}"
+            )
+        else:
+            lines.append(
+                f"  stream 1 ({cfg.mod}-QAM): {a['frames_received']}/{a['frames_sent']} frames, "
+                f"{a['bit_errors']} errors in {a['bits']} bits, BER {ber}, "
+                f"SNR estimate {a['snr_est_db']} dB"
+            )
+    if pr is not None and cfg.adaptive_plan:
         lines.append(
-            f"  stream 1 ({cfg.mod}-QAM): {a['frames_received']}/{a['frames_sent']} frames, "
-            f"{a['bit_errors']} errors in {a['bits']} bits, BER {ber}, "
-            f"SNR estimate {a['snr_est_db']} dB"
+            f"  stream 0 (prompt, one per image): {pr['deliveries']} delivered; CRC failures "
+            f"{pr['crc_failures']}, timeouts {pr['timeouts']}, duplicates {pr['duplicates']}"
         )
-    if pr is not None:
+    elif pr is not None:
         state = "delivered" if pr["delivered"] else ("FAILED: " + str(pr["failure"]))
         lines.append(
             f"  stream 0 (prompt): {state} after {pr['transmissions']} transmission(s); "
@@ -105,6 +181,22 @@ def _summary_link(cfg, r) -> str:
         )
         if pr["text"] is not None:
             lines.append(f"  text: {pr['text']!r}")
+    if "plan" in r:
+        pl = r["plan"]
+        lines.append(
+            f"  closed loop (target BER {pl['target_ber']:g}, margin {pl['margin_db']:g} dB, "
+            f"{pl['commands']} plan changes); per SNR step, second half:"
+        )
+        lines.append("    SNR dB  est dB   M1 (planned)  p0 share (planned)  BER (settled)         prompts")
+        for st in pl["steps"]:
+            est = "-" if st["snr_est_db"] is None else f"{st['snr_est_db']:.2f}"
+            ber = "n/a" if st["ber"] is None else f"{st['ber']:.2e}"
+            ber += " (n/a)" if st["ber_settled"] is None else f" ({st['ber_settled']:.1e})"
+            lines.append(
+                f"    {st['snr_db']:6.2f}  {est:>6}   {str(st['modulation']):>3} ({st['planned_modulation']:>2})"
+                f"      {st['prompt_power']!s:>7} ({st['planned_prompt_power']:.4f})   {ber:<20}  "
+                f"{st['prompts_delivered']}"
+            )
     lines.append(
         f"  {r['frames_received']}/{r['frames_sent']} frames decoded, "
         f"{r['samples']} samples in {r['elapsed_s']} s ({r['msps']} Msps)"
@@ -172,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snr-db", default="0:2:20", help="START:STEP:STOP or a,b,c (dB)")
     s.add_argument("--out", default="out/sweep", help="output directory")
     s.set_defaults(func=cmd_sweep)
+    from .cli_plan import add_plan_parser
+
+    add_plan_parser(sub, UserError)
     from .cli_radio import add_subcommands  # record, replay, radio
 
     add_subcommands(sub)
@@ -190,7 +285,7 @@ def main(argv=None) -> int:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
             raise UserError(
-                "gensem: choose a subcommand: link, sweep, record, replay, radio (gensem -h for help)"
+                "gensem: choose a subcommand: link, sweep, plan, record, replay, radio (gensem -h for help)"
             )
         return args.func(args)
     except UserError as exc:

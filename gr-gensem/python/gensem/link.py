@@ -8,6 +8,10 @@ SNR convention (see README): with one stream ``snr_db`` is Es/N0 per data subcar
 (the active stream gets unit power per subcarrier, like the pilots and training); with
 both it is the paper's average SNR (total power over total bandwidth) and stream i
 gets Es/N0 = snr * f_i * N / N_i with f0 = ``prompt_power``.
+
+Closed loop (``adaptive_plan``): ``gensem_plan_controller`` turns the RX's per-frame SNR
+estimates into a new M1 and power split for the TX (Lemma 1, discrete), while an
+``snr_profile`` of (average SNR dB, frames) steps changes the channel gain frame by frame.
 """
 
 from __future__ import annotations
@@ -48,17 +52,34 @@ class LinkConfig:
     path_gain: float = 1.0
     n_prompt_carriers: int = 24
     timeout_s: float = 600.0
+    snr_profile: tuple = ()  # ((snr_db, frames), ...): the SNR changes during the run
+    adaptive_plan: bool = False  # closed loop: the planner sets M1 and p0 every frame
+    target_ber: float = 1e-5
+    v0_bits: float = 1000
+    v1_bits: float = 7880
+    plan_margin_db: float = 1.0
+    plan_smoothing: float = 0.3
+    rx_process: bool = False  # decode in a worker process (dsp.rx_worker): TX and RX on two cores
 
     def validate(self):
+        if self.snr_profile:
+            if any(int(n) < 1 for _, n in self.snr_profile):
+                raise ValueError("every --snr-profile step needs >= 1 frame (SNR:FRAMES)")
+            for snr, _ in self.snr_profile:
+                _check_snr(snr)
+            self.snr_db = float(self.snr_profile[0][0])
+            self.frames = int(sum(int(n) for _, n in self.snr_profile))
+        if self.adaptive_plan:
+            if self.stream != "both":
+                raise ValueError("--adaptive-plan runs both streams: use --stream both (or leave it out)")
+            if not 0 < self.target_ber < 0.2:
+                raise ValueError("--target-ber must be in (0, 0.2)")
+            if self.plan_margin_db < 0 or not 0 < self.plan_smoothing <= 1:
+                raise ValueError("--plan-margin-db must be >= 0 and --plan-smoothing in (0, 1]")
         if self.stream not in STREAMS:
             raise ValueError(f"unknown stream {self.stream!r}; choose one of {STREAMS}")
         qam.check_m(self.mod)
-        if not (isinstance(self.snr_db, (int, float)) and math.isfinite(self.snr_db)) or not (
-            SNR_RANGE_DB[0] <= self.snr_db <= SNR_RANGE_DB[1]
-        ):
-            raise ValueError(
-                f"SNR {self.snr_db} dB out of range; use {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB"
-            )
+        _check_snr(self.snr_db)
         if self.channel not in ("awgn", "rayleigh"):
             raise ValueError(f"unknown channel {self.channel!r}; use awgn or rayleigh")
         if self.stream in ("prompt", "both"):
@@ -82,6 +103,19 @@ class LinkConfig:
         return self
 
     @property
+    def gain_profile(self) -> list[tuple[int, float]]:
+        """The SNR profile as channel gain steps relative to ``snr_db`` (the first step)."""
+        return [(int(n), float(snr) - self.snr_db) for snr, n in self.snr_profile]
+
+    def true_snr_db(self, frame: int) -> float:
+        left = frame
+        for snr, n in self.snr_profile:
+            if left < n:
+                return float(snr)
+            left -= n
+        return float(self.snr_profile[-1][0]) if self.snr_profile else float(self.snr_db)
+
+    @property
     def power_fraction(self) -> float:
         if self.stream == "both":
             return float(self.prompt_power)
@@ -96,6 +130,13 @@ class LinkConfig:
     @property
     def noise_var(self) -> float:
         return noise_var_for_snr(self.snr_db, 1.0)
+
+
+def _check_snr(snr_db):
+    if not (isinstance(snr_db, (int, float)) and math.isfinite(snr_db)) or not (
+        SNR_RANGE_DB[0] <= snr_db <= SNR_RANGE_DB[1]
+    ):
+        raise ValueError(f"SNR {snr_db} dB out of range; use {SNR_RANGE_DB[0]:g}..{SNR_RANGE_DB[1]:g} dB")
 
 
 def stream_reports(cfg: LinkConfig, report: dict) -> tuple[dict | None, dict | None]:
@@ -115,6 +156,7 @@ class LoopbackLink(gr.top_block):
         from .prbs_ber_sink import prbs_ber_sink
         from .prompt_arq_rx import prompt_arq_rx
         from .two_stream_rx import two_stream_rx
+        from .plan_controller import plan_controller
         from .two_stream_tx import two_stream_tx
 
         cfg.validate()
@@ -131,6 +173,7 @@ class LoopbackLink(gr.top_block):
             window=cfg.window if use_prompt else 0,
             max_retries=cfg.max_retries,
             n_prompt_carriers=cfg.n_prompt_carriers,
+            prompt_carousel=cfg.adaptive_plan,
         )
         self.channel = ofdm_channel(
             noise_var=cfg.noise_var,
@@ -141,8 +184,9 @@ class LoopbackLink(gr.top_block):
             cfo_subcarriers=cfg.cfo_subcarriers,
             timing_offset=cfg.timing_offset,
             seed=cfg.seed,
+            gain_profile=cfg.gain_profile,
         )
-        self.rx = two_stream_rx(n_prompt_carriers=cfg.n_prompt_carriers)
+        self.rx = two_stream_rx(n_prompt_carriers=cfg.n_prompt_carriers, decode_process=cfg.rx_process)
         self.arq_rx = prompt_arq_rx()
         self.feedback = feedback_channel(loss=cfg.ack_loss, seed=cfg.seed)
         self.ber = prbs_ber_sink(seed=cfg.seed)
@@ -153,6 +197,20 @@ class LoopbackLink(gr.top_block):
             self.msg_connect(self.feedback, "out", self.tx, "feedback")
         if use_adaptive:
             self.msg_connect(self.rx, "adaptive", self.ber, "in")
+        self.planner = None
+        if cfg.adaptive_plan:  # the closed loop: RX SNR estimates -> planner -> TX control
+            n = OfdmParams(n_prompt_carriers=cfg.n_prompt_carriers)
+            self.planner = plan_controller(
+                v0_bits=cfg.v0_bits,
+                v1_bits=cfg.v1_bits,
+                target_ber=cfg.target_ber,
+                margin_db=cfg.plan_margin_db,
+                smoothing=cfg.plan_smoothing,
+                n_prompt_carriers=n.n_prompt_carriers,
+                n_adaptive_carriers=n.n_adaptive_carriers,
+            )
+            self.msg_connect(self.rx, "frames", self.planner, "frames")
+            self.msg_connect(self.planner, "control", self.tx, "control")
 
 
 def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
@@ -239,9 +297,102 @@ def _report(tb: LoopbackLink, cfg: LinkConfig, elapsed: float, timed_out: bool) 
             "acks_lost": tb.feedback.dropped,
             "prompt_power": cfg.power_fraction,
         }
+    if cfg.adaptive_plan:
+        out["plan"] = plan_report(tb, cfg)
+        # stream 1 over the frames that carried the edge map (M1 > 0): M1 = 0 frames send nothing
+        sent = [r for r in out["plan"]["frames"] if r["bits"] is not None]
+        bits = sum(r["bits"] for r in sent)
+        errs = sum(r["bit_errors"] for r in sent)
+        out["adaptive"].update(
+            mod=None,
+            bits=bits,
+            bit_errors=errs,
+            ber=errs / bits if bits else None,
+            frames_received=len(sent),
+            frame_errors=sum(r["bit_errors"] > 0 for r in sent),
+            frames_not_sent=sum(r["mod"] == 0 for r in out["plan"]["frames"]),
+            per=None,
+            snr_est_db=None,
+        )
     if cfg.stream == "both":
         out.update(common)
         return out
     single = out[cfg.stream]
     single.update(common)
     return single
+
+
+def plan_report(tb: LoopbackLink, cfg: LinkConfig) -> dict:
+    """Per frame (estimated SNR, M1 and p0 share the frame used, BER, prompt delivered) and
+    per profile step (what the loop settled on against the planner's choice at the true SNR)."""
+    from statistics import median
+
+    from .planner.lemma1 import solve_discrete
+
+    ctl = {r["frame"]: r for r in tb.planner.records}
+    ber = {r["frame"]: r for r in tb.ber.records}
+    delivered = set(tb.arq_rx.delivered_frames)
+    rows = []
+    for f in range(tb.tx.prbs_sent):
+        c, b = ctl.get(f), ber.get(f)
+        sent = c is not None and c["rx_prompt_power"] < 1.0 - 1e-6  # M1 = 0: stream 1 at zero power
+        rows.append(
+            {
+                "frame": f,
+                "snr_db": cfg.true_snr_db(f),
+                "received": c is not None,
+                "snr_est_db": None if c is None else round(c["frame_snr_db"], 2),
+                "avg_snr_est_db": None if c is None else round(c["avg_snr_db"], 2),
+                "mod": None if c is None else (c["rx_mod"] if sent else 0),
+                "prompt_power": None if c is None else round(c["rx_prompt_power"], 4),
+                "bit_errors": b["bit_errors"] if (b and sent) else None,
+                "bits": b["bits"] if (b and sent) else None,
+                "ber": b["bit_errors"] / b["bits"] if (b and sent) else None,
+                "prompt_delivered": f in delivered,
+                "next_mod": None if c is None else c["modulation"],
+            }
+        )
+    steps, start = [], 0
+    params = tb.planner.tracker.params
+    for snr, n in cfg.snr_profile or ((cfg.snr_db, len(rows)),):
+        rs = rows[start : start + int(n)]
+        start += int(n)
+        settled = [r for r in rs[len(rs) // 2 :] if r["received"]]
+        mods = [r["mod"] for r in settled]
+        ideal = solve_discrete(
+            10 ** ((float(snr) - cfg.plan_margin_db) / 10), cfg.v0_bits, cfg.v1_bits, cfg.target_ber, params
+        )
+        settle = None  # frames into the step until M1 is the planned one for good
+        for k in range(len(rs) - 1, -1, -1):
+            if rs[k]["received"] and rs[k]["mod"] != ideal["modulation"]:
+                break
+            settle = k
+        bits = sum(r["bits"] or 0 for r in rs)
+        errs = sum(r["bit_errors"] or 0 for r in rs)
+        s_bits = sum(r["bits"] or 0 for r in settled)
+        s_errs = sum(r["bit_errors"] or 0 for r in settled)
+        steps.append(
+            {
+                "snr_db": float(snr),
+                "frames": len(rs),
+                "frames_received": sum(r["received"] for r in rs),
+                "snr_est_db": round(median(r["snr_est_db"] for r in settled), 2) if settled else None,
+                "modulation": max(set(mods), key=mods.count) if mods else None,
+                "planned_modulation": ideal["modulation"],
+                "settle_frames": settle,
+                "prompt_power": round(median(r["prompt_power"] for r in settled), 4) if settled else None,
+                "planned_prompt_power": round(ideal["prompt_power_fraction"], 4),
+                "bits": bits,
+                "bit_errors": errs,
+                "ber": errs / bits if bits else None,
+                "ber_settled": s_errs / s_bits if s_bits else None,
+                "prompts_delivered": sum(r["prompt_delivered"] for r in rs),
+            }
+        )
+    return {
+        "target_ber": cfg.target_ber,
+        "margin_db": cfg.plan_margin_db,
+        "commands": tb.planner.commands,
+        "steps": steps,
+        "frames": rows,
+    }

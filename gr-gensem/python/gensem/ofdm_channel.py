@@ -1,7 +1,7 @@
 """GNU Radio hier block ``gensem_ofdm_channel``: the simulated radio channel.
 
     in -> gensem_block_fading (block Rayleigh fading with path loss per eq. (1),
-          multipath; only when asked for) -> blocks.rotator_cc (CFO, in subcarrier
+          multipath, per-frame gain profile; only when asked for) -> blocks.rotator_cc (CFO, in subcarrier
           spacings) -> blocks.delay (timing offset) -> + analog.noise_source_c (AWGN,
           variance ``noise_var`` per sample = N0 per subcarrier) -> blocks.tag_gate -> out
 
@@ -28,6 +28,7 @@ class ofdm_channel(gr.hier_block2):
         timing_offset=0,
         seed=0,
         fft_len=64,
+        gain_profile=(),
     ):
         gr.hier_block2.__init__(
             self,
@@ -41,10 +42,10 @@ class ofdm_channel(gr.hier_block2):
             raise ValueError("noise_var and timing_offset must be >= 0, n_taps >= 1")
         chain = []
         self.fading = None
-        if fading != "none" or n_taps > 1 or path_gain != 1.0:
+        if fading != "none" or n_taps > 1 or path_gain != 1.0 or len(gain_profile):
             from .block_fading import block_fading
 
-            self.fading = block_fading(fading, path_gain, n_taps, pdp_decay_db, seed)
+            self.fading = block_fading(fading, path_gain, n_taps, pdp_decay_db, seed, gain_profile)
             chain.append(self.fading)
         if cfo_subcarriers:
             chain.append(blocks.rotator_cc(2 * math.pi * cfo_subcarriers / fft_len))

@@ -22,6 +22,7 @@ class prompt_arq_rx(gr.basic_block):
         gr.basic_block.__init__(self, name="gensem_prompt_arq_rx", in_sig=None, out_sig=None)
         self.arq = StopAndWaitReceiver()
         self.delivered = []  # (seq, text)
+        self.delivered_frames = []  # frame number of each delivery
         self.bad_messages = 0
         self.frames_seen = 0
         self.message_port_register_in(pmt.intern("frames"))
@@ -45,6 +46,7 @@ class prompt_arq_rx(gr.basic_block):
             seq, payload = new
             text = payload.decode("utf-8", errors="replace")
             self.delivered.append((seq, text))
+            self.delivered_frames.append(frame)
             out_meta = {"prompt_seq": seq, "frame": frame, "snr0_db": meta.get("snr0_db", np.nan)}
             self.message_port_pub(pmt.intern("prompt"), make_pdu(out_meta, payload))
 

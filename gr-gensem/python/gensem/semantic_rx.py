@@ -7,6 +7,7 @@
 
 The ``feedback`` port carries the ACK/NACK dicts for the transmitter's ``feedback``
 port: a message connection in loopback, ZeroMQ (``zeromq.pub_msg_sink``) over the air.
+``decode_process`` runs the frame decoder in a worker process (see ``gensem_two_stream_rx``).
 ``prompt`` carries each CRC-clean prompt once, as a UTF-8 PDU; ``s0_symbols`` /
 ``s1_symbols`` the equalised cells of each stream (c32vector PDUs, constellation sinks).
 """
@@ -23,14 +24,14 @@ class semantic_rx(gr.hier_block2):
     MESSAGE_INPUTS = ()
     MESSAGE_OUTPUTS = ("frames", "adaptive", "prompt", "feedback", "s0_symbols", "s1_symbols")
 
-    def __init__(self, n_prompt_carriers=24):
+    def __init__(self, n_prompt_carriers=24, decode_process=False):
         gr.hier_block2.__init__(
             self,
             "gensem_semantic_rx",
             gr.io_signature(1, 1, gr.sizeof_gr_complex),
             gr.io_signature(0, 0, 0),
         )
-        self.rx = two_stream_rx(n_prompt_carriers=n_prompt_carriers)
+        self.rx = two_stream_rx(n_prompt_carriers=n_prompt_carriers, decode_process=decode_process)
         self.arq_rx = prompt_arq_rx()
         self.connect(self, self.rx)
         self.msg_connect(self.rx, "frames", self.arq_rx, "frames")

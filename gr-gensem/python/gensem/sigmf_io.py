@@ -81,7 +81,7 @@ def write_meta(
         0,
         metadata={
             "core:frequency": float(center_freq),
-            "core:datetime": datetime.datetime.now(datetime.timezone.utc)
+            "core:datetime": datetime.datetime.now(datetime.UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z"),
         },

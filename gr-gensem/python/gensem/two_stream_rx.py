@@ -8,6 +8,11 @@ empty when none) and one PDU per stream-1 payload on ``adaptive`` (same metadata
 ``s0_symbols`` / ``s1_symbols`` carry each frame's equalised cells of stream 0 (QPSK) and
 stream 1 (M-QAM) as c32vector PDUs, for constellation displays (built only when connected).
 The per-stream SNR estimates (Es/N0 on each sub-channel) feed the planner.
+
+``decode_process=True`` runs the frame receiver in a worker process
+(``dsp.rx_worker``), off this process's interpreter lock: the block then only forwards
+samples and publishes results. It consumes input only as the worker confirms it, so no
+frame is lost when the stream ends; if the worker dies the block decodes inline again.
 """
 
 from __future__ import annotations
@@ -40,13 +45,20 @@ def frame_meta(f: DecodedFrame) -> dict:
 
 
 class two_stream_rx(gr.sync_block):
-    def __init__(self, n_prompt_carriers=24):
+    MAX_LAG = 1 << 17  # samples sent to the worker but not yet confirmed, before work() waits
+
+    def __init__(self, n_prompt_carriers=24, decode_process=False):
         gr.sync_block.__init__(self, name="gensem_two_stream_rx", in_sig=[np.complex64], out_sig=None)
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
         self.rx = FrameReceiver(self.params)
+        self.decode_process = bool(decode_process)
         self.samples_in = 0
         self.decode_errors = 0
         self._subscribed = None
+        self._worker = None
+        self._remote_stats = None
+        self._sent = 0  # absolute samples handed to the worker
+        self._confirmed = 0  # absolute samples the worker has processed
         self.message_port_register_out(pmt.intern("frames"))
         self.message_port_register_out(pmt.intern("adaptive"))
         self.message_port_register_out(pmt.intern("s0_symbols"))
@@ -54,13 +66,24 @@ class two_stream_rx(gr.sync_block):
 
     @property
     def stats(self):
-        return self.rx.stats
+        return self._remote_stats if self._remote_stats is not None else self.rx.stats
 
-    def work(self, input_items, output_items):
-        x = input_items[0]
-        self.samples_in += x.size
+    def start(self):
+        if self.decode_process and self._worker is None:
+            from .dsp.rx_worker import SubprocessReceiver
+
+            self._worker = SubprocessReceiver(self.params.n_prompt_carriers)
+        return True
+
+    def stop(self):
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+        return True
+
+    def _decode_inline(self, x):
         try:
-            frames = self.rx.push(x)
+            return self.rx.push(x)
         except Exception as exc:  # never let one bad frame stop the radio
             self.decode_errors += 1
             log.error(
@@ -69,7 +92,46 @@ class two_stream_rx(gr.sync_block):
                 exc,
             )
             self.rx.reset()
-            frames = []
+            return []
+
+    def work(self, input_items, output_items):
+        x = input_items[0]
+        if self._worker is None:
+            self.samples_in += x.size
+            self._publish(self._decode_inline(x))
+            return x.size
+        start = self.nitems_read(0)
+        fresh = max(self._sent - start, 0)  # index of the first sample not yet sent
+        if fresh < x.size:
+            self.samples_in += x.size - fresh
+            if self._worker.send(x[fresh:]):
+                self._sent = start + x.size
+        wait = fresh >= x.size or self._sent - self._confirmed > self.MAX_LAG
+        self._collect(5.0 if wait else None)
+        while self._worker is not None and self._confirmed <= start:
+            self._collect(5.0)  # never return 0 with samples outstanding: the stream may be ending
+        if self._worker is None:  # the worker died: decode what it had not confirmed here
+            self._publish(self._decode_inline(x[max(self._confirmed - start, 0) :]))
+            self._confirmed = self._sent = start + x.size
+        return int(min(self._confirmed - start, x.size))
+
+    def _collect(self, timeout):
+        w = self._worker
+        for res in w.results(timeout):
+            self._confirmed = res["pushed"]
+            self._remote_stats = res["stats"]
+            if res["error"]:
+                self.decode_errors += 1
+                log.error("gensem_two_stream_rx: frame decoding failed (%s); resynchronising", res["error"])
+            self._publish(res["frames"])
+        if not w.alive:
+            log.error("gensem_two_stream_rx: decoder process exited; decoding in this process from now on")
+            self._worker = None
+            if self._remote_stats is not None:
+                self.rx.stats = self._remote_stats
+                self._remote_stats = None
+
+    def _publish(self, frames):
         if frames and self._subscribed is None:
             self._subscribed = subscribed_ports(self, ("frames", "adaptive", "s0_symbols", "s1_symbols"))
         for f in frames:
@@ -85,4 +147,3 @@ class two_stream_rx(gr.sync_block):
                     self.message_port_pub(
                         pmt.intern(port), pmt.cons(pmt.to_pmt({"frame": meta["frame"]}), vec)
                     )
-        return x.size

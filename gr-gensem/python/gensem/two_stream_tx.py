@@ -12,7 +12,9 @@ Frame clock: with ``window`` > 0 at most ``window`` frames are sent ahead of the
 receiver feedback, which makes loopback runs deterministic; a ``stall_timeout`` guards
 against lost feedback. Ports: in ``prompt`` (PDU or string: UTF-8 text), ``adaptive``
 (PDU payload), ``feedback`` (dict from ``gensem_prompt_arq_rx``), ``control`` (dict with
-``mod``, ``prompt_power``); out ``events`` (per-frame and per-prompt reports).
+``mod``, ``prompt_power``); out ``events`` (per-frame and per-prompt reports). With
+``prompt_carousel`` the last prompt is submitted again whenever the ARQ goes idle while
+stream-1 frames are still being sent (one prompt per image, as in the closed loop).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class two_stream_tx(gr.sync_block):
         tail=512,
         n_prompt_carriers=24,
         max_queue=1024,
+        prompt_carousel=False,
     ):
         gr.sync_block.__init__(self, name="gensem_two_stream_tx", in_sig=None, out_sig=[np.complex64])
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
@@ -70,8 +73,11 @@ class two_stream_tx(gr.sync_block):
         self.max_queue = int(max_queue)
         self.code = ConvCode()
         self.arq = StopAndWaitSender(max_retries)
+        self.prompt_carousel = bool(prompt_carousel)
+        self._last_prompt = None
         for text in prompts:
             self.arq.submit(text)
+            self._last_prompt = text
         self.adaptive_queue: deque = deque()
         self._pending = np.zeros(0, np.complex64)
         self._tag_offsets: deque = deque()  # (offset in pending stream, seq)
@@ -116,6 +122,7 @@ class two_stream_tx(gr.sync_block):
                 _, data = parse_pdu(msg)
                 text = data.decode("utf-8")
             self.arq.submit(text)
+            self._last_prompt = text
         except (ValueError, UnicodeDecodeError) as exc:
             self._bad(str(exc))
 
@@ -197,6 +204,8 @@ class two_stream_tx(gr.sync_block):
         elif self.adaptive_queue:
             s1, m = self.adaptive_queue.popleft()
             mod = m or self.mod
+        if self.prompt_carousel and self._last_prompt is not None and s1 is not None and self.arq.idle:
+            self.arq.submit(self._last_prompt)  # carousel: the next image's prompt, while stream 1 runs
         pk = self.arq.packet_for_frame(n)
         if s1 is None and pk is None:
             if self.arq.current is None or self.window <= 0:

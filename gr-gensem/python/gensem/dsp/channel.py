@@ -68,7 +68,26 @@ class ChannelModel:
             self.taps = (np.sqrt(self.pdp) * np.exp(1j * phases)).astype(np.complex64)
         else:
             self.taps = self._draw()
+        self._static_taps = self.taps.copy()
         self.taps = self.taps * self.path_gain
+        self.gain_profile: list[tuple[int, float]] = []
+
+    def set_gain_profile(self, profile):
+        """Extra power gain per frame, ``[(n_frames, gain_db), ...]`` in frame order (the
+        last entry holds afterwards): a distance/SNR that changes during a run."""
+        prof = [(int(n), float(g)) for n, g in profile]
+        if any(n < 1 for n, _ in prof):
+            raise ValueError("every gain-profile step needs >= 1 frame")
+        self.gain_profile = prof
+
+    def profile_gain_db(self, frame_index: int) -> float:
+        """Profile gain (dB) of 0-based frame ``frame_index`` (0 without a profile)."""
+        left = frame_index
+        for n, g in self.gain_profile:
+            if left < n:
+                return g
+            left -= n
+        return self.gain_profile[-1][1] if self.gain_profile else 0.0
 
     def _draw(self) -> np.ndarray:
         h = self.rng.standard_normal(self.n_taps) + 1j * self.rng.standard_normal(self.n_taps)
@@ -77,8 +96,11 @@ class ChannelModel:
     def new_block(self):
         """Start a new fading block (called at every frame start)."""
         self.frames += 1
+        amp = self.path_gain * 10 ** (self.profile_gain_db(self.frames - 1) / 20.0)
         if self.fading == "rayleigh":
-            self.taps = self._draw() * self.path_gain
+            self.taps = self._draw() * amp
+        elif self.gain_profile:
+            self.taps = self._static_taps * amp
         self.gains.append(float(np.sum(np.abs(self.taps) ** 2)))
 
     def _filter(self, x: np.ndarray) -> np.ndarray:

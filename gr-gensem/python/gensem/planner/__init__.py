@@ -1,0 +1,23 @@
+"""Latency-aware planner of Qiao et al. (sections II-B, II-C, III-E). Pure numpy/scipy:
+importable without GNU Radio (the closed-loop block ``gensem_plan_controller`` wraps it)."""
+
+from .calibration import Calibration, default_calibration, load_calibration
+from .lemma1 import MODULATIONS, baseline, plan, solve_continuous, solve_discrete
+from .params import TABLE_I, SystemParams
+from .table import figure4_data, modulation_table, write_figure4
+
+__all__ = [
+    "MODULATIONS",
+    "TABLE_I",
+    "Calibration",
+    "SystemParams",
+    "baseline",
+    "default_calibration",
+    "figure4_data",
+    "load_calibration",
+    "modulation_table",
+    "plan",
+    "solve_continuous",
+    "solve_discrete",
+    "write_figure4",
+]
