@@ -69,7 +69,7 @@ class RadioRx(gr.top_block):
         self.radio = radio_source(
             a.device, a.args, a.samp_rate, a.freq, a.gain, a.antenna, a.dry_run, a.replay or ""
         )
-        self.sem = semantic_rx()
+        self.sem = semantic_rx(decode_process=a.decode_process)
         self.ber = prbs_ber_sink(seed=a.seed)
         head = self.radio
         if a.sim_snr_db is not None:  # AWGN on top of the received samples (zmq / dry-run tests)
@@ -228,6 +228,9 @@ def add_radio_subcommand(sub):
     g.add_argument("--record", default="", help="also record the RX input to this SigMF base name")
     g.add_argument("--replay", default="", help="with --dry-run: read this SigMF recording instead")
     g.add_argument("--until-prompt", action="store_true", help="stop 2 s after the first prompt is delivered")
+    g.add_argument(
+        "--decode-process", action="store_true", help="decode in a worker process (higher sample rates)"
+    )
     g.add_argument("--sim-snr-db", type=float, default=None, help="add AWGN at this SNR (tests)")
     p.set_defaults(func=cmd_radio)
 
