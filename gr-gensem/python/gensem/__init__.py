@@ -19,6 +19,11 @@ _BLOCKS = (
     "feedback_channel",
     "prbs_ber_sink",
     "plan_controller",
+    "semantic_tx",
+    "semantic_rx",
+    "sigmf_recorder",
+    "radio_sink",
+    "radio_source",
 )
 
 

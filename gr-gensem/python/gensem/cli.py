@@ -267,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_plan import add_plan_parser
 
     add_plan_parser(sub, UserError)
+    from .cli_radio import add_subcommands  # record, replay, radio
+
+    add_subcommands(sub)
     return ap
 
 
@@ -281,7 +284,9 @@ def main(argv=None) -> int:
     try:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
-            raise UserError("gensem: choose a subcommand: link, sweep, plan (gensem -h for help)")
+            raise UserError(
+                "gensem: choose a subcommand: link, sweep, plan, record, replay, radio (gensem -h for help)"
+            )
         return args.func(args)
     except UserError as exc:
         print(str(exc), file=sys.stderr)
@@ -293,4 +298,7 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())
+    # run the package module, not this __main__ copy: subcommand modules raise gensem.cli.UserError
+    from gensem.cli import main as _main
+
+    sys.exit(_main())

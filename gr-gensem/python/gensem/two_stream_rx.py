@@ -5,6 +5,8 @@ HackRF over the air: the block is the same). Runs ``dsp.frame_receiver`` and pub
 one PDU per decoded frame on ``frames`` (metadata: frame, mod, prompt_power, snr0_db,
 snr1_db, cfo, noise_var, s0_present, crc_ok, rx_time; payload: the stream-0 packet,
 empty when none) and one PDU per stream-1 payload on ``adaptive`` (same metadata).
+``s0_symbols`` / ``s1_symbols`` carry each frame's equalised cells of stream 0 (QPSK) and
+stream 1 (M-QAM) as c32vector PDUs, for constellation displays (built only when connected).
 The per-stream SNR estimates (Es/N0 on each sub-channel) feed the planner.
 
 ``decode_process=True`` runs the frame receiver in a worker process
@@ -59,6 +61,8 @@ class two_stream_rx(gr.sync_block):
         self._confirmed = 0  # absolute samples the worker has processed
         self.message_port_register_out(pmt.intern("frames"))
         self.message_port_register_out(pmt.intern("adaptive"))
+        self.message_port_register_out(pmt.intern("s0_symbols"))
+        self.message_port_register_out(pmt.intern("s1_symbols"))
 
     @property
     def stats(self):
@@ -129,7 +133,7 @@ class two_stream_rx(gr.sync_block):
 
     def _publish(self, frames):
         if frames and self._subscribed is None:
-            self._subscribed = subscribed_ports(self, ("frames", "adaptive"))
+            self._subscribed = subscribed_ports(self, ("frames", "adaptive", "s0_symbols", "s1_symbols"))
         for f in frames:
             meta = frame_meta(f)
             if self._subscribed["frames"]:
@@ -137,3 +141,9 @@ class two_stream_rx(gr.sync_block):
             if f.s1_payload is not None and self._subscribed["adaptive"]:
                 m = dict(meta, evm_db=f.s1_evm_db if f.s1_evm_db is not None else float("nan"))
                 self.message_port_pub(pmt.intern("adaptive"), make_pdu(m, f.s1_payload))
+            for port, sym in (("s0_symbols", f.s0_symbols), ("s1_symbols", f.s1_symbols)):
+                if sym is not None and sym.size and self._subscribed[port]:
+                    vec = pmt.init_c32vector(sym.size, sym.astype(np.complex64))
+                    self.message_port_pub(
+                        pmt.intern(port), pmt.cons(pmt.to_pmt({"frame": meta["frame"]}), vec)
+                    )

@@ -50,6 +50,8 @@ class DecodedFrame:
     s0_crc_ok: bool = False
     s1_payload: bytes | None = None
     s1_evm_db: float | None = None
+    s0_symbols: np.ndarray | None = None  # equalised stream-0 QPSK cells (constellation displays)
+    s1_symbols: np.ndarray | None = None  # equalised stream-1 M-QAM cells
 
     @property
     def prompt(self):
@@ -345,17 +347,17 @@ class FrameReceiver:
         phi = self._phase_track(y, h, np.arange(n_h + n_sym))
         y = y[n_h:] * np.exp(-1j * phi[n_h:])[:, None]
         if hdr.s0_bytes:
-            frame.s0_packet, frame.s0_crc_ok = self._decode_s0(y, h, hdr, g0)
+            frame.s0_packet, frame.s0_crc_ok, frame.s0_symbols = self._decode_s0(y, h, hdr, g0)
             if not frame.s0_crc_ok:
                 self.stats.s0_crc_failures += 1
         if hdr.s1_bytes:
-            frame.s1_payload, frame.s1_evm_db = self._decode_s1(y, h, hdr, g1)
+            frame.s1_payload, frame.s1_evm_db, frame.s1_symbols = self._decode_s1(y, h, hdr, g1)
         return frame
 
     def _decode_s0(self, y, h, hdr, g0):
         p = self.p
         if g0 <= 0:
-            return None, False
+            return None, False, None
         rows = s0_symbols_needed(p, hdr.s0_bytes)
         hs = h[self._idx_s0]
         z = y[:rows, self._idx_s0] / (hs[None, :] * g0)
@@ -368,12 +370,12 @@ class FrameReceiver:
         deint[interleaver(n_coded)] = soft
         bits = self.code.decode(deint, n_info)
         packet = np.packbits(scrambler.descramble(bits)).tobytes()
-        return packet, parse_prompt(packet) is not None
+        return packet, parse_prompt(packet) is not None, z.reshape(-1)[: ConvCode.coded_len(n_info) // 2]
 
     def _decode_s1(self, y, h, hdr, g1):
         p = self.p
         if g1 <= 0:
-            return bytes(hdr.s1_bytes), None
+            return bytes(hdr.s1_bytes), None, None
         rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod)
         hs = h[self._idx_s1]
         z = (y[:rows, self._idx_s1] / (hs[None, :] * g1)).reshape(-1)
@@ -381,7 +383,8 @@ class FrameReceiver:
         payload = np.packbits(scrambler.descramble(bits[: 8 * hdr.s1_bytes])).tobytes()
         # EVM against the decided points (a data-aided quality figure for the GUI/planner)
         evm = float(np.mean(np.abs(z - dec) ** 2))
-        return payload, _db(evm)
+        n_cells = -(-8 * hdr.s1_bytes // qam.bits_per_symbol(hdr.mod))  # payload cells, no padding
+        return payload, _db(evm), z[:n_cells]
 
 
 def _db(x: float) -> float:

@@ -1,0 +1,241 @@
+"""``gensem radio tx|rx``: the over-the-air transmitter and receiver top blocks.
+
+The same graphs as ``flowgraphs/{tx,rx}_{usrp,hackrf}.grc``:
+
+    TX: gensem_semantic_tx -> gensem_radio_sink            (feedback <- zeromq.sub_msg_source)
+    RX: gensem_radio_source -> [gensem_sigmf_recorder] -> gensem_semantic_rx
+            feedback -> zeromq.pub_msg_sink, adaptive -> PRBS BER counter
+
+The ARQ feedback (ACK/NACK) goes from the RX host to the TX host over ZeroMQ PUB/SUB
+(``--feedback``): the RX binds, the TX connects. A lost ACK is covered by the TX's ACK
+timeout (window 0) or stall timeout (window > 0). ``--dry-run`` swaps the radio for a
+throttled null sink / zero or SigMF-file source; absent hardware exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from gnuradio import gr
+
+
+def _zmq(make, address, bind):
+    """A ZMQ message block on ``address`` (100 ms timeout); ValueError with the fix."""
+    try:
+        return make(address, 100, bind)
+    except RuntimeError as exc:
+        raise ValueError(f"bad --feedback address {address!r} ({exc}); use tcp://HOST:PORT") from None
+
+
+class RadioTx(gr.top_block):
+    def __init__(self, a):
+        gr.top_block.__init__(self, "gensem radio tx")
+        from .radio_sink import radio_sink
+        from .semantic_tx import semantic_tx
+
+        self.sem = semantic_tx(
+            mod=a.mod,
+            prompt_power=a.prompt_power,
+            prompts=[a.text] if a.text else [],
+            prbs_frames=a.frames,
+            prbs_bytes=a.payload_bytes,
+            prbs_seed=a.seed,
+            window=a.window,
+            max_retries=a.max_retries,
+            ack_timeout=a.ack_timeout,
+            stall_timeout=a.ack_timeout,
+            scale=a.scale,
+        )
+        self.radio = radio_sink(a.device, a.args, a.samp_rate, a.freq, a.gain, a.antenna, a.dry_run)
+        self.connect(self.sem, self.radio)
+        self.feedback = None
+        if a.feedback:
+            from gnuradio import zeromq
+
+            self.feedback = _zmq(zeromq.sub_msg_source, a.feedback, False)
+            self.msg_connect(self.feedback, "out", self.sem, "feedback")
+
+
+class RadioRx(gr.top_block):
+    def __init__(self, a):
+        gr.top_block.__init__(self, "gensem radio rx")
+        from .prbs_ber_sink import prbs_ber_sink
+        from .radio_source import radio_source
+        from .semantic_rx import semantic_rx
+
+        self.radio = radio_source(
+            a.device, a.args, a.samp_rate, a.freq, a.gain, a.antenna, a.dry_run, a.replay or ""
+        )
+        self.sem = semantic_rx(decode_process=a.decode_process)
+        self.ber = prbs_ber_sink(seed=a.seed)
+        head = self.radio
+        if a.sim_snr_db is not None:  # AWGN on top of the received samples (zmq / dry-run tests)
+            from .dsp.channel import noise_var_for_snr
+            from .ofdm_channel import ofdm_channel
+
+            self.channel = ofdm_channel(noise_var=noise_var_for_snr(a.sim_snr_db, a.scale**2), seed=a.seed)
+            self.connect(head, self.channel)
+            head = self.channel
+        self.connect(head, self.sem)
+        self.msg_connect(self.sem, "adaptive", self.ber, "in")
+        self.recorder = None
+        if a.record:
+            from .sigmf_recorder import sigmf_recorder
+
+            self.recorder = sigmf_recorder(
+                a.record,
+                a.samp_rate,
+                a.freq,
+                a.gain,
+                float("nan") if a.sim_snr_db is None else a.sim_snr_db,
+                f"gensem radio rx ({a.device}, args {a.args!r})",
+                {"prbs_seed": a.seed, "device": a.device, "dev_args": a.args, "n_prompt_carriers": 24},
+            )
+            self.connect(head, self.recorder)
+        if a.feedback:
+            from gnuradio import zeromq
+
+            self.feedback = _zmq(zeromq.pub_msg_sink, a.feedback, True)
+            self.msg_connect(self.sem, "feedback", self.feedback, "in")
+
+
+def _run(tb, done, duration):
+    """Start; stop when ``done()`` holds, ``duration`` s pass, Ctrl-C, or the graph ends."""
+    import threading
+
+    t0 = time.monotonic()
+    tb.start()
+    waiter = threading.Thread(target=tb.wait, daemon=True)
+    waiter.start()
+    try:
+        while waiter.is_alive() and not done():
+            if duration and time.monotonic() - t0 > duration:
+                break
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        pass
+    tb.stop()
+    waiter.join()
+    return time.monotonic() - t0
+
+
+def cmd_radio(a) -> int:
+    from .cli import UserError
+    from .dsp import qam
+    from .radio_errors import RadioUnavailable
+
+    try:
+        qam.check_m(a.mod)
+    except ValueError as exc:
+        raise UserError(f"gensem radio: {exc}") from None
+    if not a.samp_rate > 0 or not 0 < a.scale <= 10 or not 0 <= a.prompt_power <= 1:
+        raise UserError("gensem radio: need --samp-rate > 0, 0 < --scale <= 10, 0 <= --prompt-power <= 1")
+    if a.replay and not a.dry_run:
+        raise UserError("gensem radio: --replay needs --dry-run (it replaces the radio)")
+    os.environ.setdefault("UHD_LOG_CONSOLE_LEVEL", "warning")  # no UHD banner on stderr
+    try:
+        if a.role == "tx":
+            if a.text:
+                from .dsp.prompt_packet import encode_text
+
+                encode_text(a.text)
+            tb = RadioTx(a)
+            elapsed = _run(tb, lambda: tb.sem.finished, a.duration)
+            tx, arq = tb.sem.tx, tb.sem.tx.arq
+            outcomes = arq.outcomes + ([arq.current] if arq.current else [])
+            r = {
+                "role": "tx",
+                "device": a.device,
+                "dry_run": a.dry_run,
+                "frames_sent": tx.frames_sent,
+                "prbs_frames_sent": tx.prbs_sent,
+                "samples": tx.samples_sent,
+                "prompt_acked": bool(outcomes and outcomes[0].delivered) if a.text else None,
+                "transmissions": outcomes[0].transmissions if outcomes else 0,
+                "timeouts": arq.timeouts,
+                "elapsed_s": round(elapsed, 3),
+            }
+        else:
+            tb = RadioRx(a)
+            first = []  # time of the first delivery: linger 2 s so retransmissions are ACKed too
+
+            def prompt_done():
+                if not (a.until_prompt and tb.sem.delivered):
+                    return False
+                first.append(time.monotonic())
+                return first[-1] - first[0] > 2.0
+
+            elapsed = _run(tb, prompt_done, a.duration)
+            if tb.recorder is not None:
+                tb.recorder.close()
+            st, ber = tb.sem.stats, tb.ber
+            texts = [t for _, t in tb.sem.delivered]
+            r = {
+                "role": "rx",
+                "device": a.device,
+                "dry_run": a.dry_run,
+                "frames_decoded": st.frames,
+                "header_failures": st.header_failures,
+                "prompt": texts[0] if texts else None,
+                "prompts": texts,
+                "feedback_sent": tb.sem.arq_rx.frames_seen if a.feedback else 0,
+                "bits": ber.bits,
+                "bit_errors": ber.bit_errors,
+                "ber": ber.ber if ber.bits else None,
+                "elapsed_s": round(elapsed, 3),
+            }
+    except RadioUnavailable:
+        return 2  # the radio block printed the one-line reason
+    except ValueError as exc:
+        raise UserError(f"gensem radio: {exc}") from None
+    if a.json:
+        print(json.dumps(r))
+    else:
+        print("gensem radio " + a.role + ": " + ", ".join(f"{k} {v}" for k, v in r.items() if k != "role"))
+    return 0
+
+
+def add_radio_subcommand(sub):
+    p = sub.add_parser("radio", help="over-the-air TX or RX with a USRP or HackRF (or --dry-run)")
+    p.add_argument("role", choices=["tx", "rx"])
+    p.add_argument("--device", choices=["usrp", "hackrf", "zmq"], default="usrp")
+    p.add_argument("--args", default="", help="device args, e.g. type=b200 / serial=... / tcp://host:port")
+    p.add_argument("--freq", type=float, default=2.45e9, help="centre frequency (Hz)")
+    p.add_argument(
+        "--gain", type=float, default=20.0, help="gain (dB): USRP gain, HackRF VGA (TX) / LNA (RX)"
+    )
+    p.add_argument("--samp-rate", type=float, default=1e6, help="sample rate (Hz)")
+    p.add_argument("--antenna", default="", help="USRP antenna (e.g. TX/RX, RX2)")
+    p.add_argument("--dry-run", action="store_true", help="no hardware: null sink / zero or file source")
+    p.add_argument("--feedback", default="", help="ARQ feedback ZMQ address (RX binds, TX connects)")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run on)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--seed", type=int, default=1, help="PRBS seed")
+    g = p.add_argument_group("tx")
+    g.add_argument("--text", default="", help="prompt to send (ARQ needs --feedback)")
+    g.add_argument("--frames", type=int, default=100, help="PRBS frames on stream 1")
+    g.add_argument("--mod", type=int, default=16)
+    g.add_argument("--prompt-power", type=float, default=0.5)
+    g.add_argument("--payload-bytes", type=int, default=256)
+    g.add_argument("--window", type=int, default=0, help="frames ahead of feedback (0: ACK timeout only)")
+    g.add_argument("--ack-timeout", type=float, default=0.5, help="seconds before a retransmission")
+    g.add_argument("--max-retries", type=int, default=32)
+    g.add_argument("--scale", type=float, default=0.15, help="digital amplitude (peaks below full scale)")
+    g = p.add_argument_group("rx")
+    g.add_argument("--record", default="", help="also record the RX input to this SigMF base name")
+    g.add_argument("--replay", default="", help="with --dry-run: read this SigMF recording instead")
+    g.add_argument("--until-prompt", action="store_true", help="stop 2 s after the first prompt is delivered")
+    g.add_argument(
+        "--decode-process", action="store_true", help="decode in a worker process (higher sample rates)"
+    )
+    g.add_argument("--sim-snr-db", type=float, default=None, help="add AWGN at this SNR (tests)")
+    p.set_defaults(func=cmd_radio)
+
+
+if __name__ == "__main__":
+    from .cli import main
+
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``gensem radio``: dry runs exit 0, absent hardware exits 2 with one line naming the
+device args, and TX and RX as two processes joined only by ZeroMQ (IQ PUSH/PULL and
+the ARQ feedback PUB/SUB) deliver a prompt."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDING = ROOT / "tests" / "data" / "loopback_16qam_25db"
+ENV = dict(os.environ, PYTHONPATH=str(ROOT / "gr-gensem" / "python"))
+
+
+def gensem(*args, timeout=60):
+    return subprocess.run(
+        [sys.executable, "-m", "gensem.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tx_dry_run_exits_0():
+    r = gensem("radio", "tx", "--device", "hackrf", "--dry-run", "--frames", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["dry_run"] and out["frames_sent"] == out["prbs_frames_sent"] == 5
+
+
+def test_rx_dry_run_replays_recording():
+    r = gensem("radio", "rx", "--device", "usrp", "--dry-run", "--replay", str(RECORDING), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["prompt"] == "a photo of a dog running on the beach at sunset"
+    assert out["frames_decoded"] == 6 and out["bits"] == 12288 and out["bit_errors"] == 0
+
+
+@pytest.mark.parametrize(
+    "role, device, args, shown",
+    [
+        ("tx", "usrp", "type=b200,serial=NOPE", "'type=b200,serial=NOPE'"),
+        ("rx", "usrp", "addr=192.0.2.1", "'addr=192.0.2.1'"),
+        ("tx", "hackrf", "serial=0000", "'driver=hackrf,serial=0000'"),
+        ("rx", "hackrf", "", "'driver=hackrf'"),
+    ],
+)
+def test_absent_hardware_one_line_exit_2(role, device, args, shown):
+    r = gensem("radio", role, "--device", device, "--args", args, "--frames", "2", timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and shown in lines[0] and "--dry-run" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tx", "--dry-run", "--mod", "5"),
+        ("tx", "--dry-run", "--feedback", "garbage"),
+        ("rx", "--dry-run", "--feedback", "garbage"),
+        ("tx", "--dry-run", "--payload-bytes", "0"),
+        ("rx", "--replay", "x.sigmf-data"),
+        ("rx", "--dry-run", "--replay", "/nonexistent"),
+    ],
+)
+def test_bad_radio_input_exit_2(args):
+    r = gensem("radio", *args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_ack_timeout_without_receiver():
+    """No RX behind the feedback address: the prompt is retransmitted on the ACK
+    timeout and given up after --max-retries, the TX still ends."""
+    fb = f"tcp://127.0.0.1:{_free_port()}"
+    r = gensem(
+        "radio", "tx", "--dry-run", "--text", "hello", "--frames", "0", "--feedback", fb,
+        "--ack-timeout", "0.2", "--max-retries", "2", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["prompt_acked"] is False and out["transmissions"] == 3 and out["timeouts"] >= 2
+
+
+def test_two_hosts_over_zmq_deliver_prompt():
+    iq, fb = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
+    rx = subprocess.Popen(
+        [sys.executable, "-m", "gensem.cli", "radio", "rx", "--device", "zmq", "--args", iq,
+         "--feedback", fb, "--sim-snr-db", "25", "--duration", "60", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        tx = gensem(
+            "radio", "tx", "--device", "zmq", "--args", iq, "--feedback", fb, "--text", "a dog on a beach",
+            "--frames", "5", "--ack-timeout", "0.5", "--json", timeout=60,
+        )  # fmt: skip
+        rx.send_signal(signal.SIGINT)  # the RX runs until stopped, like a radio receiver
+        out, err = rx.communicate(timeout=30)
+    finally:
+        rx.kill()
+    assert tx.returncode == 0, tx.stderr
+    assert rx.returncode == 0, err
+    t, r = json.loads(tx.stdout), json.loads(out)
+    assert t["prompt_acked"] is True  # an ACK came back over ZMQ (a lost one: ACK timeout, resend)
+    assert r["prompts"] == ["a dog on a beach"]  # delivered exactly once
+    assert r["bit_errors"] == 0 and r["bits"] == 5 * 256 * 8 and r["feedback_sent"] >= 1
