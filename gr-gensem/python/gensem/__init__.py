@@ -19,6 +19,7 @@ _BLOCKS = (
     "feedback_channel",
     "prbs_ber_sink",
     "plan_controller",
+    "zmq_bridge_sink",
 )
 
 
