@@ -58,7 +58,8 @@ class BridgeMessage:
     stream: "prompt" (stream-0 text delivered by the ARQ), "edge" (one stream-1 payload),
     "frame" (a per-frame report of the RX). seq: the frame number on air (prompt: the
     ARQ's prompt sequence number). image_id / part / n_parts delimit an image's edge map
-    (part in 0..n_parts-1). crc_ok: CRC verdict (None for stream 1, which has no CRC).
+    (part in 0..n_parts-1); a prompt may carry n_parts (its image's part count, 0 = no
+    edge map) but no part. crc_ok: CRC verdict (None for stream 1, which has no CRC).
     snr_db: the RX's Es/N0 estimate of the stream. mod: M-QAM order. ber_est: the BER
     expected from snr_db and mod (AWGN theory). evm_db: stream-1 EVM. tx_time / rx_time /
     sent_time: Unix seconds (TX, RX decode, bridge send). meta: other scalar metadata.
@@ -175,13 +176,19 @@ def _check_fields(h: dict) -> dict:
         out[key] = _check_value(key, kind, h.get(key))
     out["meta"] = _check_meta(h.get("meta"))
     part, n = out["part"], out["n_parts"]
-    if (part is None) != (n is None):
-        _fail(E_FIELD, "fields 'part' and 'n_parts' must be given together")
-    if n is not None:
-        if out["image_id"] is None:
-            _fail(E_FIELD, "fields 'part'/'n_parts' need 'image_id'")
-        if not 1 <= n <= MAX_PARTS or part >= n:
-            _fail(E_FIELD, f"need 0 <= part < n_parts <= {MAX_PARTS}, got part={part} n_parts={n}")
+    if out["stream"] == "prompt":  # a prompt may announce how many edge parts its image has (0: none)
+        if part is not None:
+            _fail(E_FIELD, "prompt messages take no 'part' (only 'n_parts', the image's edge parts)")
+        if n is not None and n > MAX_PARTS:
+            _fail(E_FIELD, f"n_parts must be <= {MAX_PARTS}, got {n}")
+    else:
+        if (part is None) != (n is None):
+            _fail(E_FIELD, "fields 'part' and 'n_parts' must be given together")
+        if n is not None:
+            if out["image_id"] is None:
+                _fail(E_FIELD, "fields 'part'/'n_parts' need 'image_id'")
+            if not 1 <= n <= MAX_PARTS or part >= n:
+                _fail(E_FIELD, f"need 0 <= part < n_parts <= {MAX_PARTS}, got part={part} n_parts={n}")
     if out["ber_est"] is not None and not 0.0 <= out["ber_est"] <= 1.0:
         _fail(E_FIELD, "field 'ber_est' must be in [0, 1]")
     return out
@@ -307,7 +314,7 @@ def message_from_pdu(stream: str, meta: dict, payload: bytes, **overrides) -> Br
         "seq": seq,
         "payload": bytes(payload),
         "image_id": uint("image_id"),
-        "part": uint("part"),
+        "part": None if stream == "prompt" else uint("part"),
         "n_parts": uint("n_parts"),
         "crc_ok": True
         if stream == "prompt"
