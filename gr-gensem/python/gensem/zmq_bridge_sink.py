@@ -121,7 +121,7 @@ class zmq_bridge_sink(gr.basic_block):
             extra = {"ber_est": _ber_est(meta.get("snr1_db"), meta.get("mod"))} if stream == "edge" else {}
             bmsg = message_from_pdu(stream, meta, data, sent_time=time.time(), **extra)
             frames = encode(bmsg, self.max_bytes)
-        except (ValueError, BridgeError) as exc:
+        except (ValueError, TypeError, BridgeError) as exc:
             self.bad_pdus[stream] += 1
             log.warning("gensem_zmq_bridge_sink: %s PDU not sent: %s", stream, exc)
             return
