@@ -44,10 +44,13 @@ def test_loopback_both_streams_over_the_bridge_bit_exact():
     tb.msg_connect(tb.rx, "frames", sink, "frames")
     tb.start()
     t0 = time.monotonic()
-    while not (tb.tx.finished and tb.tx._done) and time.monotonic() - t0 < 60:
+    while time.monotonic() - t0 < 60:
+        if tb.tx.finished and tb.tx._done:
+            break
         time.sleep(0.02)
-    tb.stop()
-    tb.wait()
+    else:
+        tb.stop()  # timed out; the asserts below will say what is missing
+    tb.wait()  # as run_link: the TX ends the flowgraph, message queues drain before stop()
     msgs = _drain(pull)
     pull.close()
 
