@@ -37,6 +37,7 @@ EXPECTED_BLOCKS = (
     "sigmf_recorder",
     "radio_sink",
     "radio_source",
+    "zmq_bridge_sink",
 )
 # the blocks flowgraphs/loopback_sim.grc uses (block_fading lives inside ofdm_channel)
 LOOPBACK_SIM_BLOCKS = (

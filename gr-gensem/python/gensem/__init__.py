@@ -24,6 +24,7 @@ _BLOCKS = (
     "sigmf_recorder",
     "radio_sink",
     "radio_source",
+    "zmq_bridge_sink",
 )
 
 
