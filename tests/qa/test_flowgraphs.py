@@ -120,7 +120,7 @@ def test_gui_starts_offscreen_and_stops(compiled):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3.0)
+    time.sleep(6.0)  # imports + Qt start; the SIGINT handler is installed only after that
     if p.poll() is not None:
         out, err = p.communicate()
         if "could not connect to display" in err or "qt.qpa.plugin" in err:

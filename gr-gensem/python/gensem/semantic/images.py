@@ -1,0 +1,39 @@
+"""Image loading and fitting to the system's working size (768 x 512 by default)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+WORK_SIZE = (768, 512)  # (width, height), as in the paper's Fig. 3 example
+
+
+def load_image(path: str) -> np.ndarray:
+    """RGB uint8 array; ValueError with the reason for anything that is not a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise ValueError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"cannot read image {path}: {exc}") from None
+
+
+def fit_image(img: np.ndarray, size=WORK_SIZE) -> np.ndarray:
+    """Resize to cover ``size`` (width, height) keeping the aspect ratio, then centre-crop."""
+    import cv2
+
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    if img.ndim != 3 or img.shape[2] not in (3, 4) or img.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image (H, W, 3); got {img.dtype} {img.shape}")
+    img = img[..., :3]
+    w, h = size
+    s = max(w / img.shape[1], h / img.shape[0])
+    nw, nh = max(w, round(img.shape[1] * s)), max(h, round(img.shape[0] * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    img = cv2.resize(img, (nw, nh), interpolation=interp)
+    x0, y0 = (nw - w) // 2, (nh - h) // 2
+    return np.ascontiguousarray(img[y0 : y0 + h, x0 : x0 + w])
