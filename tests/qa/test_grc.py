@@ -38,6 +38,7 @@ EXPECTED_BLOCKS = (
     "radio_sink",
     "radio_source",
     "zmq_bridge_sink",
+    "edge_part_parser",
 )
 # the blocks flowgraphs/loopback_sim.grc uses (block_fading lives inside ofdm_channel)
 LOOPBACK_SIM_BLOCKS = (

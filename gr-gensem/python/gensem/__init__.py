@@ -25,6 +25,7 @@ _BLOCKS = (
     "radio_sink",
     "radio_source",
     "zmq_bridge_sink",
+    "edge_part_parser",
 )
 
 

@@ -60,6 +60,9 @@ class LinkConfig:
     plan_margin_db: float = 1.0
     plan_smoothing: float = 0.3
     rx_process: bool = False  # decode in a worker process (dsp.rx_worker): TX and RX on two cores
+    adaptive_payloads: tuple = ()  # stream-1 payloads (e.g. edge-map parts) instead of PRBS frames
+    bridge_endpoint: str = ""  # send decoded prompt / edge parts to a GPU receiver over ZeroMQ
+    bridge_pattern: str = "pub"  # pub (bind) or push (connect to a PULL receiver: nothing lost)
 
     def validate(self):
         if self.snr_profile:
@@ -84,6 +87,14 @@ class LinkConfig:
             raise ValueError(f"unknown channel {self.channel!r}; use awgn or rayleigh")
         if self.stream in ("prompt", "both"):
             encode_text(self.text)
+        if self.bridge_pattern not in ("pub", "push"):
+            raise ValueError("bridge pattern must be pub or push")
+        if self.adaptive_payloads:
+            if self.stream not in ("adaptive", "both") or self.adaptive_plan:
+                raise ValueError("stream-1 payloads need --stream adaptive or both, without the closed loop")
+            if any(not 0 < len(b) <= 8191 for b in self.adaptive_payloads):
+                raise ValueError("every stream-1 payload must be 1..8191 bytes")
+            self.frames = len(self.adaptive_payloads)
         if self.stream in ("adaptive", "both") and self.frames < 1:
             raise ValueError("--frames must be >= 1")
         if not 0.0 < self.prompt_power < 1.0 and self.stream == "both":
@@ -167,7 +178,7 @@ class LoopbackLink(gr.top_block):
             mod=cfg.mod,
             prompt_power=cfg.power_fraction,
             prompts=[cfg.text] if use_prompt else [],
-            prbs_frames=cfg.frames if use_adaptive else 0,
+            prbs_frames=cfg.frames if use_adaptive and not cfg.adaptive_payloads else 0,
             prbs_bytes=cfg.payload_bytes,
             prbs_seed=cfg.seed,
             window=cfg.window if use_prompt else 0,
@@ -195,8 +206,30 @@ class LoopbackLink(gr.top_block):
             self.msg_connect(self.rx, "frames", self.arq_rx, "frames")
             self.msg_connect(self.arq_rx, "feedback", self.feedback, "in")
             self.msg_connect(self.feedback, "out", self.tx, "feedback")
-        if use_adaptive:
+        self.payloads = None
+        if cfg.adaptive_payloads:  # real payloads: keep what arrives (frame metadata + bytes)
+            from gnuradio import blocks
+
+            for data in cfg.adaptive_payloads:
+                self.tx.adaptive_queue.append((bytes(data), None))
+            self.payloads = blocks.message_debug()
+            self.msg_connect(self.rx, "adaptive", self.payloads, "store")
+        elif use_adaptive:
             self.msg_connect(self.rx, "adaptive", self.ber, "in")
+        self.bridge = None
+        if cfg.bridge_endpoint:  # decoded streams to a GPU receiver (docs/bridge.md)
+            from .edge_part_parser import edge_part_parser
+            from .zmq_bridge_sink import zmq_bridge_sink
+
+            push = cfg.bridge_pattern == "push"
+            self.bridge = zmq_bridge_sink(
+                endpoint=cfg.bridge_endpoint, pattern=cfg.bridge_pattern, bind=not push
+            )
+            self.parts = edge_part_parser()
+            self.msg_connect(self.rx, "adaptive", self.parts, "in")
+            self.msg_connect(self.parts, "out", self.bridge, "adaptive")
+            if use_prompt:
+                self.msg_connect(self.arq_rx, "prompt", self.bridge, "prompt")
         self.planner = None
         if cfg.adaptive_plan:  # the closed loop: RX SNR estimates -> planner -> TX control
             n = OfdmParams(n_prompt_carriers=cfg.n_prompt_carriers)
@@ -297,6 +330,8 @@ def _report(tb: LoopbackLink, cfg: LinkConfig, elapsed: float, timed_out: bool) 
             "acks_lost": tb.feedback.dropped,
             "prompt_power": cfg.power_fraction,
         }
+    if cfg.adaptive_payloads:
+        out["adaptive"] = payload_report(tb, cfg)
     if cfg.adaptive_plan:
         out["plan"] = plan_report(tb, cfg)
         # stream 1 over the frames that carried the edge map (M1 > 0): M1 = 0 frames send nothing
@@ -395,4 +430,39 @@ def plan_report(tb: LoopbackLink, cfg: LinkConfig) -> dict:
         "commands": tb.planner.commands,
         "steps": steps,
         "frames": rows,
+    }
+
+
+def payload_report(tb: LoopbackLink, cfg: LinkConfig) -> dict:
+    """Stream 1 with real payloads: payload k went in frame k; bit errors against what was sent."""
+    import numpy as np
+
+    from .pdu_util import parse_pdu
+
+    received = {}
+    for i in range(tb.payloads.num_messages()):
+        meta, data = parse_pdu(tb.payloads.get_message(i))
+        received.setdefault(int(meta["frame"]), (meta, data))
+    bits = errors = 0
+    rows = []
+    for k, sent in enumerate(cfg.adaptive_payloads):
+        meta, data = received.get(k, (None, None))
+        row = {"frame": k, "received": data is not None, "bytes": len(sent)}
+        if data is not None:
+            a = np.unpackbits(np.frombuffer(bytes(sent), np.uint8))
+            b = np.unpackbits(np.frombuffer(data[: len(sent)].ljust(len(sent), b"\0"), np.uint8))
+            e = int(np.count_nonzero(a != b))
+            bits += a.size
+            errors += e
+            row.update(bit_errors=e, mod=int(meta["mod"]), snr1_db=float(meta["snr1_db"]))
+        rows.append(row)
+    return {
+        "mod": cfg.mod,
+        "payloads_sent": len(cfg.adaptive_payloads),
+        "frames_received": sum(r["received"] for r in rows),
+        "bits": bits,
+        "bit_errors": errors,
+        "ber": errors / bits if bits else None,
+        "payloads": rows,
+        "received": {k: d for k, (_, d) in received.items()},
     }
