@@ -264,9 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--snr-db", default="0:2:20", help="START:STEP:STOP or a,b,c (dB)")
     s.add_argument("--out", default="out/sweep", help="output directory")
     s.set_defaults(func=cmd_sweep)
+    from .cli_demo import add_demo_parser
     from .cli_plan import add_plan_parser
 
     add_plan_parser(sub, UserError)
+    add_demo_parser(sub, UserError)
     from .cli_radio import add_subcommands  # record, replay, radio
 
     add_subcommands(sub)
@@ -285,7 +287,7 @@ def main(argv=None) -> int:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
             raise UserError(
-                "gensem: choose a subcommand: link, sweep, plan, record, replay, radio (gensem -h for help)"
+                "gensem: choose a subcommand: link, sweep, plan, demo, record, replay, radio (gensem -h for help)"
             )
         return args.func(args)
     except UserError as exc:
