@@ -269,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_plan_parser(sub, UserError)
     add_demo_parser(sub, UserError)
+    from .cli_calibrate import add_calibrate_parser
+
+    add_calibrate_parser(sub, UserError)
     from .cli_radio import add_subcommands  # record, replay, radio
 
     add_subcommands(sub)
@@ -287,7 +290,7 @@ def main(argv=None) -> int:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
             raise UserError(
-                "gensem: choose a subcommand: link, sweep, plan, demo, record, replay, radio (gensem -h for help)"
+                "gensem: choose a subcommand: link, sweep, plan, demo, calibrate, record, replay, radio (gensem -h for help)"
             )
         return args.func(args)
     except UserError as exc:

@@ -126,7 +126,7 @@ def run_demo(
         )
     adaptive = link.get("adaptive") if parts else None
     t_gen = time.monotonic()
-    generated = generate(received_prompt or "", rx_edges) if received_prompt else None
+    generated = generate(received_prompt, rx_edges, seed=seed) if received_prompt else None
     gen_s = time.monotonic() - t_gen
     metrics = None
     if generated is not None:
