@@ -122,3 +122,19 @@ def test_shipped_checkpoint_fuzz_768x512():
         bits ^= (rng.random(bits.size) < [1e-3, 1e-2, 1e-1, 0.5][t % 4]).astype(np.uint8)
         rec, info = c.decompress(np.packbits(bits).tobytes())
         assert rec.shape == (512, 768) and np.all(np.isfinite(rec))
+
+
+def test_decoder_output_is_the_forward_output_not_clamped_logits():
+    """decompress must give sigmoid(g_s(y_hat)) like the forward pass, not sigmoid of a
+    [0, 1]-clamped output (CompressAI's image models clamp x_hat; ours are logits)."""
+    c = EdgeCodec.from_config(N=8, M=8, size=SIZE, seed=3)
+    with torch.no_grad():
+        for p in c.model.g_s[-1].parameters():
+            p.mul_(50.0)  # large logits of both signs
+    c.model.update(force=True)
+    e = canny_edges(_square())
+    rec, info = c.decompress(c.compress(e))
+    assert info["ok"] and rec.max() > 0.8  # a clamp to [0, 1] would cap it at sigmoid(1) = 0.731
+    with torch.no_grad():  # eval-mode forward rounds y and z as the codec does
+        fwd = torch.sigmoid(c.model(torch.from_numpy(e / 255.0).float()[None, None])["x_hat"])[0, 0].numpy()
+    assert np.allclose(rec, fwd, atol=1e-3)

@@ -38,6 +38,13 @@ def _build_model(N: int, M: int):
             self.g_a[0] = conv(1, N)
             self.g_s[-1] = deconv(N, 1)
 
+        def decompress(self, strings, shape):
+            """As ScaleHyperprior.decompress, but g_s gives edge *logits*: no clamp to [0, 1]."""
+            z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
+            indexes = self.gaussian_conditional.build_indexes(self.h_s(z_hat))
+            y_hat = self.gaussian_conditional.decompress(strings[0], indexes, z_hat.dtype)
+            return {"x_hat": self.g_s(y_hat)}
+
     return EdgeHyperprior(N, M)
 
 
@@ -119,8 +126,9 @@ class EdgeCodec:
     def compress(self, edges: np.ndarray) -> bytes:
         import torch
 
+        dev = next(self.model.parameters()).device
         with torch.no_grad():
-            out = self.model.compress(self._to_tensor(edges))
+            out = self.model.compress(self._to_tensor(edges).to(dev))
         y, z = out["strings"][0][0], out["strings"][1][0]
         if len(z) >= 1 << HEADER_BITS:
             raise ValueError("z string too long for the header")
@@ -151,7 +159,7 @@ class EdgeCodec:
         try:
             with torch.no_grad():
                 out = self.model.decompress([[y], [z]], self._latent_shape())
-            x = torch.sigmoid(out["x_hat"][0, 0]).numpy()
+            x = torch.sigmoid(out["x_hat"][0, 0]).cpu().numpy()
             if x.shape != (h, w) or not np.all(np.isfinite(x)):
                 raise ValueError(f"decoded map has shape {x.shape} or non-finite values")
         except Exception as exc:  # any failure of the range decoder on corrupted bits
