@@ -1,0 +1,1 @@
+"""Image generation backends of the GPU receiver: ``edge-diffusion`` (ours, offline) and ``controlnet``."""
