@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="diffusion steps (default 50 / 20)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     p.add_argument("--publish", help="PUB endpoint for per-image JSON records, e.g. tcp://*:5556")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout at the end")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests: tiny random model
@@ -123,6 +124,12 @@ def run(args) -> int:
         raise ValueError("--max-images must be >= 1")
     if args.timeout <= 0 or args.assembly_timeout <= 0:
         raise ValueError("--timeout and --assembly-timeout must be > 0")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError("--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     shard = None
     if args.shard:
         try:
