@@ -38,7 +38,7 @@ def part(image_id, i, n, data, seq=None, ber=1e-4):
 
 
 def test_receiver_ai_does_not_import_gnuradio():
-    code = "import sys, receiver_ai.bridge_client, receiver_ai.metrics; sys.exit(int('gnuradio' in sys.modules or 'pmt' in sys.modules))"
+    code = "import sys, receiver_ai.bridge_client, receiver_ai.metrics, receiver_ai.cli, receiver_ai.models.edge_unet, receiver_ai.pipelines.edge_diffusion, receiver_ai.pipelines.controlnet; sys.exit(int('gnuradio' in sys.modules or 'pmt' in sys.modules))"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "gr-gensem", "python")]))
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:] or "gnuradio was imported"
@@ -177,6 +177,7 @@ def test_pub_sub_tcp_with_shards():
         for m in got[0] + got[1]:
             assert m.prompt == f"image {m.image_id}"
             assert m.edge_bytes == b"".join(bytes([m.image_id, i]) * 10 for i in range(3))
+        c0.poll(0.5)  # get() returns once an image is queued: read image 5's last messages too
         assert c0.stats()["other_shard"] == 12 and c0.stats()["bad_total"] == 0
     pub.close()
 

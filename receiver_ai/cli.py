@@ -1,0 +1,237 @@
+"""``gensem-receiver``: the GPU receiver. Subscribe to the radio's ZeroMQ bridge, and for each
+complete image (prompt + edge-map bitstream) decode the edge map with the learned edge codec,
+generate the image with a backend, save PNGs and report reference-free figures (timings).
+
+    gensem-receiver --connect tcp://radio-host:5555 --backend edge-diffusion --out rx/ --json
+
+Writes ``DIR/image_<id>_edges.png`` (received edge map), ``DIR/image_<id>_generated.png`` and
+``DIR/receiver.json`` (one record per image + bridge counters); ``--json`` prints that object;
+``--publish tcp://*:5556`` also sends each record as JSON on a PUB socket (topic
+``gensem-receiver/image``). User errors (missing weights, bad endpoint, dead bridge) are one
+line on stderr and exit status 2. No GNU Radio needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from receiver_ai.pipelines import BACKENDS, DEFAULT_CONTROLNET, DEFAULT_EDGE_DIFFUSION, DEFAULT_SD
+
+PROG = "gensem-receiver"
+
+
+def default_codec_path() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gensem.semantic")
+    base = os.path.dirname(spec.origin) if spec and spec.origin else "gr-gensem/python/gensem/semantic"
+    return os.path.join(base, "weights", "edge_codec.pt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--connect", required=True, help="bridge endpoint, e.g. tcp://radio-host:5555")
+    p.add_argument("--bind", action="store_true", help="bind the endpoint instead of connecting")
+    p.add_argument("--pattern", choices=("sub", "pull"), default="sub")
+    p.add_argument("--shard", help="I/K: keep images with image_id %% K == I (several receivers, one PUB)")
+    p.add_argument("--backend", choices=BACKENDS, default="edge-diffusion")
+    p.add_argument(
+        "--model",
+        help=f"edge-diffusion checkpoint (default {os.path.relpath(DEFAULT_EDGE_DIFFUSION)}) "
+        f"or SD1.5 directory/hub id for controlnet (default {DEFAULT_SD})",
+    )
+    p.add_argument("--controlnet", help=f"ControlNet directory/hub id (default {DEFAULT_CONTROLNET})")
+    p.add_argument(
+        "--allow-download", action="store_true", help="controlnet: let diffusers fetch from the hub"
+    )
+    p.add_argument(
+        "--edge-codec", help="edge-codec checkpoint (default: gensem/semantic/weights/edge_codec.pt)"
+    )
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--max-images", type=int, default=None, help="stop after N images (default: run on)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the next image")
+    p.add_argument("--assembly-timeout", type=float, default=10.0, help="drop images incomplete after S")
+    p.add_argument("--steps", type=int, default=None, help="diffusion steps (default 50 / 20)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
+    p.add_argument("--publish", help="PUB endpoint for per-image JSON records, e.g. tcp://*:5556")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout at the end")
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests: tiny random model
+    return p
+
+
+def _save_png(path: str, arr) -> str:
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(arr)
+    if a.dtype != np.uint8:
+        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+    Image.fromarray(a).save(path)
+    return path
+
+
+def process(msg, codec, generate, out_dir: str, seed: int) -> dict:
+    """Decode, generate and save one image; returns its JSON record."""
+    import numpy as np
+
+    t0 = time.monotonic()
+    if msg.edge_bytes:
+        edges, info = codec.decompress(msg.edge_bytes)
+    else:  # prompt-only image (M1 = 0): the backend gets an empty edge map
+        w, h = codec.size
+        edges, info = np.zeros((h, w), np.float32), {"ok": False, "reason": "prompt only: no edge map sent"}
+    t1 = time.monotonic()
+    rec = {
+        "image_id": msg.image_id,
+        "prompt": msg.prompt,
+        "edge_bits": msg.edge_bits,
+        "n_parts": msg.n_parts,
+        "ber_est": msg.ber_est,
+        "prompt_snr_db": msg.prompt_snr_db,
+        "edge_snr_db": [p.snr_db for p in msg.parts],
+        "modulation": sorted({p.mod for p in msg.parts if p.mod is not None}),
+        "edge_decode_ok": bool(info["ok"]),
+        "edge_decode_reason": info["reason"],
+        "files": {"edges": _save_png(os.path.join(out_dir, f"image_{msg.image_id}_edges.png"), edges)},
+        "error": None,
+    }
+    try:
+        img = generate(msg.prompt, edges, seed=seed)
+        rec["files"]["generated"] = _save_png(
+            os.path.join(out_dir, f"image_{msg.image_id}_generated.png"), img
+        )
+        rec["size"] = [int(img.shape[1]), int(img.shape[0])]
+    except Exception as exc:  # keep receiving: one bad image must not stop the receiver
+        rec["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    t2 = time.monotonic()
+    rec["timings_s"] = {
+        "assembly": round(msg.assembly_s, 4),
+        "edge_decode": round(t1 - t0, 4),
+        "generate": round(t2 - t1, 4),
+        "complete_to_saved": round(t2 - msg.completed, 4),
+    }
+    return rec
+
+
+def run(args) -> int:
+    if args.max_images is not None and args.max_images < 1:
+        raise ValueError("--max-images must be >= 1")
+    if args.timeout <= 0 or args.assembly_timeout <= 0:
+        raise ValueError("--timeout and --assembly-timeout must be > 0")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError("--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    shard = None
+    if args.shard:
+        try:
+            shard = tuple(int(v) for v in args.shard.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard must be I/K, e.g. 0/2; got {args.shard!r}") from None
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create output directory {args.out!r}: {exc.strerror}") from None
+
+    from gensem.semantic.edge_codec import EdgeCodec
+
+    from receiver_ai.bridge_client import BridgeClient
+    from receiver_ai.pipelines import load_backend
+
+    codec = EdgeCodec.from_checkpoint(args.edge_codec or default_codec_path())
+    generate, desc = load_backend(
+        args.backend,
+        model=args.model,
+        controlnet=args.controlnet,
+        steps=args.steps,
+        seed=args.seed,
+        device=args.device,
+        tiny=args.tiny,
+        allow_download=args.allow_download,
+    )
+    pub = None
+    if args.publish:
+        import zmq
+
+        pub = zmq.Context.instance().socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 500)
+        try:
+            pub.bind(args.publish)
+        except zmq.ZMQError as exc:
+            pub.close(0)
+            raise ValueError(f"cannot bind --publish {args.publish!r}: {exc}") from None
+    client = BridgeClient(
+        args.connect, pattern=args.pattern, bind=args.bind, timeout_s=args.assembly_timeout, shard=shard
+    )
+    if not args.json:
+        print(f"{PROG}: {desc}; listening on {client.endpoint} ({args.pattern})", file=sys.stderr)
+    records, status, stop = [], 0, None
+    try:
+        while args.max_images is None or len(records) < args.max_images:
+            msg = client.get(timeout_s=args.timeout)
+            if msg is None:
+                stop = f"no complete image within {args.timeout:g} s"
+                break
+            rec = process(msg, codec, generate, args.out, args.seed)
+            records.append(rec)
+            if pub is not None:
+                pub.send_multipart([b"gensem-receiver/image", json.dumps(rec).encode()])
+            if not args.json:
+                t = rec["timings_s"]
+                print(
+                    f"image {rec['image_id']}: {rec['prompt']!r}, {rec['edge_bits']} edge bits "
+                    f"(decode {'ok' if rec['edge_decode_ok'] else 'FAILED'}), generate {t['generate']:.2f} s"
+                    + (f", ERROR {rec['error']}" if rec["error"] else ""),
+                    file=sys.stderr,
+                )
+    except KeyboardInterrupt:
+        stop, status = "interrupted", 130
+    finally:
+        stats = client.stats()
+        client.close()
+        if pub is not None:
+            pub.close()
+    summary = {
+        "backend": desc,
+        "endpoint": client.endpoint,
+        "images": records,
+        "n_images": len(records),
+        "n_errors": sum(r["error"] is not None for r in records),
+        "stopped": stop or "max images reached",
+        "edge_codec_corrupt_decodes": codec.corrupt_decodes,
+        "bridge": stats,
+    }
+    with open(os.path.join(args.out, "receiver.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    if args.json:
+        print(json.dumps(summary))
+    if not records and status == 0:
+        print(
+            f"{PROG}: no image from {client.endpoint} within {args.timeout:g} s "
+            f"({stats['received']} messages, {stats['bad_total']} bad, {stats['images']['timeouts']} incomplete): "
+            "is the radio's bridge sink running and the endpoint right?",
+            file=sys.stderr,
+        )
+        return 2
+    return status
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except ValueError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Models of the GPU receiver (no GNU Radio imports)."""

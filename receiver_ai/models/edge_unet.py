@@ -1,0 +1,96 @@
+"""Edge-conditioned diffusion UNet of the offline backend (``edge-diffusion``).
+
+``EdgeUNet`` = diffusers ``UNet2DModel`` whose input is the noisy RGB image concatenated
+with the edge map (4 channels) at the working resolution, plus a prompt embedding added
+to the timestep embedding (``class_embed_type="identity"``).
+
+Prompt embedding: no pretrained text model is available offline, so the text goes through
+a *hashed bag of words*: lower-cased words (``[a-z0-9]+``) are hashed (CRC-32) into
+``n_buckets`` rows of a learned ``nn.EmbeddingBag`` (mean), followed by a linear layer and
+SiLU. Unseen words land in a bucket shared with other words; an empty prompt gives a
+learned "no prompt" vector (bucket 0).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+import torch
+from torch import nn
+
+WORD = re.compile(r"[a-z0-9]+")
+
+DEFAULT_CONFIG = {
+    "height": 128,
+    "width": 192,
+    "block_out_channels": [32, 64, 96],
+    "layers_per_block": 1,
+    "n_buckets": 1024,
+    "text_dim": 64,
+    "norm_num_groups": 8,
+}
+TINY_CONFIG = {
+    "height": 16,
+    "width": 24,
+    "block_out_channels": [8, 16],
+    "layers_per_block": 1,
+    "n_buckets": 64,
+    "text_dim": 8,
+    "norm_num_groups": 4,
+}
+
+
+def hash_words(prompt: str, n_buckets: int, max_words: int = 32) -> list[int]:
+    """Bucket indices (1..n_buckets-1) of the prompt's words; [0] for an empty prompt."""
+    words = WORD.findall(str(prompt).lower())[:max_words]
+    return [1 + zlib.crc32(w.encode()) % (n_buckets - 1) for w in words] or [0]
+
+
+class PromptEmbedding(nn.Module):
+    """Hashed bag-of-words text embedding -> a vector of the UNet's time-embedding size."""
+
+    def __init__(self, n_buckets: int, text_dim: int, out_dim: int):
+        super().__init__()
+        self.n_buckets = int(n_buckets)
+        self.bag = nn.EmbeddingBag(self.n_buckets, text_dim, mode="mean")
+        self.proj = nn.Sequential(nn.Linear(text_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
+
+    def forward(self, prompts: list[str]) -> torch.Tensor:
+        idx = [hash_words(p, self.n_buckets) for p in prompts]
+        flat = torch.tensor([i for row in idx for i in row], dtype=torch.long, device=self.bag.weight.device)
+        offsets = torch.tensor([0] + [len(r) for r in idx[:-1]], device=flat.device).cumsum(0)
+        return self.proj(self.bag(flat, offsets))
+
+
+class EdgeUNet(nn.Module):
+    """eps/v/x0 predictor: (noisy image B x 3 x H x W, timesteps, edges B x 1 x H x W, prompts)."""
+
+    def __init__(self, config: dict | None = None):
+        super().__init__()
+        from diffusers import UNet2DModel
+
+        self.config = dict(DEFAULT_CONFIG, **(config or {}))
+        c = self.config
+        boc = tuple(c["block_out_channels"])
+        time_dim = boc[0] * 4  # UNet2DModel's time-embedding width
+        self.unet = UNet2DModel(
+            sample_size=(c["height"], c["width"]),
+            in_channels=4,
+            out_channels=3,
+            block_out_channels=boc,
+            layers_per_block=c["layers_per_block"],
+            down_block_types=("DownBlock2D",) * len(boc),
+            up_block_types=("UpBlock2D",) * len(boc),
+            norm_num_groups=c["norm_num_groups"],
+            class_embed_type="identity",
+        )
+        self.text = PromptEmbedding(c["n_buckets"], c["text_dim"], time_dim)
+
+    def forward(self, noisy, timesteps, edges, prompts: list[str]):
+        x = torch.cat([noisy, edges.to(noisy.dtype)], dim=1)
+        cond = self.text(prompts).to(noisy.dtype)
+        return self.unet(x, timesteps, class_labels=cond).sample
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,112 @@
+"""``controlnet`` backend: Stable Diffusion 1.5 + an edge ControlNet (diffusers).
+
+A thin wrapper over ``diffusers.StableDiffusionControlNetPipeline``. ``from_pretrained``
+takes local directories or hub ids (e.g. ``runwayml/stable-diffusion-v1-5`` and
+``lllyasviel/sd-controlnet-canny``); with ``allow_download=False`` (the default) nothing is
+fetched (``local_files_only=True``) and a missing model is a one-line ValueError naming it
+and the fix. fp16 on CUDA, fp32 on CPU. No safety checker is loaded (the receiver only
+re-renders what the transmitter described).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+OUT_SIZE = (768, 512)  # (width, height); SD needs multiples of 8
+
+
+def edge_image(edge_map, width: int, height: int):
+    """H x W edge map (float [0, 1] or uint8) -> RGB PIL image (white edges on black) at width x height."""
+    from PIL import Image
+
+    e = np.asarray(edge_map, dtype=np.float32)
+    if e.ndim == 3 and e.shape[2] in (1, 3):
+        e = e.mean(axis=2)
+    if e.ndim != 2 or min(e.shape) < 2:
+        raise ValueError(f"edge map must be a 2-D H x W array; got shape {e.shape}")
+    if e.max(initial=0) > 1.0:
+        e = e / 255.0
+    e8 = (np.clip(np.nan_to_num(e), 0, 1) * 255).round().astype(np.uint8)
+    return Image.fromarray(e8, "L").resize((width, height), Image.BILINEAR).convert("RGB")
+
+
+def _missing(what: str, name: str, exc: Exception, allow_download: bool) -> ValueError:
+    where = "locally or on the hub" if allow_download else "locally (offline: local_files_only)"
+    fix = (
+        f"download it on a host with internet (huggingface-cli download {name} --local-dir DIR) and pass DIR"
+        if not os.path.isdir(name)
+        else "point at a diffusers-format directory (model_index.json / config.json + weights)"
+    )
+    reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    return ValueError(f"{what} {name!r} not found {where}: {fix} [{reason}]")
+
+
+class ControlNetBackend:
+    """``__call__(prompt, edge_map, steps, seed) -> uint8 H x W x 3`` (SD 1.5 + ControlNet)."""
+
+    def __init__(self, pipe, device=None, meta: dict | None = None):
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.pipe = pipe.to(self.device)
+        self.pipe.set_progress_bar_config(disable=True)
+        self.meta = meta or {}
+        self.name = "controlnet"
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        base: str = "runwayml/stable-diffusion-v1-5",
+        controlnet: str = "lllyasviel/sd-controlnet-canny",
+        device=None,
+        allow_download: bool = False,
+    ):
+        from diffusers import ControlNetModel, StableDiffusionControlNetPipeline
+
+        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = torch.float16 if device.type == "cuda" else torch.float32
+        kw = {"torch_dtype": dtype, "local_files_only": not allow_download}
+        try:
+            cn = ControlNetModel.from_pretrained(controlnet, **kw)
+        except Exception as exc:
+            raise _missing("ControlNet model", controlnet, exc, allow_download) from None
+        try:
+            pipe = StableDiffusionControlNetPipeline.from_pretrained(
+                base,
+                controlnet=cn,
+                safety_checker=None,
+                feature_extractor=None,
+                requires_safety_checker=False,
+                **kw,
+            )
+        except Exception as exc:
+            raise _missing("Stable Diffusion model", base, exc, allow_download) from None
+        return cls(pipe, device, {"base": base, "controlnet": controlnet, "dtype": str(dtype)})
+
+    def __call__(
+        self,
+        prompt: str,
+        edge_map,
+        steps: int = 20,
+        seed: int = 0,
+        out_size=OUT_SIZE,
+        guidance_scale: float = 7.5,
+        negative_prompt: str | None = None,
+    ) -> np.ndarray:
+        w, h = (int(v) for v in out_size)
+        if w % 8 or h % 8 or steps < 1:
+            raise ValueError(f"need width and height multiples of 8 and steps >= 1; got {w}x{h}, {steps}")
+        g = torch.Generator("cpu").manual_seed(int(seed))
+        out = self.pipe(
+            prompt=str(prompt),
+            image=edge_image(edge_map, w, h),
+            num_inference_steps=int(steps),
+            guidance_scale=float(guidance_scale),
+            negative_prompt=negative_prompt,
+            generator=g,
+            width=w,
+            height=h,
+            output_type="np",
+        )
+        return (np.clip(out.images[0], 0, 1) * 255).round().astype(np.uint8)

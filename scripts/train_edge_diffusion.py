@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Train the offline receiver model (``receiver_ai.models.edge_unet.EdgeUNet``) on open photos.
+
+Data: ``scripts/prepare_images.py`` output (Debian wallpapers + scikit-image images); the
+``train`` split only is used for training, ``val`` for the figures. Each image is fitted
+to 768 x 512 (``gensem.semantic.images.fit_image``), its Canny edge map
+(``gensem.semantic.edges.canny_edges``, as the transmitter computes it) is taken at that
+size, and both are area-downsampled to the model's working resolution (default 192 x 128).
+Training draws random ``--crop`` windows (the UNet is fully convolutional) with flips.
+
+Prompts: the image names are not captions; each training image gets the fixed template
+``"a photo of <name words>"`` (e.g. kde-ColdRipple -> "a photo of cold ripple").
+
+Loss: MSE on the diffusers DDPM target (``v_prediction`` by default) with a
+squared-cosine schedule of 1000 steps; AdamW, linear warm-up. Resumable (``--resume``
+reads ``<out>.state.pt``), progress on stderr, CSV loss log ``<out>.csv``; stops after
+``--steps`` or ``--minutes``. On exit: ``<out>`` (fp16 weights + configs + recipe) and
+``<out>.json`` with the recipe and the val figures (PSNR / MS-SSIM of DDIM samples against
+the original, at the working resolution and upsampled to 768 x 512).
+
+    python scripts/train_edge_diffusion.py --images /work/main/data/images --minutes 15 \
+        --out receiver_ai/weights/edge_diffusion.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path[:0] = [ROOT, os.path.join(ROOT, "gr-gensem", "python")]
+
+
+def caption(name: str) -> str:
+    """The fixed training prompt template: "a photo of" + the words of the image name."""
+    stem = re.sub(r"^(kde|gnome|skimage)-", "", name)
+    stem = re.sub(r"-l$", "", stem)
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", stem)
+    return "a photo of " + " ".join(w.lower() for w in words)
+
+
+def load_split(images_dir: str, split: str, size: tuple[int, int]):
+    """[(name, prompt, image -1..1 3xhxw, edges 0..1 1xhxw, image 768x512 uint8)] at work size (w, h)."""
+    import cv2
+
+    from gensem.semantic.edges import canny_edges
+    from gensem.semantic.images import fit_image, load_image
+
+    path = os.path.join(images_dir, "manifest.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"no manifest.json in {images_dir} (run scripts/prepare_images.py)")
+    with open(path) as f:
+        manifest = json.load(f)
+    out = []
+    for m in manifest:
+        if m["split"] != split:
+            continue
+        big = fit_image(load_image(os.path.join(images_dir, m["name"] + ".png")))
+        edges = (canny_edges(big) > 0).astype(np.float32)
+        img = cv2.resize(big, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
+        e = cv2.resize(edges, size, interpolation=cv2.INTER_AREA)
+        out.append((m["name"], caption(m["name"]), img.transpose(2, 0, 1), e[None], big))
+    if not out:
+        raise ValueError(f"no {split!r} images in {path}")
+    return out
+
+
+def batches(data, batch: int, crop: tuple[int, int], rng):
+    import torch
+
+    ch, cw = crop
+    while True:
+        idx = rng.integers(0, len(data), batch)
+        xs, es, ps = [], [], []
+        for i in idx:
+            _, p, x, e, _ = data[i]
+            y0 = rng.integers(0, x.shape[1] - ch + 1)
+            x0 = rng.integers(0, x.shape[2] - cw + 1)
+            x, e = x[:, y0 : y0 + ch, x0 : x0 + cw], e[:, y0 : y0 + ch, x0 : x0 + cw]
+            if rng.random() < 0.5:
+                x, e = x[:, :, ::-1], e[:, :, ::-1]
+            xs.append(np.ascontiguousarray(x))
+            es.append(np.ascontiguousarray(e))
+            ps.append(p)
+        yield torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(es)), ps
+
+
+def evaluate(pipe, data, steps: int, seed: int = 0) -> dict:
+    """PSNR / MS-SSIM of one DDIM sample per val image vs the original; plus a mean-colour baseline."""
+    import cv2
+
+    from receiver_ai.metrics import evaluate as metrics
+
+    w, h = pipe.work_size
+    rows = []
+    for name, prompt, x, e, big in data:
+        ref = ((x.transpose(1, 2, 0) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        gen = pipe(prompt, e[0], steps=steps, seed=seed, out_size=(w, h))
+        up = cv2.resize(gen, (big.shape[1], big.shape[0]), interpolation=cv2.INTER_CUBIC)
+        flat = np.broadcast_to(ref.reshape(-1, 3).mean(0).round().astype(np.uint8), ref.shape)
+        m, mb, mf = (metrics(a, b, lpips=False) for a, b in ((ref, gen), (big, up), (ref, flat)))
+        rows.append(
+            {
+                "name": name,
+                "prompt": prompt,
+                "psnr_db": round(m["psnr_db"], 3),
+                "ms_ssim": round(m["ms_ssim"], 4),
+                "ms_ssim_scales": m["ms_ssim_scales"],
+                "psnr_db_768x512": round(mb["psnr_db"], 3),
+                "ms_ssim_768x512": round(mb["ms_ssim"], 4),
+                "baseline_mean_colour_psnr_db": round(mf["psnr_db"], 3),
+                "baseline_mean_colour_ms_ssim": round(mf["ms_ssim"], 4),
+            }
+        )
+    keys = [k for k in rows[0] if k not in ("name", "prompt", "ms_ssim_scales")]
+    mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys}
+    return {"mean": mean, "per_image": rows, "ddim_steps": steps, "seed": seed, "work_size": [w, h]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", default=os.path.join(ROOT, "data", "images"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "receiver_ai", "weights", "edge_diffusion.pt"))
+    ap.add_argument("--steps", type=int, default=100_000, help="max optimiser steps")
+    ap.add_argument("--minutes", type=float, default=15.0, help="wall-clock budget of the training loop")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", default="64x96", help="training window HxW at the working resolution")
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--prediction", default="v_prediction", choices=["epsilon", "v_prediction", "sample"])
+    ap.add_argument("--config", default="{}", help="JSON overrides of edge_unet.DEFAULT_CONFIG")
+    ap.add_argument("--eval-steps", type=int, default=50, help="DDIM steps for the val figures")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--log-every", type=int, default=20)
+    args = ap.parse_args(argv)
+
+    import torch
+    import torch.nn.functional as F
+    from diffusers import DDPMScheduler
+
+    from receiver_ai.models.edge_unet import EdgeUNet
+    from receiver_ai.pipelines.edge_diffusion import DEFAULT_SCHEDULER, EdgeDiffusionPipeline
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        ch, cw = (int(v) for v in args.crop.lower().split("x"))
+        config = json.loads(args.config)
+    except ValueError as exc:
+        print(f"error: bad --crop or --config: {exc}", file=sys.stderr)
+        return 2
+    state_path = args.out + ".state.pt"
+    sched_cfg = dict(DEFAULT_SCHEDULER, prediction_type=args.prediction)
+    step, elapsed = 0, 0.0
+    if args.resume and os.path.isfile(state_path):
+        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        config, sched_cfg, step, elapsed = st["config"], st["scheduler"], st["step"], st["elapsed"]
+    model = EdgeUNet(config).to(device)
+    cfg = model.config
+    try:
+        train = load_split(args.images, "train", (cfg["width"], cfg["height"]))
+        val = load_split(args.images, "val", (cfg["width"], cfg["height"]))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if ch > cfg["height"] or cw > cfg["width"]:
+        ch, cw = cfg["height"], cfg["width"]
+    noise_sched = DDPMScheduler(**sched_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    if args.resume and os.path.isfile(state_path):
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        print(f"resumed from {state_path} at step {step}", file=sys.stderr)
+    print(
+        f"train_edge_diffusion: {len(train)} train / {len(val)} val images, {model.n_params()} params, "
+        f"work {cfg['width']}x{cfg['height']}, crop {cw}x{ch}, batch {args.batch}, {device}",
+        file=sys.stderr,
+    )
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    log_path = args.out + ".csv"
+    new_log = not (args.resume and os.path.isfile(log_path))
+    logf = open(log_path, "w" if new_log else "a", newline="")
+    log = csv.writer(logf)
+    if new_log:
+        log.writerow(["step", "loss", "lr", "elapsed_s"])
+    data = batches(train, args.batch, (ch, cw), rng)
+    t0, run_loss = time.monotonic() - elapsed, []
+    model.train()
+    while step < args.steps and time.monotonic() - t0 < 60 * args.minutes:
+        x, e, prompts = next(data)
+        x, e = x.to(device), e.to(device)
+        noise = torch.randn_like(x)
+        t = torch.randint(0, noise_sched.config.num_train_timesteps, (x.shape[0],), device=device)
+        noisy = noise_sched.add_noise(x, noise, t)
+        if sched_cfg["prediction_type"] == "epsilon":
+            target = noise
+        elif sched_cfg["prediction_type"] == "sample":
+            target = x
+        else:
+            target = noise_sched.get_velocity(x, noise, t)
+        lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = F.mse_loss(model(noisy, t, e, prompts), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        run_loss.append(loss.item())
+        if step % args.log_every == 0:
+            el = time.monotonic() - t0
+            log.writerow([step, round(float(np.mean(run_loss)), 5), lr, round(el, 1)])
+            logf.flush()
+            print(f"step {step} loss {np.mean(run_loss):.4f} {el:.0f}s", file=sys.stderr, flush=True)
+            run_loss = []
+        if step % 200 == 0:
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "config": cfg}
+            state.update(scheduler=sched_cfg, step=step, elapsed=time.monotonic() - t0)
+            torch.save(state, state_path)
+    elapsed = time.monotonic() - t0
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "config": cfg}
+    torch.save(dict(state, scheduler=sched_cfg, step=step, elapsed=elapsed), state_path)
+    logf.close()
+    pipe = EdgeDiffusionPipeline(model, sched_cfg, device=device)
+    recipe = {
+        "data": f"{args.images}: manifest.json 'train' split ({len(train)} images), Canny edges at 768x512",
+        "prompts": "template 'a photo of <name words>' (names are not captions)",
+        "text_embedding": "hashed bag of words (CRC-32 buckets, learned EmbeddingBag), no pretrained text model",
+        "steps": step,
+        "train_seconds": round(elapsed, 1),
+        "batch": args.batch,
+        "crop_hw": [ch, cw],
+        "lr": args.lr,
+        "prediction_type": sched_cfg["prediction_type"],
+        "device": str(device),
+        "threads": args.threads,
+        "params": model.n_params(),
+        "command": " ".join(
+            ["scripts/train_edge_diffusion.py"] + (argv if argv is not None else sys.argv[1:])
+        ),
+    }
+    pipe.save(args.out, step=step, recipe=recipe)
+    print(f"evaluating on {len(val)} val images ({args.eval_steps} DDIM steps)...", file=sys.stderr)
+    t1 = time.monotonic()
+    ev = evaluate(pipe, val, args.eval_steps, seed=args.seed)
+    ev["seconds_per_image"] = round((time.monotonic() - t1) / len(val), 3)
+    with open(args.out + ".json", "w") as f:
+        json.dump({"recipe": recipe, "config": cfg, "scheduler": sched_cfg, "val": ev}, f, indent=1)
+    print(json.dumps({"wrote": args.out, "steps": step, "val_mean": ev["mean"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""gensem-receiver end to end over ZeroMQ with tiny random models (fast tier)."""
+
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import zmq
+
+from gensem.bridge.schema import BridgeMessage, encode
+from receiver_ai import cli
+
+pytest.importorskip("diffusers")
+pytest.importorskip("compressai")
+
+
+@pytest.fixture(scope="module")
+def tiny_codec(tmp_path_factory):
+    from gensem.semantic.edge_codec import EdgeCodec
+
+    codec = EdgeCodec.from_config(N=8, M=8, size=(128, 64), seed=0)
+    path = str(tmp_path_factory.mktemp("codec") / "codec.pt")
+    codec.save(path)
+    edges = np.zeros((64, 128), np.uint8)
+    edges[20:22, :] = 255
+    edges[:, 60:62] = 255
+    return path, codec.compress(edges)
+
+
+def image_messages(image_id, prompt, data, n_parts=2):
+    cuts = np.linspace(0, len(data), n_parts + 1).astype(int)
+    msgs = [BridgeMessage("prompt", 7, prompt.encode(), image_id=image_id, n_parts=n_parts, crc_ok=True)]
+    for i in range(n_parts):
+        msgs.append(
+            BridgeMessage(
+                "edge",
+                100 + i,
+                data[cuts[i] : cuts[i + 1]],
+                image_id=image_id,
+                part=i,
+                n_parts=n_parts,
+                mod=16,
+                snr_db=14.0,
+                ber_est=1e-4,
+            )
+        )
+    return [encode(m) for m in msgs]
+
+
+def test_receiver_cli_generates_and_reports(tiny_codec, tmp_path, capsys):
+    codec_path, data = tiny_codec
+    ctx = zmq.Context.instance()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    out = tmp_path / "rx"
+    argv = [
+        "--connect",
+        f"tcp://127.0.0.1:{port}",
+        "--backend",
+        "edge-diffusion",
+        "--tiny",
+        "--steps",
+        "2",
+        "--edge-codec",
+        codec_path,
+        "--out",
+        str(out),
+        "--max-images",
+        "1",
+        "--timeout",
+        "20",
+        "--json",
+    ]
+    result = {}
+    th = threading.Thread(target=lambda: result.update(rc=cli.main(argv)))
+    th.start()
+    frames = image_messages(42, "a red car on a road", data)
+    deadline = time.monotonic() + 30
+    while th.is_alive() and time.monotonic() < deadline:  # resend until subscribed (slow joiner)
+        for f in frames:
+            pub.send_multipart(f)
+        th.join(0.2)
+    th.join(5)
+    pub.close(0)
+    assert result.get("rc") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == json.loads((out / "receiver.json").read_text())
+    assert summary["n_images"] == 1 and summary["n_errors"] == 0
+    rec = summary["images"][0]
+    assert rec["image_id"] == 42 and rec["prompt"] == "a red car on a road"
+    assert rec["edge_bits"] == 8 * len(data) and rec["edge_decode_ok"] and rec["modulation"] == [16]
+    assert rec["size"] == [768, 512] and rec["timings_s"]["generate"] > 0
+    from PIL import Image
+
+    assert Image.open(rec["files"]["generated"]).size == (768, 512)
+    assert Image.open(rec["files"]["edges"]).size == (128, 64)
+    assert summary["bridge"]["images"]["completed"] >= 1
+
+
+def run_cli(argv, capsys):
+    rc = cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    return rc, err
+
+
+def test_dead_bridge_is_one_line_exit_2(tiny_codec, tmp_path, capsys):
+    argv = [
+        "--connect",
+        "tcp://127.0.0.1:9",
+        "--tiny",
+        "--edge-codec",
+        tiny_codec[0],
+        "--out",
+        str(tmp_path),
+        "--timeout",
+        "0.3",
+        "--json",
+    ]
+    rc, err = run_cli(argv, capsys)
+    assert rc == 2 and "no image from" in err and "\n" not in err.splitlines()[-1]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--edge-codec", "/nonexistent/codec.pt", "--tiny"], "edge-codec checkpoint not found"),
+        (["--model", "/nonexistent/ed.pt"], "edge-diffusion checkpoint not found"),
+        (["--tiny", "--max-images", "0"], "--max-images"),
+        (["--tiny", "--timeout", "0"], "--timeout"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(tiny_codec, tmp_path, capsys, extra, needle):
+    argv = ["--connect", "tcp://127.0.0.1:9", "--out", str(tmp_path)]
+    if "--edge-codec" not in extra:
+        argv += ["--edge-codec", tiny_codec[0]]
+    rc, err = run_cli(argv + extra, capsys)
+    assert rc == 2 and needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert os.path.isdir(tmp_path)
