@@ -201,3 +201,15 @@ def test_calibration_csv(tmp_path):
         load_calibration(str(bad))
     with pytest.raises(ValueError, match="cannot read"):
         load_calibration(str(tmp_path / "missing.csv"))
+
+
+def test_min_prompt_snr_floor_in_the_discrete_plan():
+    """Not in the paper: with a floor, the prompt never runs below it (eq. (2) alone lets a
+    short prompt run at -3 dB, where a real coded QPSK packet does not get through)."""
+    v0, v1 = 128, 4688
+    free = solve_discrete(10**1.5, v0, v1, 1e-5)
+    assert free["prompt_snr_db"] < 0
+    p = TABLE_I.with_(min_prompt_snr_db=3.0)
+    floor = solve_discrete(10**1.5, v0, v1, 1e-5, p)
+    assert floor["prompt_snr_db"] == pytest.approx(3.0) and floor["modulation"] == free["modulation"]
+    assert floor["p0_w"] + floor["p1_w"] == pytest.approx(p.P_T_w)

@@ -78,7 +78,9 @@ def cmd_demo(args, user_error) -> int:
         load_image(image)  # fail fast, before loading any model
         codec = args.codec or default_codec_path()
         if not os.path.isfile(codec):
-            raise ValueError(f"edge-codec checkpoint not found: {codec} (train one: scripts/train_edge_codec.py)")
+            raise ValueError(
+                f"edge-codec checkpoint not found: {codec} (train one: scripts/train_edge_codec.py)"
+            )
         generate, backend = load_generator(args)
         r = run_demo(
             image,

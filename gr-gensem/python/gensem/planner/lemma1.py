@@ -125,6 +125,11 @@ def _discrete_for(M, avg_snr, v0_bits, v1_bits, ber, p):
         x0 = min(g0 * p.B0_hz / ((p.B0_hz + p.B1_hz) * avg_snr), x0_max)
     else:
         x0 = x0_max
+    if p.min_prompt_snr_db is not None:  # a floor on the prompt's SNR (see SystemParams)
+        x0_floor = 10 ** (p.min_prompt_snr_db / 10) * p.B0_hz / ((p.B0_hz + p.B1_hz) * avg_snr)
+        if x0_floor > x0_max:
+            return None
+        x0 = max(x0, x0_floor)
     pt = _point(x0, avg_snr, v0_bits, v1_bits, ber, p, T1)
     if pt["retransmissions"] > p.max_transmissions:
         return None

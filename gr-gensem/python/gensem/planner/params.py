@@ -36,6 +36,9 @@ class SystemParams:
     B1_hz: float = 1e6
     max_transmissions: float = 33.0
     baseline_ber: float = 1e-7  # semantic-unaware single stream (section III-E)
+    # not in the paper: the discrete plan keeps the prompt's Es/N0 at least this high (dB);
+    # eq. (2) expects PER 0.95 at -3 dB where a real K=7 r=1/2 QPSK packet never gets through
+    min_prompt_snr_db: float | None = None
 
     @property
     def N0_w_hz(self) -> float:
