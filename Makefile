@@ -1,6 +1,6 @@
 # gensem: the two commands a newcomer needs are `make setup` once, then `make demo` / `make test`.
 PY := .venv/bin/python
-export PYTHONPATH := $(CURDIR)/gr-gensem/python
+export PYTHONPATH := $(CURDIR)/gr-gensem/python:$(CURDIR)
 
 .PHONY: setup test test-slow demo bench lint
 
@@ -15,6 +15,8 @@ test-slow:
 
 demo:
 	$(PY) scripts/demo_loopback.py --out out/demo
+	$(PY) -m gensem.cli demo --image skimage:cat \
+		--prompt "a photo of a cat" --snr-db 15 --steps 20 --out out/demo_semantic
 
 bench:
 	$(PY) scripts/bench_loopback.py

@@ -102,7 +102,9 @@ def process(msg, codec, generate, out_dir: str, seed: int) -> dict:
         "error": None,
     }
     try:
-        img = generate(msg.prompt, edges, seed=seed)
+        from gensem.semantic.edge_codec import conditioning_map
+
+        img = generate(msg.prompt, conditioning_map(edges), seed=seed)
         rec["files"]["generated"] = _save_png(
             os.path.join(out_dir, f"image_{msg.image_id}_generated.png"), img
         )

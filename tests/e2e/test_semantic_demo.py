@@ -65,3 +65,24 @@ def test_demo_cli_errors():
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = gensem("demo", "--prompt", "x", "--codec", "/nonexistent.pt")
     assert r.returncode == 2 and "checkpoint not found" in r.stderr, r.stderr
+
+
+def test_calibration_tiny(tiny):
+    from gensem.planner import load_calibration
+    from gensem.semantic.calibrate import run_calibration
+    from gensem.semantic.edge_codec import EdgeCodec
+
+    d, codec, gen, desc, image = tiny
+    r = run_calibration(
+        [image],
+        ["a cat"],
+        gen,
+        EdgeCodec.from_checkpoint(codec),
+        str(d / "cal"),
+        bers=(1e-4, 1e-1),
+        seeds=(0,),
+    )
+    assert os.path.getsize(r["png"]) > 5_000 and isinstance(r["monotone"], bool)
+    cal = load_calibration(r["csv"])  # what gensem plan --calibration reads
+    assert cal.names == ["ms_ssim_norm"] and list(cal.ber) == [1e-4, 1e-1]
+    assert 0 < r["prompt_only"]["ms_ssim_norm"] < 10

@@ -31,6 +31,7 @@ def run_calibration(
 ):
     from receiver_ai.metrics import evaluate
 
+    from .edge_codec import conditioning_map
     from .edges import canny_edges
     from .images import fit_image, load_image
 
@@ -41,7 +42,7 @@ def run_calibration(
     for path, prompt in zip(images, prompts):
         img = fit_image(load_image(path), codec.size)
         data = codec.compress(canny_edges(img))
-        ref_edges, _ = codec.decompress(data)
+        ref_edges = conditioning_map(codec.decompress(data)[0])
         for seed in seeds:
             ref = evaluate(img, generate(prompt, ref_edges, seed=seed), clip_model=clip_model, lpips=False)
             po = evaluate(
@@ -51,7 +52,7 @@ def run_calibration(
                 prompt_only[n].append(po[n] / ref[n])
             rng = np.random.default_rng(seed)
             for b in bers:
-                rx, _ = codec.decompress(flip_bits(data, b, rng))
+                rx = conditioning_map(codec.decompress(flip_bits(data, b, rng))[0])
                 m = evaluate(img, generate(prompt, rx, seed=seed), clip_model=clip_model, lpips=False)
                 for n in names:
                     acc[b][n].append(m[n] / ref[n])

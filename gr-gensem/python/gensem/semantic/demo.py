@@ -50,7 +50,7 @@ def run_demo(
 ) -> dict:
     from ..link import LinkConfig, run_link
     from ..planner import TABLE_I, plan
-    from .edge_codec import EdgeCodec
+    from .edge_codec import EdgeCodec, conditioning_map
     from .edge_packets import HEADER_BYTES, packetize
     from .edges import edge_map, edge_f1
 
@@ -129,9 +129,7 @@ def run_demo(
             },
         )
     adaptive = link.get("adaptive") if parts else None
-    # the shipped codec decodes faint maps (peaks ~0.3-0.4); the backend was trained on
-    # binary edges, so stretch the map to a peak of 1 before conditioning on it
-    cond = rx_edges / rx_edges.max() if rx_edges.max() > 0.05 else rx_edges
+    cond = conditioning_map(rx_edges)
     t_gen = time.monotonic()
     generated = generate(received_prompt, cond, seed=seed) if received_prompt else None
     gen_s = time.monotonic() - t_gen
@@ -155,7 +153,7 @@ def run_demo(
         "edge_bits_on_air": None if adaptive is None else adaptive["bits"],
         "edge_part_header_bytes": HEADER_BYTES,
         "edge_decode": info,
-        "edge_f1_sent_vs_received": edge_f1(e, rx_edges) if parts else None,
+        "edge_f1_sent_vs_received": edge_f1(e, conditioning_map(rx_edges)) if parts else None,
         "modulation": m1,
         "prompt_power_fraction": f0,
         "snr_db": snr_db,
