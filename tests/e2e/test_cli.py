@@ -79,3 +79,23 @@ def test_sweep_writes_png_and_json(tmp_path):
     assert os.path.getsize(out["png"]) > 1000 and len(out["points"]) == 3
     bers = [p["ber"] for p in out["points"]]
     assert bers[0] > bers[1] >= bers[2]
+
+
+def test_link_rx_process_flag():
+    r = gensem(
+        "link",
+        "--stream",
+        "both",
+        "--text",
+        "a cat",
+        "--snr-db",
+        "20",
+        "--frames",
+        "12",
+        "--rx-process",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["prompt"]["delivered"] and out["adaptive"]["frames_received"] == 12
+    assert out["adaptive"]["bit_errors"] == 0

@@ -59,6 +59,9 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
         "--ack-loss", type=float, default=0.0, help="probability that a feedback (ACK/NACK) message is lost"
     )
     p.add_argument("--max-retries", type=int, default=32)
+    p.add_argument(
+        "--rx-process", action="store_true", help="decode in a worker process (off the flowgraph's GIL)"
+    )
     if not sweep:
         g = p.add_argument_group("closed loop (latency-aware planner)")
         g.add_argument(
@@ -146,6 +149,7 @@ def _config(args, snr_db):
         pdp_decay_db=args.pdp_decay_db,
         ack_loss=args.ack_loss,
         max_retries=args.max_retries,
+        rx_process=args.rx_process,
     )
 
 
