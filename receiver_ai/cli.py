@@ -227,6 +227,11 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
+    import warnings
+
+    # library deprecation chatter (torch.jit in CompressAI, transformers) is not for users
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="huggingface_hub")
     args = build_parser().parse_args(argv)
     try:
         return run(args)

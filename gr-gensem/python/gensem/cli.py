@@ -283,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import warnings
+
+    # library deprecation chatter (torch.jit in CompressAI, transformers) is not for users
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="huggingface_hub")
     try:
         from gnuradio import gr
 
