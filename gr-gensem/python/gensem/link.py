@@ -198,6 +198,8 @@ class LoopbackLink(gr.top_block):
             gain_profile=cfg.gain_profile,
         )
         self.rx = two_stream_rx(n_prompt_carriers=cfg.n_prompt_carriers, decode_process=cfg.rx_process)
+        if cfg.rx_process:  # let the worker run ahead: the RX consumes only what it confirmed
+            self.channel.gate.set_min_output_buffer(two_stream_rx.MAX_LAG)
         self.arq_rx = prompt_arq_rx()
         self.feedback = feedback_channel(loss=cfg.ack_loss, seed=cfg.seed)
         self.ber = prbs_ber_sink(seed=cfg.seed)

@@ -45,7 +45,10 @@ def frame_meta(f: DecodedFrame) -> dict:
 
 
 class two_stream_rx(gr.sync_block):
-    MAX_LAG = 1 << 17  # samples sent to the worker but not yet confirmed, before work() waits
+    # samples sent to the worker but not yet confirmed before work() waits; the upstream
+    # buffer bounds it too, so give the block feeding this one a large output buffer
+    # (the loopback uses 1 Mi samples: 2.4-2.7 -> 3.7-3.9 Msps measured here)
+    MAX_LAG = 1 << 20
 
     def __init__(self, n_prompt_carriers=24, decode_process=False):
         gr.sync_block.__init__(self, name="gensem_two_stream_rx", in_sig=[np.complex64], out_sig=None)
