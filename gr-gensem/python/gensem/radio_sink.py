@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from gnuradio import blocks, gr
 
-from .radio_errors import radio_unavailable
-
-DEVICES = ("usrp", "hackrf", "zmq")
+from . import radio_device as rd
 
 
 class radio_sink(gr.hier_block2):
@@ -39,66 +37,42 @@ class radio_sink(gr.hier_block2):
             gr.io_signature(1, 1, gr.sizeof_gr_complex),
             gr.io_signature(0, 0, 0),
         )
-        if device not in DEVICES:
-            raise ValueError(f"unknown device {device!r}; use one of {DEVICES}")
-        if not float(samp_rate) > 0:
-            raise ValueError(f"samp_rate must be > 0 Hz, got {samp_rate}")
+        rd.check(device, samp_rate)
         self.device, self.dry_run = device, bool(dry_run)
         if self.dry_run:
             self.throttle = blocks.throttle(gr.sizeof_gr_complex, float(samp_rate))
             self.sink = blocks.null_sink(gr.sizeof_gr_complex)
             self.connect(self, self.throttle, self.sink)
             return
-        try:
-            self.sink = _open_sink(
-                device, dev_args, float(samp_rate), float(center_freq), float(gain), antenna
-            )
-        except RuntimeError as exc:
-            label = {"usrp": "USRP", "hackrf": "HackRF", "zmq": "ZMQ push sink"}[device]
-            args = ",".join(filter(None, ["driver=hackrf", dev_args])) if device == "hackrf" else dev_args
-            raise radio_unavailable(label, args, exc) from None
+        self.sink = rd.open_or_exit(
+            device,
+            dev_args,
+            "ZMQ push sink",
+            lambda: _open_sink(device, dev_args, float(samp_rate), float(center_freq), float(gain), antenna),
+        )
         self.connect(self, self.sink)
 
     def set_center_freq(self, f):
-        if self.dry_run or self.device == "zmq":
-            return
-        if self.device == "usrp":
-            self.sink.set_center_freq(float(f), 0)
-        else:
-            self.sink.set_frequency(0, float(f))
+        if not self.dry_run:
+            rd.set_center_freq(self.sink, self.device, f)
 
     def set_gain(self, g):
-        if self.dry_run or self.device == "zmq":
-            return
-        if self.device == "usrp":
-            self.sink.set_gain(float(g), 0)
-        else:
-            self.sink.set_gain(0, "VGA", min(max(float(g), 0.0), 47.0))
+        if not self.dry_run:
+            rd.set_gain(self.sink, self.device, g, "VGA", 47.0)
 
 
 def _open_sink(device, dev_args, samp_rate, freq, gain, antenna):
     if device == "usrp":
-        import os
-
-        os.environ.setdefault("UHD_LOG_CONSOLE_LEVEL", "warning")  # no UHD banner before our one line
+        rd.quiet_uhd()
         from gnuradio import uhd
 
         s = uhd.usrp_sink(dev_args, uhd.stream_args(cpu_format="fc32", channels=[0]), "")
-        s.set_samp_rate(samp_rate)
-        s.set_center_freq(freq, 0)
-        s.set_gain(gain, 0)
-        if antenna:
-            s.set_antenna(antenna, 0)
-        return s
+        return rd.setup_usrp(s, samp_rate, freq, gain, antenna)
     if device == "hackrf":
         from gnuradio import soapy
 
-        s = soapy.sink("driver=hackrf", "fc32", 1, dev_args, "", [""], [""])
-        s.set_sample_rate(0, samp_rate)
-        s.set_bandwidth(0, 0)
-        s.set_frequency(0, freq)
-        s.set_gain(0, "AMP", False)
-        s.set_gain(0, "VGA", min(max(gain, 0.0), 47.0))
+        s = rd.setup_hackrf(soapy.sink("driver=hackrf", "fc32", 1, dev_args, "", [""], [""]), samp_rate, freq)
+        rd.set_gain(s, device, gain, "VGA", 47.0)
         return s
     from gnuradio import zeromq
 

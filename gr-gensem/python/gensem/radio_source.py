@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from gnuradio import blocks, gr
 
-from .radio_errors import radio_unavailable
-
-DEVICES = ("usrp", "hackrf", "zmq")
+from . import radio_device as rd
 
 
 class radio_source(gr.hier_block2):
@@ -43,10 +41,7 @@ class radio_source(gr.hier_block2):
             gr.io_signature(0, 0, 0),
             gr.io_signature(1, 1, gr.sizeof_gr_complex),
         )
-        if device not in DEVICES:
-            raise ValueError(f"unknown device {device!r}; use one of {DEVICES}")
-        if not float(samp_rate) > 0:
-            raise ValueError(f"samp_rate must be > 0 Hz, got {samp_rate}")
+        rd.check(device, samp_rate)
         self.device, self.dry_run = device, bool(dry_run)
         if self.dry_run:
             if replay_file:
@@ -63,56 +58,39 @@ class radio_source(gr.hier_block2):
             chain.append(blocks.throttle(gr.sizeof_gr_complex, float(samp_rate)))
             self.connect(*chain, self)
             return
-        try:
-            self.src = _open_source(
+        self.src = rd.open_or_exit(
+            device,
+            dev_args,
+            "ZMQ pull source",
+            lambda: _open_source(
                 device, dev_args, float(samp_rate), float(center_freq), float(gain), antenna
-            )
-        except RuntimeError as exc:
-            label = {"usrp": "USRP", "hackrf": "HackRF", "zmq": "ZMQ pull source"}[device]
-            args = ",".join(filter(None, ["driver=hackrf", dev_args])) if device == "hackrf" else dev_args
-            raise radio_unavailable(label, args, exc) from None
+            ),
+        )
         self.connect(self.src, self)
 
     def set_center_freq(self, f):
-        if self.dry_run or self.device == "zmq":
-            return
-        if self.device == "usrp":
-            self.src.set_center_freq(float(f), 0)
-        else:
-            self.src.set_frequency(0, float(f))
+        if not self.dry_run:
+            rd.set_center_freq(self.src, self.device, f)
 
     def set_gain(self, g):
-        if self.dry_run or self.device == "zmq":
-            return
-        if self.device == "usrp":
-            self.src.set_gain(float(g), 0)
-        else:
-            self.src.set_gain(0, "LNA", min(max(float(g), 0.0), 40.0))
+        if not self.dry_run:
+            rd.set_gain(self.src, self.device, g, "LNA", 40.0)
 
 
 def _open_source(device, dev_args, samp_rate, freq, gain, antenna):
     if device == "usrp":
-        import os
-
-        os.environ.setdefault("UHD_LOG_CONSOLE_LEVEL", "warning")  # no UHD banner before our one line
+        rd.quiet_uhd()
         from gnuradio import uhd
 
         s = uhd.usrp_source(dev_args, uhd.stream_args(cpu_format="fc32", channels=[0]))
-        s.set_samp_rate(samp_rate)
-        s.set_center_freq(freq, 0)
-        s.set_gain(gain, 0)
-        if antenna:
-            s.set_antenna(antenna, 0)
-        return s
+        return rd.setup_usrp(s, samp_rate, freq, gain, antenna)
     if device == "hackrf":
         from gnuradio import soapy
 
-        s = soapy.source("driver=hackrf", "fc32", 1, dev_args, "", [""], [""])
-        s.set_sample_rate(0, samp_rate)
-        s.set_bandwidth(0, 0)
-        s.set_frequency(0, freq)
-        s.set_gain(0, "AMP", False)
-        s.set_gain(0, "LNA", min(max(gain, 0.0), 40.0))
+        s = rd.setup_hackrf(
+            soapy.source("driver=hackrf", "fc32", 1, dev_args, "", [""], [""]), samp_rate, freq
+        )
+        rd.set_gain(s, device, gain, "LNA", 40.0)
         s.set_gain(0, "VGA", 20.0)
         return s
     from gnuradio import zeromq
