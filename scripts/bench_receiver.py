@@ -39,104 +39,51 @@ def _edge_map(size):
     return (canny_edges(fit_image(np.asarray(skimage.data.cat()), size)) / 255.0).astype(np.float32)
 
 
-def _byte_tokenizer(d):
-    from transformers import CLIPTokenizer
-
-    bs = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    chars = [chr(c) for c in cs]
-    vocab = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
-    os.makedirs(os.path.join(d, "tok"))
-    with open(os.path.join(d, "tok", "vocab.json"), "w") as f:
-        json.dump({t: i for i, t in enumerate(vocab)}, f)
-    with open(os.path.join(d, "tok", "merges.txt"), "w") as f:
-        f.write("#version: 0.2\n")
-    return CLIPTokenizer.from_pretrained(os.path.join(d, "tok"), model_max_length=77, local_files_only=True)
-
-
 def sd15_controlnet_random(device):
     """SD 1.5 + ControlNet, published architecture, random weights."""
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        ControlNetModel,
-        DDIMScheduler,
-        StableDiffusionControlNetPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     from receiver_ai.pipelines.controlnet import ControlNetBackend
+    from receiver_ai.pipelines.random_init import byte_level_clip_tokenizer, random_controlnet_pipeline
 
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=64,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=2,
-        block_out_channels=(320, 640, 1280, 1280),
-        cross_attention_dim=768,
-        attention_head_dim=8,
-        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-    )
-    controlnet = ControlNetModel.from_unet(unet)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        latent_channels=4,
-        layers_per_block=2,
-        sample_size=512,
-        block_out_channels=(128, 256, 512, 512),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-    )
     with tempfile.TemporaryDirectory() as d:
-        tok = _byte_tokenizer(d)
-    text = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tok),
+        tok = byte_level_clip_tokenizer(d, max_length=77)
+    pipe = random_controlnet_pipeline(
+        tok,
+        unet=dict(
+            sample_size=64,
+            in_channels=4,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280),
+            cross_attention_dim=768,
+            attention_head_dim=8,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        ),
+        vae=dict(
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            layers_per_block=2,
+            sample_size=512,
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+        ),
+        text=dict(
             hidden_size=768,
             intermediate_size=3072,
             num_hidden_layers=12,
             num_attention_heads=12,
             max_position_embeddings=77,
-            bos_token_id=len(tok) - 2,
-            eos_token_id=len(tok) - 1,
-            pad_token_id=len(tok) - 1,
-        )
-    )
-    sched = DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-    )
-    pipe = StableDiffusionControlNetPipeline(
-        vae=vae,
-        text_encoder=text,
-        tokenizer=tok,
-        unet=unet,
-        controlnet=controlnet,
-        scheduler=sched,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+        ),
     )
     if str(device).startswith("cuda"):
         pipe = pipe.to(torch.float16)
-    n_params = sum(p.numel() for m in (unet, controlnet, vae, text) for p in m.parameters())
-    return ControlNetBackend(pipe, device, {"dtype": str(next(unet.parameters()).dtype)}), n_params
+    parts = (pipe.unet, pipe.controlnet, pipe.vae, pipe.text_encoder)
+    n_params = sum(p.numel() for m in parts for p in m.parameters())
+    return ControlNetBackend(pipe, device, {"dtype": str(next(pipe.unet.parameters()).dtype)}), n_params
 
 
 def time_backend(generate, edge, steps_kw, images):

@@ -1,10 +1,8 @@
 """Receiver backends with tiny randomly initialised components (no weights, no hub)."""
 
-import json
 
 import numpy as np
 import pytest
-import torch
 
 from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
 
@@ -57,97 +55,49 @@ def test_edge_diffusion_bad_inputs_are_value_errors(tmp_path):
 
 
 # ------------------------------------------------------------------ controlnet
-def byte_chars():
-    """GPT-2/CLIP byte-to-unicode table (the byte-level BPE alphabet)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    bs += list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
-
-
 def write_tokenizer(d):
-    """A byte-level CLIP BPE tokenizer with no merges (one token per character), written locally."""
-    from transformers import CLIPTokenizer
+    from receiver_ai.pipelines.random_init import byte_level_clip_tokenizer
 
-    chars = byte_chars()
-    vocab = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
-    (d / "tok").mkdir()
-    (d / "tok" / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
-    (d / "tok" / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer.from_pretrained(str(d / "tok"), model_max_length=16, local_files_only=True)
+    tok = byte_level_clip_tokenizer(str(d), max_length=16)
     assert len(tok("a red car").input_ids) == 2 + len("a red car") - 2  # bos + chars - spaces + eos
-    return tok, len(vocab)
+    return tok
 
 
 def tiny_controlnet_pipe(tmp_path):
-    from diffusers import (
-        AutoencoderKL,
-        ControlNetModel,
-        DDIMScheduler,
-        StableDiffusionControlNetPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from receiver_ai.pipelines.random_init import random_controlnet_pipeline
 
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=16,
-        attention_head_dim=4,
-        norm_num_groups=4,
-    )
-    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16))
-    # ControlNet's zero convolutions start at 0 (no influence): give them random weights
-    for name, prm in controlnet.named_parameters():
-        if prm.abs().sum() == 0 and ("controlnet_" in name or "conv_out" in name):
-            torch.nn.init.normal_(prm, std=0.05)
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        latent_channels=4,
-        norm_num_groups=4,
-    )
-    tok, n_vocab = write_tokenizer(tmp_path)
-    text = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=n_vocab - 2,
-            eos_token_id=n_vocab - 1,
-            pad_token_id=n_vocab - 1,
+    return random_controlnet_pipeline(
+        write_tokenizer(tmp_path),
+        unet=dict(
+            block_out_channels=(8, 16),
+            layers_per_block=1,
+            sample_size=16,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=16,
+            attention_head_dim=4,
+            norm_num_groups=4,
+        ),
+        controlnet=dict(conditioning_embedding_out_channels=(8, 16)),
+        vae=dict(
+            block_out_channels=(8, 16),
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            latent_channels=4,
+            norm_num_groups=4,
+        ),
+        text=dict(
             hidden_size=16,
             intermediate_size=32,
             num_attention_heads=2,
             num_hidden_layers=2,
-            vocab_size=n_vocab,
             max_position_embeddings=16,
-        )
-    )
-    sched = DDIMScheduler(
-        beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False
-    )
-    return StableDiffusionControlNetPipeline(
-        vae=vae,
-        text_encoder=text,
-        tokenizer=tok,
-        unet=unet,
-        controlnet=controlnet,
-        scheduler=sched,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
+        ),
+        randomize_zero_convs=True,
     )
 
 
