@@ -106,11 +106,12 @@ def _plan_ber(args) -> float:
     if getattr(args, "targets", None):
         if args.target_ber is not None:
             raise UserError("gensem link: give --target-ber or --targets, not both")
-        from .planner import default_calibration, load_calibration
+        from .planner import get_calibration
 
         try:
-            cal = load_calibration(args.calibration) if args.calibration else default_calibration()
-            return cal.ber_for_targets([float(v) for v in args.targets.split(",")])
+            return get_calibration(args.calibration).ber_for_targets(
+                [float(v) for v in args.targets.split(",")]
+            )
         except ValueError as exc:
             raise UserError(f"gensem link: --targets: {exc}") from None
     return 1e-5 if getattr(args, "target_ber", None) is None else args.target_ber

@@ -53,7 +53,7 @@ def _clean(x):
 
 
 def _bers(args, user_error, single: bool):
-    from .planner import default_calibration, load_calibration
+    from .planner import get_calibration
 
     if args.ber and args.targets:
         raise user_error("gensem plan: give --ber or --targets, not both")
@@ -62,7 +62,7 @@ def _bers(args, user_error, single: bool):
         if single and len(bers) != 1:
             raise user_error("gensem plan: --snr-db plans for one target: give one --ber")
         return bers, None
-    cal = load_calibration(args.calibration) if args.calibration else default_calibration()
+    cal = get_calibration(args.calibration)
     if not args.targets:
         if single:
             raise user_error("gensem plan: give --targets CLIP,MS-SSIM (e.g. 0.997,0.982) or --ber")

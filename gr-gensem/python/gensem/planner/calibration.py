@@ -94,6 +94,11 @@ def default_calibration() -> Calibration:
     )
 
 
+def get_calibration(path: str | None = None) -> Calibration:
+    """The calibration at ``path`` (a CSV from ``gensem calibrate``), or the default one."""
+    return load_calibration(path) if path else default_calibration()
+
+
 def load_calibration(path: str) -> Calibration:
     """Read a calibration CSV (see the module docstring); ValueError with the reason if bad."""
     try:

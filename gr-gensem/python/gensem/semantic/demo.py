@@ -24,13 +24,6 @@ PAYLOAD_BYTES = 256  # stream-1 bytes per frame, part header included
 MIN_PROMPT_SNR_DB = 3.0  # prompt Es/N0 floor for the plan (K=7 r=1/2 QPSK, one packet)
 
 
-def _ber_targets(targets, calibration):
-    from ..planner import default_calibration, load_calibration
-
-    cal = load_calibration(calibration) if calibration else default_calibration()
-    return cal.ber_for_targets(targets), cal.source
-
-
 def run_demo(
     image_path: str,
     out_dir: str,
@@ -49,7 +42,7 @@ def run_demo(
     clip_model: str | None = None,
 ) -> dict:
     from ..link import LinkConfig, run_link
-    from ..planner import TABLE_I, plan
+    from ..planner import TABLE_I, get_calibration, plan
     from .edge_codec import EdgeCodec, conditioning_map
     from .edge_packets import HEADER_BYTES, packetize
     from .edges import edge_map, edge_f1
@@ -71,7 +64,8 @@ def run_demo(
     bits = codec.compress(e)
     v0 = 8 * len(prompt.encode("utf-8"))
     v1 = 8 * len(bits)
-    target_ber, cal_source = _ber_targets(targets, calibration)
+    cal = get_calibration(calibration)
+    target_ber, cal_source = cal.ber_for_targets(targets), cal.source
     # the prompt's Es/N0 floor: eq. (2) would let a short prompt run at -3 dB, where our
     # K=7 r=1/2 QPSK packet never decodes (docs/semantic.md)
     params = TABLE_I.with_(min_prompt_snr_db=MIN_PROMPT_SNR_DB)
