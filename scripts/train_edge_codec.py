@@ -71,17 +71,18 @@ def soft_target(edges: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return np.clip(b / line, 0.0, 1.0)
 
 
-def measured_bpp(codec, images) -> float:
-    """Real bitstream rate at the working size on a few training images (for rate control)."""
+def working_size_edges(codec, images) -> list:
+    """Canny maps of ``images`` at the codec's working size (computed once for rate control)."""
     from gensem.semantic.edges import canny_edges
     from gensem.semantic.images import fit_image
 
+    return [canny_edges(fit_image(img, codec.size)) for img in images]
+
+
+def measured_bpp(codec, edge_maps) -> float:
+    """Real bitstream rate of ``edge_maps`` at the working size (for rate control)."""
     codec.model.update(force=True)
-    return float(
-        np.mean(
-            [codec.bits_per_pixel(codec.compress(canny_edges(fit_image(img, codec.size)))) for img in images]
-        )
-    )
+    return float(np.mean([codec.bits_per_pixel(codec.compress(e)) for e in edge_maps]))
 
 
 def batches(edges, batch, crop, rng):
@@ -180,6 +181,7 @@ def main() -> int:
         w.writerow(["step", "loss", "bpp", "bce", "lambda", "aux", "seconds"])
     gen = batches([e for _, _, e in train], args.batch, args.crop, rng)
     pw = torch.tensor(args.pos_weight, device=args.device)
+    rate_edges = working_size_edges(codec, [img for _, img, _ in train[:3]])
     t0 = time.monotonic()
     run_bpp = None
     while step < args.steps:
@@ -204,7 +206,7 @@ def main() -> int:
             # rate control on the real bitstream (768 x 512, 3 training images): the training
             # rate is a noisy relaxation, dominated by z early on
             model.eval()
-            real = measured_bpp(codec, [img for _, img, _ in train[:3]])
+            real = measured_bpp(codec, rate_edges)
             model.train()
             lmbda = min(
                 max(lmbda * min(max((args.target_bpp / max(real, 1e-4)) ** 0.5, 0.5), 2.0), 0.05), 500.0
