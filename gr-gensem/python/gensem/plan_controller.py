@@ -15,7 +15,8 @@ from __future__ import annotations
 import pmt
 from gnuradio import gr
 
-from .pdu_util import log, parse_pdu
+from .dsp.frame_header import quantize_power
+from .pdu_util import log, parse_pdu, subscribed_ports
 from .planner.closed_loop import PlanTracker
 
 
@@ -46,7 +47,7 @@ class plan_controller(gr.basic_block):
         self.bad_messages = 0
         self.commands = 0
         self._sent = None  # (mod, power_q) of the last command
-        self._mod = None
+        self._subscribed = None
         self.message_port_register_in(pmt.intern("frames"))
         self.set_msg_handler(pmt.intern("frames"), self._on_frame)
         self.message_port_register_out(pmt.intern("control"))
@@ -63,10 +64,11 @@ class plan_controller(gr.basic_block):
             return
         if plan is None:
             return
-        mod = plan["modulation"] or self._mod or 4  # M1 = 0: keep the last M, zero power
-        key = (mod, round(plan["prompt_power"] * 255))
+        last_mod = self._sent[0] if self._sent else 4
+        mod = plan["modulation"] or last_mod  # M1 = 0: keep the last M, zero power
+        key = (mod, quantize_power(plan["prompt_power"]))  # what the frame header can carry
         if key != self._sent:
-            self._sent, self._mod = key, mod
+            self._sent = key
             self.commands += 1
             self.message_port_pub(
                 pmt.intern("control"), pmt.to_pmt({"mod": mod, "prompt_power": plan["prompt_power"]})
@@ -74,4 +76,7 @@ class plan_controller(gr.basic_block):
         event = dict(plan, frame=frame, rx_mod=int(meta.get("mod", 0)), rx_prompt_power=meta["prompt_power"])
         if self.keep_records:
             self.records.append(event)
-        self.message_port_pub(pmt.intern("events"), pmt.to_pmt(event))
+        if self._subscribed is None:
+            self._subscribed = subscribed_ports(self, ("events",))
+        if self._subscribed["events"]:
+            self.message_port_pub(pmt.intern("events"), pmt.to_pmt(event))
