@@ -117,7 +117,8 @@ def _plan_ber(args) -> float:
     return 1e-5 if getattr(args, "target_ber", None) is None else args.target_ber
 
 
-def _config(args, snr_db):
+def _config(args, snr_db, command: str):
+    """The validated LinkConfig of a link-style command; a bad value is a UserError."""
     from .link import LinkConfig
 
     plan = bool(getattr(args, "adaptive_plan", False))
@@ -133,7 +134,7 @@ def _config(args, snr_db):
             v1_bits=args.v1_bits,
             plan_margin_db=args.plan_margin_db,
         )
-    return LinkConfig(
+    cfg = LinkConfig(
         **extra,
         stream=stream,
         mod=args.mod,
@@ -152,6 +153,10 @@ def _config(args, snr_db):
         max_retries=args.max_retries,
         rx_process=args.rx_process,
     )
+    try:
+        return cfg.validate()
+    except ValueError as exc:
+        raise UserError(f"gensem {command}: {exc}") from None
 
 
 def _summary_link(cfg, r) -> str:
@@ -210,11 +215,7 @@ def _summary_link(cfg, r) -> str:
 
 
 def cmd_link(args) -> int:
-    cfg = _config(args, args.snr_db)
-    try:
-        cfg.validate()
-    except ValueError as exc:
-        raise UserError(f"gensem link: {exc}") from None
+    cfg = _config(args, args.snr_db, "link")
     from .link import run_link
 
     r = run_link(cfg, progress=not args.json and sys.stderr.isatty())
@@ -239,12 +240,7 @@ def cmd_sweep(args) -> int:
     from .sweep import run_sweep
 
     snrs = _parse_range(args.snr_db)
-    cfgs = [_config(args, s) for s in snrs]
-    for c in cfgs:
-        try:
-            c.validate()
-        except ValueError as exc:
-            raise UserError(f"gensem sweep: {exc}") from None
+    cfgs = [_config(args, s, "sweep") for s in snrs]
     result = run_sweep(cfgs, args.out, progress=not args.json and sys.stderr.isatty())
     if args.json:
         print(json.dumps(result))

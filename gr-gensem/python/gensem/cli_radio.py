@@ -14,11 +14,7 @@ from .cli import UserError, _add_link_args, _config
 
 
 def cmd_record(args) -> int:
-    cfg = _config(args, args.snr_db)
-    try:
-        cfg.validate()
-    except ValueError as exc:
-        raise UserError(f"gensem record: {exc}") from None
+    cfg = _config(args, args.snr_db, "record")
     if not args.samp_rate > 0:
         raise UserError("gensem record: --samp-rate must be > 0 (Hz)")
     from .recording import record_loopback
