@@ -86,3 +86,21 @@ def test_calibration_tiny(tiny):
     cal = load_calibration(r["csv"])  # what gensem plan --calibration reads
     assert cal.names == ["ms_ssim_norm"] and list(cal.ber) == [1e-4, 1e-1]
     assert 0 < r["prompt_only"]["ms_ssim_norm"] < 10
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--images", "skimage:cat", "skimage:coffee", "--prompts", "a", "b", "c"], "one prompt per image"),
+        (["--bers", "0.7"], "BERs must be in (0, 0.5)"),
+        (["--prompts", " "], "must not be empty"),
+        (["--codec", "/nonexistent.pt"], "checkpoint not found"),
+    ],
+)
+def test_calibrate_cli_errors(args, words):
+    from test_cli import gensem
+
+    r = gensem("calibrate", *args)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in r.stderr, r.stderr

@@ -1,6 +1,5 @@
 """Receiver backends with tiny randomly initialised components (no weights, no hub)."""
 
-
 import numpy as np
 import pytest
 
