@@ -2,6 +2,8 @@
 
 Puts each received variable-length vector s_hat_i back at its checkerboard positions (the unsent
 ones zero-filled), undoes the order and maps the (B, h*w, max_len) complex grid to y_hat (B, M, h, w).
+With ``use_prior`` the decoder also takes the hyperprior means mu = h_s(z_hat) of eq. (1), which the
+receiver has from the side information, as a prior on y_hat (added as tokens).
 """
 
 import torch
@@ -15,7 +17,14 @@ class JSCCDecoder(nn.Module):
     """f_d: received symbols + the lengths k_i (side information) -> the latent y_hat."""
 
     def __init__(
-        self, M: int, dim: int = 128, depth: int = 2, heads: int = 4, max_len: int = 128, unit: int = 8
+        self,
+        M: int,
+        dim: int = 128,
+        depth: int = 2,
+        heads: int = 4,
+        max_len: int = 128,
+        unit: int = 8,
+        use_prior: bool = False,
     ):
         super().__init__()
         if max_len % unit:
@@ -23,6 +32,7 @@ class JSCCDecoder(nn.Module):
         self.M, self.max_len, self.unit = M, max_len, unit
         self.in_proj = nn.Linear(2 * max_len, dim)
         self.rate_embed = nn.Embedding(max_len // unit, dim)
+        self.prior_proj = nn.Linear(M, dim) if use_prior else None
         self.blocks = nn.ModuleList(MLLABlock(dim, heads) for _ in range(depth))
         self.out_proj = nn.Linear(dim, M)
         order = checkerboard_order(max_len)
@@ -38,7 +48,7 @@ class JSCCDecoder(nn.Module):
         if bad.any():
             raise ValueError(f"lengths must be multiples of {self.unit} in [{self.unit}, {self.max_len}]")
 
-    def forward(self, symbols, lengths: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
+    def forward(self, symbols, lengths: torch.Tensor, latent_hw: tuple[int, int], prior=None) -> torch.Tensor:
         """Decode ``symbols`` (a list of 1-D complex tensors, one per image) sent with ``lengths``."""
         self._check_lengths(lengths, latent_hw)
         if isinstance(symbols, torch.Tensor):
@@ -53,10 +63,10 @@ class JSCCDecoder(nn.Module):
         mask = torch.arange(self.max_len, device=lengths.device) < lengths.unsqueeze(-1)
         dense = torch.zeros(*mask.shape, dtype=torch.complex64, device=lengths.device)
         dense[mask] = torch.cat(list(symbols)).to(torch.complex64)
-        return self.decode_dense(dense, lengths, latent_hw)
+        return self.decode_dense(dense, lengths, latent_hw, prior)
 
     def decode_dense(
-        self, dense: torch.Tensor, lengths: torch.Tensor, latent_hw: tuple[int, int]
+        self, dense: torch.Tensor, lengths: torch.Tensor, latent_hw: tuple[int, int], prior=None
     ) -> torch.Tensor:
         """Decode the padded (B, h*w, max_len) grid in checkerboard order (the training path)."""
         self._check_lengths(lengths, latent_hw)
@@ -65,6 +75,12 @@ class JSCCDecoder(nn.Module):
         b, n, _ = dense.shape
         t = self.in_proj(torch.view_as_real(dense).reshape(b, n, 2 * self.max_len))
         t = t + self.rate_embed(lengths // self.unit - 1)
+        if self.prior_proj is not None:
+            if prior is None or prior.shape != (b, self.M, *latent_hw):
+                raise ValueError(
+                    f"this decoder needs the hyperprior means (B, {self.M}, {latent_hw[0]}, {latent_hw[1]})"
+                )
+            t = t + self.prior_proj(prior.flatten(2).transpose(1, 2))
         for block in self.blocks:
             t = block(t, latent_hw)
         return self.out_proj(t).transpose(1, 2).reshape(b, self.M, *latent_hw)

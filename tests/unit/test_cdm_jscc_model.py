@@ -1,0 +1,161 @@
+"""CDM-JSCC receiver side and end to end with tiny randomly initialised models (fixed seeds)."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("compressai")
+pytest.importorskip("diffusers")
+
+from receiver_ai.cdm_jscc import checkpoint, side_info  # noqa: E402
+from receiver_ai.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC  # noqa: E402
+from receiver_ai.cdm_jscc.losses import PerceptualLoss, cdm_jscc_loss  # noqa: E402
+from receiver_ai.cdm_jscc.model import TINY_CONFIG, CDMJSCC  # noqa: E402
+from receiver_ai.cdm_jscc.sampler import make_scheduler, sample  # noqa: E402
+from receiver_ai.cdm_jscc.unet import TINY_UNET, ConditionalUNet  # noqa: E402
+
+torch.set_num_threads(1)
+CBR = 1 / 20  # reachable with the tiny config on 64x96 images: [1/24, 1/3]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = CDMJSCC(TINY_CONFIG).eval()
+    m.update_entropy_tables()
+    return m
+
+
+def _images(b=2, h=32, w=48, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, h, w, generator=g)
+
+
+def test_unet_shapes_time_and_condition_checks():
+    torch.manual_seed(0)
+    u = ConditionalUNet(8, 4, **TINY_UNET)
+    x, y = torch.randn(2, 3, 32, 48), torch.randn(2, 8, 8, 12)
+    out = u(x, y, torch.tensor([0.1, 1.0]))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    assert not torch.allclose(u(x, y, torch.tensor(0.1)), u(x, y, torch.tensor(0.9)))  # time matters
+    assert not torch.allclose(u(x, y, 0.5), u(x, y + 1.0, 0.5))  # the condition matters
+    with pytest.raises(ValueError, match="condition must be"):
+        u(x, torch.randn(2, 8, 4, 6), 0.5)
+    with pytest.raises(ValueError, match="channel entries"):
+        ConditionalUNet(8, 16, channels=[8, 16])
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_sampler_runs_with_any_step_count(steps):
+    torch.manual_seed(0)
+    u = ConditionalUNet(8, 4, **TINY_UNET).eval()
+    sched = make_scheduler({"num_train_timesteps": 100})
+    out = sample(u, torch.randn(1, 8, 4, 6), (16, 24), steps, sched, torch.Generator().manual_seed(0))
+    assert out.shape == (1, 3, 16, 24) and float(out.abs().max()) <= 1.0
+    with pytest.raises(ValueError, match="steps"):
+        sample(u, torch.randn(1, 8, 4, 6), (16, 24), 0, sched)
+
+
+@pytest.mark.parametrize("stage", ["compression", "jscc", "joint"])
+def test_training_stages_outputs_and_gradients(stage):
+    torch.manual_seed(0)
+    m = CDMJSCC(TINY_CONFIG).train()
+    x = _images()
+    out = m.training_outputs(x, 10.0, CBR, stage=stage, generator=torch.Generator().manual_seed(0))
+    if stage == "jscc":
+        loss = out["latent_mse"]
+        assert "x_hat" not in out and "x_bar" not in out  # g_d is not run in the JSCC stage
+    else:
+        loss, terms = cdm_jscc_loss(
+            x, out["x_hat"], out["x_bar"], out["bpp"], 0.5, 1e-3, PerceptualLoss(False)
+        )
+        assert out["x_bar"].shape == x.shape
+        assert (terms["mse_hat"] > 0) == (stage == "joint")
+    if stage != "compression":
+        assert abs(out["cbr"] - CBR) < 0.2 * CBR  # measured CBR tracks the target
+    loss.backward()
+    trained = {
+        n.split(".")[0] for n, p in m.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0
+    }
+    expect = {"compression": {"transform", "unet"}, "jscc": {"jscc_encoder", "jscc_decoder"}}
+    assert trained == expect.get(stage, {"transform", "unet", "jscc_encoder", "jscc_decoder"})
+
+
+def test_encode_power_cbr_and_decode_any_steps(model):
+    x = _images(b=1, h=64, w=96)
+    for target in (1 / 20, 1 / 16, 1 / 12):
+        enc = model.encode(x, target_cbr=target)
+        s = enc["symbols"][0]
+        assert s.numel() == int(enc["lengths"].sum())
+        assert abs(float((s.abs() ** 2).mean()) - 1.0) < 1e-4  # average power constraint
+        assert abs(float(enc["cbr"][0]) - target) < 0.15 * target  # tracks the target (k_i are quantised)
+    for steps in (1, 3):
+        out = model.decode(
+            enc["symbols"], enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"], steps
+        )
+        assert out.shape == x.shape and 0.0 <= float(out.min()) and float(out.max()) <= 1.0
+
+
+def test_side_info_round_trip_and_corruption(model):
+    x = _images(b=1, h=64, w=96)
+    enc = model.encode(x, target_cbr=CBR)
+    cfg = model.config
+    blob = side_info.pack(
+        enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], cfg["unit"], cfg["max_len"]
+    )
+    info = side_info.unpack(blob, model.transform.stride)
+    assert info["image_hw"] == (64, 96) and info["z_string"] == enc["z_strings"][0]
+    assert (torch.as_tensor(info["lengths"]) == enc["lengths"][0]).all()
+    bad = bytearray(blob)
+    bad[len(bad) // 2] ^= 0x10
+    with pytest.raises(side_info.SideInfoError, match="CRC"):
+        side_info.unpack(bytes(bad), model.transform.stride)
+    with pytest.raises(side_info.SideInfoError, match="too short"):
+        side_info.unpack(blob[:5], model.transform.stride)
+    with pytest.raises(side_info.SideInfoError, match="does not fit"):
+        side_info.unpack(blob, 16)
+    # symbols that do not match the lengths, or a hyper-latent of another size: one clear error
+    with pytest.raises(ValueError, match="side information"):
+        model.decode([enc["symbols"][0][:-2]], enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"])
+    with pytest.raises(ValueError, match="side information"):
+        model.decode(enc["symbols"], enc["lengths"], enc["z_strings"], (1, 1), enc["image_hw"])
+
+
+def test_deepjscc_cbr_power_and_shapes():
+    torch.manual_seed(0)
+    d = DeepJSCC(TINY_DEEPJSCC)
+    x = _images(h=32, w=48)
+    s = d.encode(x)
+    assert s.is_complex() and s[0].numel() / (3 * 32 * 48) == pytest.approx(d.cbr) == pytest.approx(1 / 12)
+    assert (s.abs() ** 2).mean(dim=(1, 2, 3)).sub(1).abs().max() < 1e-4
+    assert d(x, 10.0).shape == x.shape
+    with pytest.raises(ValueError, match="whole number"):
+        DeepJSCC({"channels": [8, 8], "cbr": 1 / 50})
+    with pytest.raises(ValueError, match="multiples of 4"):
+        d.encode(torch.rand(1, 3, 30, 48))
+
+
+def test_loss_terms_and_eta_bounds():
+    x = _images()
+    pl = PerceptualLoss(prefer_lpips=False)
+    assert pl.name == "1-ms-ssim"
+    total, terms = cdm_jscc_loss(x, x.clone(), x.clone(), torch.tensor(0.0), 0.5, 1e-3, pl)
+    assert float(total) == pytest.approx(0.0, abs=1e-5) and terms["dp_hat"] == pytest.approx(0.0, abs=1e-5)
+    _, terms = cdm_jscc_loss(x, torch.zeros_like(x), None, torch.tensor(1.0), 0.1, 1e-3, pl)
+    assert terms["mse_hat"] > 0.2 and terms["mse_bar"] == 0.0
+    with pytest.raises(ValueError, match="eta"):
+        cdm_jscc_loss(x, x, x, torch.tensor(0.0), 1.5, 0.0, pl)
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path, model):
+    path = str(tmp_path / "m.pt")
+    checkpoint.save(path, model, recipe={"note": "test"})
+    loaded, ckpt = checkpoint.load(path)
+    assert ckpt["kind"] == "cdm-jscc" and ckpt["recipe"]["note"] == "test"
+    x = _images(b=1, h=64, w=96)
+    a, b = model.encode(x, target_cbr=CBR), loaded.encode(x, target_cbr=CBR)
+    assert a["z_strings"] == b["z_strings"] and (a["lengths"] == b["lengths"]).all()
+    with pytest.raises(ValueError, match="no checkpoint"):
+        checkpoint.load(str(tmp_path / "missing.pt"))
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        checkpoint.load(str(tmp_path / "junk.pt"))
