@@ -35,3 +35,26 @@ def test_unit_energy_gray_and_roundtrip(m):
 def test_unknown_m_rejected():
     with pytest.raises(ValueError, match="unknown modulation order"):
         qam.check_m(32)
+
+
+def test_soft_demap_qpsk_known_answer_and_sign():
+    # QPSK axis amplitude +-1/sqrt(2), bit 1 on the positive side: LLR = 2*sqrt(2)*y/N0.
+    y = np.array([0.3 - 0.5j, -1.0 + 0.1j])
+    for exact in (True, False):
+        llr = qam.soft_demap(y, 4, n0=0.5, exact=exact)
+        want = 2 * np.sqrt(2) / 0.5 * np.array([0.3, -0.5, -1.0, 0.1])
+        np.testing.assert_allclose(llr, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("m", [16, 64])
+def test_soft_demap_sign_matches_hard_decision(m):
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2, 600 * qam.bits_per_symbol(m)).astype(np.uint8)
+    y = qam.modulate(bits, m) + 0.05 * (rng.normal(size=600) + 1j * rng.normal(size=600))
+    hard = qam.demodulate_hard(y, m)
+    for exact in (True, False):
+        llr = qam.soft_demap(y, m, n0=0.005, exact=exact)
+        np.testing.assert_array_equal((llr > 0).astype(np.uint8), hard)
+    # noiseless points decode to their own bits with large confidence
+    llr = qam.soft_demap(qam.modulate(bits, m), m, n0=0.01)
+    np.testing.assert_array_equal((llr > 0).astype(np.uint8), bits)

@@ -101,3 +101,34 @@ def qpsk_soft(symbols: np.ndarray, reliability: np.ndarray | float = 1.0) -> np.
     out[0::2] = z.real.reshape(-1)
     out[1::2] = z.imag.reshape(-1)
     return out
+
+
+def soft_demap(symbols: np.ndarray, m: int, n0: float, exact: bool = True) -> np.ndarray:
+    """Bit LLRs log P(b=1|y)/P(b=0|y) (positive -> bit 1, like :func:`qpsk_soft`) for AWGN
+    with complex noise variance ``n0`` (``n0/2`` per axis), in :func:`modulate`'s bit order.
+
+    Gray square QAM separates into two PAM axes, so each bit's LLR depends on one axis only:
+    exact log-sum-exp over that axis's levels, or its max-log approximation.
+    """
+    _, lvl_to_gray, scale, side, half, _, _ = _tables(check_m(m))
+    if not (np.isfinite(n0) and n0 > 0):
+        raise ValueError(f"noise variance n0={n0!r} must be finite and > 0")
+    y = np.asarray(symbols, dtype=np.complex128).reshape(-1)
+    amp = (2.0 * np.arange(side) - (side - 1)) / scale  # level -> amplitude
+    shifts = np.arange(half - 1, -1, -1)
+    lvl_bits = (lvl_to_gray[:, None] >> shifts[None, :]) & 1  # (side, half)
+    out = np.empty((y.size, 2 * half), dtype=np.float64)
+    for axis, comp in enumerate((y.real, y.imag)):
+        metric = -((comp[:, None] - amp[None, :]) ** 2) / n0  # (n, side)
+        for j in range(half):
+            ones, zeros = metric[:, lvl_bits[:, j] == 1], metric[:, lvl_bits[:, j] == 0]
+            if exact:
+                out[:, axis * half + j] = _logsumexp(ones) - _logsumexp(zeros)
+            else:
+                out[:, axis * half + j] = ones.max(axis=1) - zeros.max(axis=1)
+    return out.reshape(-1).astype(np.float32)
+
+
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    mx = a.max(axis=1)
+    return mx + np.log(np.exp(a - mx[:, None]).sum(axis=1))
