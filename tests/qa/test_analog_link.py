@@ -131,3 +131,13 @@ def test_transport_bad_settings():
         send_over_link(b"x", sym, 10.0, channel="rician")
     with pytest.raises(ValueError, match="prompt_power"):
         send_over_link(b"x", sym, 10.0, prompt_power=1.0)
+
+
+def test_tx_queue_analog_checks():
+    tx = two_stream_tx(analog_frame_symbols=10, max_queue=2)
+    assert tx.queue_analog(_unit(20)) == 2
+    assert tx.queue_analog(_unit(5)) == 0 and tx.dropped_pdus == 1  # queue full: dropped, counted
+    with pytest.raises(ValueError, match="complex"):
+        tx.queue_analog(np.ones(5, np.float32))
+    with pytest.raises(ValueError, match="analog_frame_symbols"):
+        two_stream_tx(analog_frame_symbols=8192)

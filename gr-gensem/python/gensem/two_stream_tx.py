@@ -159,7 +159,8 @@ class two_stream_tx(gr.sync_block):
         return self.arq.submit_bytes(data)
 
     def queue_analog(self, symbols) -> int:
-        """Queue an analog message (complex symbols) for stream 1; returns its frame count."""
+        """Queue an analog message (complex symbols) for stream 1; returns its frame count
+        (0: dropped, the queue is full). Raises ValueError on malformed symbols."""
         sym = np.asarray(symbols)
         if sym.ndim != 1 or not np.iscomplexobj(sym) or sym.size == 0:
             raise ValueError("analog message must be a non-empty 1-D complex array")
@@ -168,9 +169,12 @@ class two_stream_tx(gr.sync_block):
         chunks = split_message(sym.astype(np.complex64), self.analog_frame_symbols)
         if len(self.adaptive_queue) + len(chunks) > self.max_queue:
             self.dropped_pdus += 1
-            raise ValueError(
-                f"adaptive queue full ({self.max_queue}): analog message of {len(chunks)} frames dropped"
+            log.warning(
+                "gensem_two_stream_tx: adaptive queue full (%d), analog message of %d frames dropped",
+                self.max_queue,
+                len(chunks),
             )
+            return 0
         msg_id = self.analog_messages
         self.analog_messages += 1
         for k, (c, first, last) in enumerate(chunks):

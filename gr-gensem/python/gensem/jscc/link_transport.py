@@ -78,7 +78,7 @@ def reassemble(delivered: list[tuple[int, bytes]]) -> tuple[bytes, int] | None:
     return blob[_HEAD.size :], n_sym
 
 
-def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window):
+def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, n_symbols):
     from gnuradio import blocks, gr
 
     from ..feedback_channel import feedback_channel
@@ -93,6 +93,7 @@ def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, 
         window=window,
         max_retries=max_retries,
         analog_frame_symbols=frame_symbols,
+        max_queue=max(1024, -(-n_symbols // frame_symbols)),
     )
     tb.channel = ofdm_channel(
         noise_var=noise_var_for_snr(snr_db), fading="rayleigh" if channel == "rayleigh" else "none", seed=seed
@@ -137,7 +138,7 @@ def send_over_link(
     from ..pdu_util import parse_c32_pdu
 
     t0 = time.monotonic()
-    tb = _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window)
+    tb = _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, symbols.size)
     packets = fragment(side_info, symbols.size)
     for p in packets:
         tb.tx.submit_bytes(p)
