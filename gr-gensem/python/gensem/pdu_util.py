@@ -1,5 +1,6 @@
-"""PMT conventions shared by the blocks: PDUs are pmt.cons(meta dict, u8vector); every
-frame start carries the ``gensem_frame`` stream tag."""
+"""PMT conventions shared by the blocks: PDUs are pmt.cons(meta dict, u8vector), or
+pmt.cons(meta dict, c32vector) for analog stream-1 symbols; every frame start carries the
+``gensem_frame`` stream tag."""
 
 from __future__ import annotations
 
@@ -43,3 +44,17 @@ def parse_dict(msg) -> dict:
     if not pmt.is_dict(msg):
         raise ValueError("message is not a pmt dict")
     return dict(pmt.to_python(msg) or {})
+
+
+def make_c32_pdu(meta: dict, symbols: np.ndarray) -> pmt.pmt_t:
+    sym = np.ascontiguousarray(symbols, dtype=np.complex64).reshape(-1)
+    return pmt.cons(pmt.to_pmt(meta), pmt.init_c32vector(sym.size, sym))
+
+
+def parse_c32_pdu(msg) -> tuple[dict, np.ndarray] | None:
+    """(meta, complex64 symbols) of a c32vector PDU; None when the payload is not a c32vector."""
+    if not pmt.is_pair(msg) or not pmt.is_c32vector(pmt.cdr(msg)):
+        return None
+    car = pmt.car(msg)
+    meta = (pmt.to_python(car) if pmt.is_dict(car) else None) or {}
+    return dict(meta), np.asarray(pmt.c32vector_elements(pmt.cdr(msg)), dtype=np.complex64)

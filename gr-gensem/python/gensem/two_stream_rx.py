@@ -3,8 +3,12 @@
 Sink of complex baseband samples (from the channel model in loopback, from a USRP or
 HackRF over the air: the block is the same). Runs ``dsp.frame_receiver`` and publishes
 one PDU per decoded frame on ``frames`` (metadata: frame, mod, prompt_power, snr0_db,
-snr1_db, cfo, noise_var, s0_present, crc_ok, rx_time; payload: the stream-0 packet,
+snr1_db, cfo, noise_var, s0_present, crc_ok, rx_time, analog; payload: the stream-0 packet,
 empty when none) and one PDU per stream-1 payload on ``adaptive`` (same metadata).
+Analog frames give, on ``adaptive``, a c32vector PDU of the equalised symbols (unit
+scale: the sent symbols plus noise) with metadata analog True, first, last, n_symbols and
+noise_var1 (expected error variance of these symbols) besides the frame metadata
+(frame = header seq, snr1_db); ``dsp.analog_assembler`` puts a message back together.
 ``s0_symbols`` / ``s1_symbols`` carry each frame's equalised cells of stream 0 (QPSK) and
 stream 1 (M-QAM) as c32vector PDUs, for constellation displays (built only when connected).
 The per-stream SNR estimates (Es/N0 on each sub-channel) feed the planner.
@@ -25,7 +29,7 @@ from gnuradio import gr
 
 from .dsp.frame_receiver import DecodedFrame, FrameReceiver
 from .dsp.ofdm_params import OfdmParams
-from .pdu_util import log, make_pdu, subscribed_ports
+from .pdu_util import log, make_c32_pdu, make_pdu, subscribed_ports
 
 
 def frame_meta(f: DecodedFrame) -> dict:
@@ -41,7 +45,15 @@ def frame_meta(f: DecodedFrame) -> dict:
         "s0_present": f.s0_packet is not None,
         "crc_ok": bool(f.s0_crc_ok),
         "rx_time": time.time(),
+        "analog": bool(f.analog),
     }
+
+
+def analog_meta(f: DecodedFrame, meta: dict) -> dict:
+    """Metadata of an analog stream-1 PDU: the frame's plus the message flags and noise."""
+    nv = f.s1_noise_var if f.s1_noise_var is not None else float("nan")
+    n = 0 if f.s1_symbols is None else int(f.s1_symbols.size)
+    return dict(meta, first=bool(f.analog_first), last=bool(f.analog_last), n_symbols=n, noise_var1=float(nv))
 
 
 class two_stream_rx(gr.sync_block):
@@ -141,6 +153,10 @@ class two_stream_rx(gr.sync_block):
             meta = frame_meta(f)
             if self._subscribed["frames"]:
                 self.message_port_pub(pmt.intern("frames"), make_pdu(meta, f.s0_packet or b""))
+            if f.analog and f.s1_symbols is not None and self._subscribed["adaptive"]:
+                self.message_port_pub(
+                    pmt.intern("adaptive"), make_c32_pdu(analog_meta(f, meta), f.s1_symbols)
+                )
             if f.s1_payload is not None and self._subscribed["adaptive"]:
                 m = dict(meta, evm_db=f.s1_evm_db if f.s1_evm_db is not None else float("nan"))
                 self.message_port_pub(pmt.intern("adaptive"), make_pdu(m, f.s1_payload))

@@ -15,24 +15,43 @@ against lost feedback. Ports: in ``prompt`` (PDU or string: UTF-8 text), ``adapt
 ``mod``, ``prompt_power``); out ``events`` (per-frame and per-prompt reports). With
 ``prompt_carousel`` the last prompt is submitted again whenever the ARQ goes idle while
 stream-1 frames are still being sent (one prompt per image, as in the closed loop).
+
+Analog mode: a PDU on ``adaptive`` whose vector is a c32vector (complex symbols, unit
+average power, e.g. CDM-JSCC channel symbols) is sent as analog frames: split into
+chunks of ``analog_frame_symbols`` sent in consecutive frames, flagged first / last
+(``dsp.analog_assembler`` puts them back). A PDU on ``prompt`` with metadata
+``binary: True`` is sent as raw bytes over the ARQ (side information) instead of text.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from .dsp import prbs, qam
+from .dsp.analog_assembler import split_message
 from .dsp.arq import StopAndWaitSender, unwrap_frame
 from .dsp.conv_code import ConvCode
 from .dsp.frame_builder import build_frame, encode_prompt_packet
-from .dsp.frame_header import MAX_S1_BYTES
+from .dsp.frame_header import MAX_S1_BYTES, MAX_S1_SYMBOLS
 from .dsp.ofdm_params import OfdmParams
-from .pdu_util import FRAME_TAG, log, parse_dict, parse_pdu, subscribed_ports
+from .pdu_util import FRAME_TAG, log, parse_c32_pdu, parse_dict, parse_pdu, subscribed_ports
+
+
+@dataclass
+class AnalogChunk:
+    """One analog frame's symbols and its place in the message (adaptive-queue item)."""
+
+    symbols: np.ndarray
+    first: bool
+    last: bool
+    offset: int
+    message: int
 
 
 class two_stream_tx(gr.sync_block):
@@ -53,6 +72,7 @@ class two_stream_tx(gr.sync_block):
         n_prompt_carriers=24,
         max_queue=1024,
         prompt_carousel=False,
+        analog_frame_symbols=2400,
     ):
         gr.sync_block.__init__(self, name="gensem_two_stream_tx", in_sig=None, out_sig=[np.complex64])
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
@@ -62,6 +82,11 @@ class two_stream_tx(gr.sync_block):
             raise ValueError(f"prbs_bytes must be in 1..{MAX_S1_BYTES}")
         if int(prbs_frames) < 0 or int(window) < 0:
             raise ValueError("prbs_frames and window must be >= 0")
+        if not 0 < int(analog_frame_symbols) <= MAX_S1_SYMBOLS:
+            raise ValueError(f"analog_frame_symbols must be in 1..{MAX_S1_SYMBOLS}")
+        self.analog_frame_symbols = int(analog_frame_symbols)
+        self.analog_messages = 0
+        self.analog_frames_sent = 0
         self.prbs_frames = int(prbs_frames)
         self.prbs_bytes = int(prbs_bytes)
         self.prbs_seed = int(prbs_seed)
@@ -119,14 +144,52 @@ class two_stream_tx(gr.sync_block):
             if pmt.is_symbol(msg):
                 text = pmt.symbol_to_string(msg)
             else:
-                _, data = parse_pdu(msg)
+                meta, data = parse_pdu(msg)
+                if meta.get("binary"):
+                    self.submit_bytes(data)
+                    return
                 text = data.decode("utf-8")
             self.arq.submit(text)
             self._last_prompt = text
         except (ValueError, UnicodeDecodeError) as exc:
             self._bad(str(exc))
 
+    def submit_bytes(self, data: bytes) -> int:
+        """Send raw bytes (1..505) as one stream-0 packet over the ARQ; returns its ARQ seq."""
+        return self.arq.submit_bytes(data)
+
+    def queue_analog(self, symbols) -> int:
+        """Queue an analog message (complex symbols) for stream 1; returns its frame count
+        (0: dropped, the queue is full). Raises ValueError on malformed symbols."""
+        sym = np.asarray(symbols)
+        if sym.ndim != 1 or not np.iscomplexobj(sym) or sym.size == 0:
+            raise ValueError("analog message must be a non-empty 1-D complex array")
+        if not np.all(np.isfinite(sym)):
+            raise ValueError("analog message has NaN or inf symbols")
+        chunks = split_message(sym.astype(np.complex64), self.analog_frame_symbols)
+        if len(self.adaptive_queue) + len(chunks) > self.max_queue:
+            self.dropped_pdus += 1
+            log.warning(
+                "gensem_two_stream_tx: adaptive queue full (%d), analog message of %d frames dropped",
+                self.max_queue,
+                len(chunks),
+            )
+            return 0
+        msg_id = self.analog_messages
+        self.analog_messages += 1
+        for k, (c, first, last) in enumerate(chunks):
+            item = AnalogChunk(c, first, last, k * self.analog_frame_symbols, msg_id)
+            self.adaptive_queue.append((item, None))
+        return len(chunks)
+
     def _on_adaptive(self, msg):
+        analog = parse_c32_pdu(msg)
+        if analog is not None:
+            try:
+                self.queue_analog(analog[1])
+            except ValueError as exc:
+                self._bad(str(exc))
+            return
         try:
             meta, data = parse_pdu(msg)
             if not 0 < len(data) <= MAX_S1_BYTES:
@@ -198,16 +261,20 @@ class two_stream_tx(gr.sync_block):
         n = self.frames_sent
         if self.window <= 0:
             self.arq.expire(time.monotonic(), self.ack_timeout)
-        s1, mod = None, self.mod
+        s1, mod, analog = None, self.mod, None
         if self.prbs_sent < self.prbs_frames:
             s1 = prbs.payload(self.prbs_seed, n & 0xFFFF, self.prbs_bytes)
         elif self.adaptive_queue:
-            s1, m = self.adaptive_queue.popleft()
-            mod = m or self.mod
-        if self.prompt_carousel and self._last_prompt is not None and s1 is not None and self.arq.idle:
+            item, m = self.adaptive_queue.popleft()
+            if isinstance(item, AnalogChunk):
+                analog = item
+            else:
+                s1, mod = item, m or self.mod
+        has_s1 = s1 is not None or analog is not None
+        if self.prompt_carousel and self._last_prompt is not None and has_s1 and self.arq.idle:
             self.arq.submit(self._last_prompt)  # carousel: the next image's prompt, while stream 1 runs
         pk = self.arq.packet_for_frame(n)
-        if s1 is None and pk is None:
+        if not has_s1 and pk is None:
             if self.arq.current is None or self.window <= 0:
                 return None  # nothing to send
             # ARQ waiting for feedback: a header-only frame keeps the frame clock going
@@ -219,25 +286,32 @@ class two_stream_tx(gr.sync_block):
             s0_coded, s0_bytes = self._coded_cache[1], len(packet)
         if s1 is not None and self.prbs_sent < self.prbs_frames:
             self.prbs_sent += 1
-        frame = build_frame(self.params, n, mod, self.prompt_power, s0_coded, s0_bytes, s1, self.code)
+        kw = {}
+        if analog is not None:
+            kw = {"s1_analog": analog.symbols, "analog_first": analog.first, "analog_last": analog.last}
+            self.analog_frames_sent += 1
+        frame = build_frame(self.params, n, mod, self.prompt_power, s0_coded, s0_bytes, s1, self.code, **kw)
         self.frames_sent += 1
         if self._subscribed is None:
             self._subscribed = subscribed_ports(self, ("events",))
         if self._subscribed["events"]:
-            self.message_port_pub(
-                pmt.intern("events"),
-                pmt.to_pmt(
-                    {
-                        "event": "frame",
-                        "frame": n,
-                        "prompt_seq": seq,
-                        "mod": mod,
-                        "prompt_power": self.prompt_power,
-                        "s1_bytes": len(s1 or b""),
-                        "samples": int(frame.size),
-                    }
-                ),
-            )
+            ev = {
+                "event": "frame",
+                "frame": n,
+                "prompt_seq": seq,
+                "mod": 0 if analog is not None else mod,
+                "prompt_power": self.prompt_power,
+                "s1_bytes": len(s1 or b""),
+                "samples": int(frame.size),
+            }
+            if analog is not None:
+                ev.update(
+                    analog=True,
+                    s1_symbols=int(analog.symbols.size),
+                    offset=analog.offset,
+                    message=analog.message,
+                )
+            self.message_port_pub(pmt.intern("events"), pmt.to_pmt(ev))
         return frame
 
     def work(self, input_items, output_items):

@@ -57,6 +57,18 @@ class StopAndWaitSender:
         self.queue.append(item)
         return item.seq
 
+    def submit_bytes(self, data: bytes) -> int:
+        """Queue a binary packet payload (e.g. a fragment of CDM-JSCC side information)."""
+        data = bytes(data)
+        if not 0 < len(data) <= prompt_packet.MAX_PROMPT_BYTES:
+            raise ValueError(
+                f"stream-0 payload of {len(data)} bytes outside 1..{prompt_packet.MAX_PROMPT_BYTES}"
+            )
+        item = PromptOutcome(seq=self._next_seq, text="", payload=data)
+        self._next_seq = (self._next_seq + 1) % SEQ_MOD
+        self.queue.append(item)
+        return item.seq
+
     @property
     def idle(self) -> bool:
         return self.current is None and not self.queue

@@ -3,6 +3,9 @@
 Stream 0 (B0): prompt packet -> scrambler -> K=7 r=1/2 conv code -> interleaver -> QPSK,
 scaled by g0. Stream 1 (B1): payload -> scrambler -> Gray M-QAM, scaled by g1. The power
 split f0 : 1-f0 sets (g0, g1) as in ``OfdmParams.stream_gains`` (the paper's p0, p1).
+Analog mode (``s1_analog``): stream 1 carries complex symbols as they are (CDM-JSCC's
+unit-power channel symbols), scaled by g1 like QAM symbols, row by row over B1; the
+header is marked analog (``frame_header``) and its s1 field counts symbols.
 """
 
 from __future__ import annotations
@@ -46,8 +49,17 @@ def s1_symbols_needed(p: OfdmParams, s1_bytes: int, m: int) -> int:
     return -(-bits // per_sym)
 
 
+def s1_analog_rows(p: OfdmParams, n_symbols: int) -> int:
+    """OFDM symbols needed for ``n_symbols`` analog cells on B1."""
+    return -(-n_symbols // p.n_adaptive_carriers)
+
+
 def n_data_symbols(p: OfdmParams, hdr: FrameHeader) -> int:
-    return max(s0_symbols_needed(p, hdr.s0_bytes), s1_symbols_needed(p, hdr.s1_bytes, hdr.mod))
+    if hdr.analog:
+        s1 = s1_analog_rows(p, hdr.s1_bytes)
+    else:
+        s1 = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod)
+    return max(s0_symbols_needed(p, hdr.s0_bytes), s1)
 
 
 def encode_prompt_packet(packet: bytes, code: ConvCode) -> np.ndarray:
@@ -66,17 +78,38 @@ def build_frame(
     s0_bytes: int = 0,
     s1_payload: bytes | None = None,
     code: ConvCode | None = None,
+    s1_analog: np.ndarray | None = None,
+    analog_first: bool = True,
+    analog_last: bool = True,
 ) -> np.ndarray:
-    """One complete frame of complex baseband samples, gap of zeros included."""
-    qam.check_m(mod)
+    """One complete frame of complex baseband samples, gap of zeros included.
+
+    With ``s1_analog`` (1..8191 complex symbols) the frame is an analog frame: ``mod`` and
+    ``s1_payload`` are ignored and the flags mark the frame's place in its message.
+    """
     code = code or _default_code()
     s1_payload = s1_payload or b""
+    analog = s1_analog is not None
+    if analog:
+        s1_analog = np.asarray(s1_analog, dtype=np.complex128).reshape(-1)
+        if not 0 < s1_analog.size <= frame_header.MAX_S1_SYMBOLS:
+            raise ValueError(
+                f"analog frame of {s1_analog.size} symbols outside 1..{frame_header.MAX_S1_SYMBOLS}"
+            )
+        if not np.all(np.isfinite(s1_analog)):
+            raise ValueError("analog symbols must be finite (no NaN or inf)")
+        s1_payload = b""
+    else:
+        qam.check_m(mod)
     hdr = FrameHeader(
         seq=seq & 0xFFFF,
-        mod=mod,
+        mod=frame_header.ANALOG_MOD if analog else mod,
         power_q=frame_header.quantize_power(prompt_power_fraction),
         s0_bytes=s0_bytes if s0_coded is not None else 0,
-        s1_bytes=len(s1_payload),
+        s1_bytes=s1_analog.size if analog else len(s1_payload),
+        analog=analog,
+        first=analog and bool(analog_first),
+        last=analog and bool(analog_last),
     )
     g0, g1 = p.stream_gains(hdr.prompt_power_fraction)
     n_sym = n_data_symbols(p, hdr)
@@ -96,7 +129,13 @@ def build_frame(
         q = qam.modulate(np.asarray(s0_coded, np.uint8), 4)
         sym[: q.size] = q
         grid[n_h : n_h + cells // n0, p.bins(p.prompt_carriers)] = g0 * sym.reshape(-1, n0)
-    if hdr.s1_bytes:
+    if analog:
+        n1 = p.n_adaptive_carriers
+        rows = s1_analog_rows(p, hdr.s1_bytes)
+        cells = np.zeros(rows * n1, complex)
+        cells[: s1_analog.size] = s1_analog
+        grid[n_h : n_h + rows, p.bins(p.adaptive_carriers)] = g1 * cells.reshape(rows, n1)
+    elif hdr.s1_bytes:
         n1 = p.n_adaptive_carriers
         k = qam.bits_per_symbol(mod)
         rows = s1_symbols_needed(p, hdr.s1_bytes, mod)

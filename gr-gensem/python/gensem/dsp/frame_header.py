@@ -7,6 +7,14 @@ The 140 coded bits fill ``n_header_symbols * n_data`` cells (192 by default) and
 cells are soft-combined at the receiver; every header is sent at the unit reference
 power on all data subcarriers, so M1 and the power split can change from frame to frame
 without restarting the flowgraph.
+
+Analog frames (stream 1 carries complex JSCC symbols, no bits, no QAM) keep the same 48
+bits and mark themselves by the CRC: the CRC-16 is sent XOR ``ANALOG_CRC_MASK`` (as
+LTE/NR scramble a control channel's CRC with the RNTI). The receiver checks both
+hypotheses, so QAM headers are bit-exact as before and no field loses a bit; the cost
+is one bit of false-accept margin (2^-15 instead of 2^-16 per wrong decode). In an
+analog header the M1 field holds two flags (bit 1 = first, bit 0 = last frame of an
+analog message) and the s1 field counts **symbols** (1..8191), not bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from .qam import INDEX_MOD, MOD_INDEX
 HEADER_BITS = 64
 MAX_S0_BYTES = (1 << 9) - 1
 MAX_S1_BYTES = (1 << 13) - 1
+MAX_S1_SYMBOLS = MAX_S1_BYTES  # analog frames: the s1 field counts symbols
+ANALOG_CRC_MASK = 0xA5C3  # CRC-16 XOR this marks an analog frame
+ANALOG_MOD = 0  # ``mod`` of an analog header (no QAM)
 
 
 @dataclass(frozen=True)
@@ -30,44 +41,58 @@ class FrameHeader:
     mod: int
     power_q: int
     s0_bytes: int
-    s1_bytes: int
+    s1_bytes: int  # analog frames: stream-1 symbols
+    analog: bool = False
+    first: bool = False  # analog only: first / last frame of an analog message
+    last: bool = False
 
     @property
     def prompt_power_fraction(self) -> float:
         return self.power_q / 255.0
 
     def to_bits(self) -> np.ndarray:
-        if self.mod not in MOD_INDEX:
+        if self.analog:
+            m_bits = (int(self.first) << 1) | int(self.last)
+        elif self.mod not in MOD_INDEX:
             raise ValueError(f"unknown modulation order {self.mod}")
+        else:
+            m_bits = MOD_INDEX[self.mod]
         if not 0 <= self.s0_bytes <= MAX_S0_BYTES:
             raise ValueError(f"stream-0 packet of {self.s0_bytes} bytes exceeds {MAX_S0_BYTES}")
         if not 0 <= self.s1_bytes <= MAX_S1_BYTES:
             raise ValueError(f"stream-1 payload of {self.s1_bytes} bytes exceeds {MAX_S1_BYTES}")
         word = (
             ((self.seq & 0xFFFF) << 32)
-            | (MOD_INDEX[self.mod] << 30)
+            | (m_bits << 30)
             | ((self.power_q & 0xFF) << 22)
             | (self.s0_bytes << 13)
             | self.s1_bytes
         )
         body = word.to_bytes(6, "big")
-        full = body + crc16(body).to_bytes(2, "big")
+        crc = crc16(body) ^ (ANALOG_CRC_MASK if self.analog else 0)
+        full = body + crc.to_bytes(2, "big")
         return np.unpackbits(np.frombuffer(full, np.uint8))
 
     @classmethod
     def from_bits(cls, bits: np.ndarray) -> FrameHeader | None:
-        """Parse 64 hard bits; None when the CRC fails."""
+        """Parse 64 hard bits; None when the CRC fails (under both masks)."""
         raw = np.packbits(np.asarray(bits, dtype=np.uint8)[:HEADER_BITS]).tobytes()
         body, crc = raw[:6], int.from_bytes(raw[6:8], "big")
-        if crc16(body) != crc:
+        syndrome = crc16(body) ^ crc
+        if syndrome not in (0, ANALOG_CRC_MASK):
             return None
+        analog = syndrome == ANALOG_CRC_MASK
         word = int.from_bytes(body, "big")
+        m_bits = (word >> 30) & 0x3
         return cls(
             seq=(word >> 32) & 0xFFFF,
-            mod=INDEX_MOD[(word >> 30) & 0x3],
+            mod=ANALOG_MOD if analog else INDEX_MOD[m_bits],
             power_q=(word >> 22) & 0xFF,
             s0_bytes=(word >> 13) & 0x1FF,
             s1_bytes=word & 0x1FFF,
+            analog=analog,
+            first=analog and bool(m_bits & 2),
+            last=analog and bool(m_bits & 1),
         )
 
 

@@ -5,7 +5,8 @@ Schmidl & Cox detection and coarse CFO -> fine timing by LTS cross-correlation -
 refinement on the LTS pair -> averaged, tap-denoised channel estimate -> header (BPSK,
 repetition, CRC-16) -> pilot phase tracking (residual CFO + common phase) -> per-stream
 equalisation and demapping: stream 0 soft QPSK -> de-interleave -> Viterbi -> CRC-32;
-stream 1 hard M-QAM. Per-stream SNR estimate (Es/N0 on that stream's subcarriers) from
+stream 1 hard M-QAM, or, in analog frames, the equalised complex symbols themselves
+(with the expected error variance of each frame's symbols). Per-stream SNR estimate (Es/N0 on that stream's subcarriers) from
 the channel estimate and the noise measured on the LTS pair and the decoded header.
 """
 
@@ -23,6 +24,7 @@ from .frame_builder import (
     interleaver,
     n_data_symbols,
     s0_symbols_needed,
+    s1_analog_rows,
     s1_symbols_needed,
 )
 from .frame_header import FrameHeader
@@ -51,7 +53,11 @@ class DecodedFrame:
     s1_payload: bytes | None = None
     s1_evm_db: float | None = None
     s0_symbols: np.ndarray | None = None  # equalised stream-0 QPSK cells (constellation displays)
-    s1_symbols: np.ndarray | None = None  # equalised stream-1 M-QAM cells
+    s1_symbols: np.ndarray | None = None  # equalised stream-1 M-QAM cells (analog: the symbols)
+    analog: bool = False  # stream 1 carried analog symbols (s1_payload is then None)
+    analog_first: bool = False
+    analog_last: bool = False
+    s1_noise_var: float | None = None  # analog: expected error variance of s1_symbols
 
     @property
     def prompt(self):
@@ -340,6 +346,9 @@ class FrameReceiver:
             cfo_subcarriers=st["cfo"],
             noise_var=noise_var,
             snr_db=(_db(snr0), _db(snr1)),
+            analog=hdr.analog,
+            analog_first=hdr.first,
+            analog_last=hdr.last,
         )
         if n_sym == 0:
             return frame
@@ -350,7 +359,9 @@ class FrameReceiver:
             frame.s0_packet, frame.s0_crc_ok, frame.s0_symbols = self._decode_s0(y, h, hdr, g0)
             if not frame.s0_crc_ok:
                 self.stats.s0_crc_failures += 1
-        if hdr.s1_bytes:
+        if hdr.analog:
+            frame.s1_symbols, frame.s1_noise_var = self._decode_s1_analog(y, h, hdr, g1, noise_var)
+        elif hdr.s1_bytes:
             frame.s1_payload, frame.s1_evm_db, frame.s1_symbols = self._decode_s1(y, h, hdr, g1)
         return frame
 
@@ -385,6 +396,18 @@ class FrameReceiver:
         evm = float(np.mean(np.abs(z - dec) ** 2))
         n_cells = -(-8 * hdr.s1_bytes // qam.bits_per_symbol(hdr.mod))  # payload cells, no padding
         return payload, _db(evm), z[:n_cells]
+
+    def _decode_s1_analog(self, y, h, hdr, g1, noise_var):
+        """Equalised analog symbols (zero-forcing, the same estimate as for QAM) and their
+        expected error variance, mean over B1 of sigma^2 / (g1^2 |H_k|^2)."""
+        n = hdr.s1_bytes
+        if g1 <= 0:  # stream 1 sent at zero power: nothing to recover
+            return np.zeros(n, np.complex64), float("inf")
+        rows = s1_analog_rows(self.p, n)
+        hs = h[self._idx_s1]
+        z = (y[:rows, self._idx_s1] / (hs[None, :] * g1)).reshape(-1)[:n]
+        var = float(np.mean(noise_var / (g1**2 * np.abs(hs) ** 2)))
+        return z.astype(np.complex64), var
 
 
 def _db(x: float) -> float:
