@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_calibrate import add_calibrate_parser
 
     add_calibrate_parser(sub, UserError)
+    from .cli_jscc import add_jscc_parser
+
+    add_jscc_parser(sub, UserError)
     from .cli_radio import add_subcommands  # record, replay, radio
 
     add_subcommands(sub)

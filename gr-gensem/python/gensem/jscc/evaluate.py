@@ -97,7 +97,9 @@ def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0)
         rx = [awgn(s, snr_db, generator=g) for s in enc["symbols"]]
         t0 = time.perf_counter()
         out = model.decode(rx, enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"], steps, g)
-        rows.append({"recon": _to_uint8(out), "cbr": float(enc["cbr"][0]), "decode_s": time.perf_counter() - t0})
+        rows.append(
+            {"recon": _to_uint8(out), "cbr": float(enc["cbr"][0]), "decode_s": time.perf_counter() - t0}
+        )
     return rows
 
 
@@ -125,7 +127,9 @@ def run_hevc(method: str, images, snr_db: float, cbr: float, seed: int = 0) -> l
             r = hevc_ldpc(img, snr_db, cbr, np.random.default_rng(seed + i))
         else:
             r = hevc_capacity(img, snr_db, cbr)
-        rows.append({"recon": r["recon"], "cbr": r["cbr"], "decode_s": r["decode_s"], "decoded": r["decoded"]})
+        rows.append(
+            {"recon": r["recon"], "cbr": r["cbr"], "decode_s": r["decode_s"], "decoded": r["decoded"]}
+        )
     return rows
 
 
