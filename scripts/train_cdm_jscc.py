@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 import time
@@ -146,6 +147,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument(
+        "--min-lr-ratio", type=float, default=0.1, help="cosine decay to this fraction of --lr per stage"
+    )
     p.add_argument("--sample-steps", type=int, default=1, help="g_d test steps for the val figures")
     p.add_argument("--val-size", default="384x256", help="WxH the val images are fitted to")
     p.add_argument("--seed", type=int, default=0)
@@ -188,8 +192,13 @@ def main(argv=None) -> int:
         model = CDMJSCC(TINY_CONFIG if args.tiny else None)
         plan = [(s, n) for i, (s, n) in enumerate(zip(STAGES, stage_steps)) if i + 1 >= args.start_stage]
     if args.init:
-        init, _ = checkpoint.load(args.init)
-        model.load_state_dict(init.state_dict())
+        model, ckpt = checkpoint.load(args.init)  # its config and weights (entropy tables included)
+        if ckpt["kind"] != args.model:
+            print(
+                f"train_cdm_jscc: --init {args.init} is a {ckpt['kind']} checkpoint, not {args.model}",
+                file=sys.stderr,
+            )
+            return 2
     model.to(device).train()
     perceptual = PerceptualLoss().to(device)
     state_path, csv_path = args.out + ".state.pt", args.out + ".csv"
@@ -235,14 +244,23 @@ def main(argv=None) -> int:
         else:
             params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
         opt = torch.optim.Adam(params, lr=args.lr)
+        decay = torch.optim.lr_scheduler.LambdaLR(
+            opt,
+            lambda i, n=n_steps: (
+                args.min_lr_ratio
+                + (1 - args.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(i, n) / max(n, 1)))
+            ),
+        )
         aux = None
         if stage in ("compression", "joint"):
             aux = torch.optim.Adam(
                 [p for n, p in model.named_parameters() if n.endswith("quantiles")], lr=1e-3
             )
         start = 0
-        if state is not None and si == done["stage_index"]:
+        if state is not None and si == done["stage_index"] and done["step"] > 0:  # mid-stage
             opt.load_state_dict(state["opt"])
+            for _ in range(done["step"]):
+                decay.step()
             if aux is not None and state.get("aux"):
                 aux.load_state_dict(state["aux"])
             start = done["step"]
@@ -262,12 +280,13 @@ def main(argv=None) -> int:
                         x, out["x_hat"], out["x_bar"], out["bpp"], args.eta, args.lam, perceptual
                     )
                 if "latent_mse" in out:
-                    parts["latent_mse"] = float(out["latent_mse"])
+                    parts["latent_mse"] = out["latent_mse"].item()
                 parts["cbr"] = out.get("cbr", "")
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
+            decay.step()
             if aux is not None:
                 aux.zero_grad()
                 model.transform.entropy_bottleneck.loss().backward()
@@ -313,6 +332,7 @@ def main(argv=None) -> int:
         "batch": args.batch,
         "crop": args.crop,
         "lr": args.lr,
+        "lr_schedule": f"cosine to {args.min_lr_ratio} x lr within each stage",
         "seed": args.seed,
         "init": args.init,
         "perceptual": perceptual.name,
