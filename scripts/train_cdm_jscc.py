@@ -150,6 +150,12 @@ def main(argv=None) -> int:
     p.add_argument(
         "--min-lr-ratio", type=float, default=0.1, help="cosine decay to this fraction of --lr per stage"
     )
+    p.add_argument(
+        "--pure-noise-frac",
+        type=float,
+        default=0.5,
+        help="share of training draws at n = N (where sampling starts)",
+    )
     p.add_argument("--sample-steps", type=int, default=1, help="g_d test steps for the val figures")
     p.add_argument("--val-size", default="384x256", help="WxH the val images are fitted to")
     p.add_argument("--seed", type=int, default=0)
@@ -272,7 +278,9 @@ def main(argv=None) -> int:
                 loss = torch.mean((x - rec) ** 2)
                 parts = {"mse_hat": float(loss)}
             else:
-                out = model.training_outputs(x, args.snr_db, cbr, stage=stage, generator=gen)
+                out = model.training_outputs(
+                    x, args.snr_db, cbr, stage=stage, generator=gen, pure_noise_frac=args.pure_noise_frac
+                )
                 if stage == "jscc":
                     loss = out["latent_mse"]
                 else:
@@ -341,6 +349,7 @@ def main(argv=None) -> int:
         "device": str(device),
         "train_seconds": round(elapsed, 1),
         "sample_steps": args.sample_steps,
+        "pure_noise_frac": args.pure_noise_frac,
         "images": "Debian plasma-workspace-wallpapers + gnome-backgrounds + scikit-image data (train split)",
     }
     checkpoint.save(args.out, model.cpu(), recipe=recipe, figures=figures)

@@ -70,7 +70,13 @@ class CDMJSCC(nn.Module):
 
     # --- training ---------------------------------------------------------------------------
     def training_outputs(
-        self, x: torch.Tensor, snr_db: float, target_cbr: float, stage: str = "joint", generator=None
+        self,
+        x: torch.Tensor,
+        snr_db: float,
+        target_cbr: float,
+        stage: str = "joint",
+        generator=None,
+        pure_noise_frac: float = 0.0,
     ) -> dict:
         """The training forward pass of one stage of §III-C (Algorithm 1 as we read it).
 
@@ -98,7 +104,7 @@ class CDMJSCC(nn.Module):
             out["cbr"], out["beta"] = enc["cbr"].mean().item(), enc["beta"]
         if stage in ("compression", "joint"):
             x0 = 2.0 * x - 1.0
-            x_n, t_norm = q_sample(self.scheduler, x0, generator)
+            x_n, t_norm = q_sample(self.scheduler, x0, generator, pure_noise_frac)
             conds = [t["y_hat"]] + ([y_jscc] if y_jscc is not None else [])
             pred = self.unet(x_n.repeat(len(conds), 1, 1, 1), torch.cat(conds), t_norm.repeat(len(conds)))
             pred = (pred + 1.0) / 2.0

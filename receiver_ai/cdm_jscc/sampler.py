@@ -26,11 +26,25 @@ def make_scheduler(schedule: dict | None = None) -> DDIMScheduler:
     )
 
 
-def q_sample(scheduler: DDIMScheduler, x0: torch.Tensor, generator: torch.Generator | None = None):
-    """Draw n ~ U{1..N} per image and return (x_n, n/N) by eq. (2) in closed form."""
+def q_sample(
+    scheduler: DDIMScheduler,
+    x0: torch.Tensor,
+    generator: torch.Generator | None = None,
+    pure_noise_frac: float = 0.0,
+):
+    """Draw n per image and return (x_n, n/N) by eq. (2) in closed form.
+
+    n ~ U{1..N} as in eq. (6); with ``pure_noise_frac`` > 0 that fraction of the draws is n = N
+    instead, where the few-step sampler starts (see docs/cdm_jscc.md: with N_test = 1 the
+    decoder only ever sees n = N, which uniform draws visit once in N).
+    """
     n_train = scheduler.config.num_train_timesteps
     b = x0.shape[0]
-    t = torch.randint(0, n_train, (b,), generator=generator, device="cpu").to(x0.device)
+    t = torch.randint(0, n_train, (b,), generator=generator, device="cpu")
+    if pure_noise_frac > 0:
+        last = torch.rand(b, generator=generator, device="cpu") < pure_noise_frac
+        t = torch.where(last, torch.full_like(t, n_train - 1), t)
+    t = t.to(x0.device)
     eps = torch.randn(x0.shape, generator=generator, device="cpu").to(x0.device, x0.dtype)
     x_n = scheduler.add_noise(x0, eps, t)
     return x_n, (t.to(x0.dtype) + 1.0) / n_train
