@@ -35,7 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path[:0] = [ROOT]
+sys.path[:0] = [ROOT, os.path.join(ROOT, "gr-gensem", "python")]
 
 STAGES = ("compression", "jscc", "joint")
 
@@ -44,24 +44,16 @@ def load_split(images_dir: str, split: str, min_side: int = 0) -> list:
     """[(name, uint8 HxWx3)] of one split of the manifest, upscaled to a shorter side >= ``min_side``."""
     from PIL import Image
 
-    path = os.path.join(images_dir, "manifest.json")
-    if not os.path.isfile(path):
-        raise ValueError(f"no manifest.json in {images_dir} (run scripts/prepare_images.py)")
-    with open(path) as f:
-        manifest = json.load(f)
+    from gensem.semantic.images import split_names
+
     out = []
-    for m in manifest:
-        if m["split"] == split:
-            img = Image.open(os.path.join(images_dir, m["name"] + ".png")).convert("RGB")
-            if min(img.size) < min_side:  # a few scikit-image pictures are smaller than a crop
-                k = min_side / min(img.size)
-                img = img.resize(
-                    (max(min_side, round(img.size[0] * k)), max(min_side, round(img.size[1] * k))),
-                    Image.LANCZOS,
-                )
-            out.append((m["name"], np.asarray(img)))
-    if not out:
-        raise ValueError(f"no {split!r} images in {path}")
+    for name in split_names(images_dir, split):
+        img = Image.open(os.path.join(images_dir, name + ".png")).convert("RGB")
+        if min(img.size) < min_side:  # a few scikit-image pictures are smaller than a crop
+            k = min_side / min(img.size)
+            size = (max(min_side, round(img.size[0] * k)), max(min_side, round(img.size[1] * k)))
+            img = img.resize(size, Image.LANCZOS)
+        out.append((name, np.asarray(img)))
     return out
 
 

@@ -51,24 +51,15 @@ def load_split(images_dir: str, split: str, size: tuple[int, int]):
     import cv2
 
     from gensem.semantic.edges import canny_edges
-    from gensem.semantic.images import fit_image, load_image
+    from gensem.semantic.images import fit_image, load_image, split_names
 
-    path = os.path.join(images_dir, "manifest.json")
-    if not os.path.isfile(path):
-        raise ValueError(f"no manifest.json in {images_dir} (run scripts/prepare_images.py)")
-    with open(path) as f:
-        manifest = json.load(f)
     out = []
-    for m in manifest:
-        if m["split"] != split:
-            continue
-        big = fit_image(load_image(os.path.join(images_dir, m["name"] + ".png")))
+    for name in split_names(images_dir, split):
+        big = fit_image(load_image(os.path.join(images_dir, name + ".png")))
         edges = (canny_edges(big) > 0).astype(np.float32)
         img = cv2.resize(big, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
         e = cv2.resize(edges, size, interpolation=cv2.INTER_AREA)
-        out.append((m["name"], caption(m["name"]), img.transpose(2, 0, 1), e[None], big))
-    if not out:
-        raise ValueError(f"no {split!r} images in {path}")
+        out.append((name, caption(name), img.transpose(2, 0, 1), e[None], big))
     return out
 
 

@@ -25,9 +25,7 @@ IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 def load_images(spec: str, split: str | None = "val", size=IMAGE_SIZE) -> list[tuple[str, np.ndarray]]:
     """A directory (its ``manifest.json`` ``split`` when present, else every image) or one file,
     fitted to ``size``; ``skimage:NAME`` for a scikit-image picture."""
-    import json
-
-    from gensem.semantic.images import fit_image, load_image
+    from gensem.semantic.images import fit_image, load_image, split_names
 
     if spec.startswith("skimage:"):
         import skimage.data
@@ -42,10 +40,8 @@ def load_images(spec: str, split: str | None = "val", size=IMAGE_SIZE) -> list[t
         return [(os.path.splitext(os.path.basename(spec))[0], fit_image(load_image(spec), size))]
     if not os.path.isdir(spec):
         raise ValueError(f"{spec} is neither an image file nor a directory")
-    manifest = os.path.join(spec, "manifest.json")
-    if split and os.path.isfile(manifest):
-        with open(manifest) as f:
-            names = [m["name"] + ".png" for m in json.load(f) if m.get("split") == split]
+    if split and os.path.isfile(os.path.join(spec, "manifest.json")):
+        names = [n + ".png" for n in split_names(spec, split)]
     else:
         names = sorted(n for n in os.listdir(spec) if n.lower().endswith(IMAGE_EXT))
     if not names:

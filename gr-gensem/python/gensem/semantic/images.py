@@ -37,3 +37,18 @@ def fit_image(img: np.ndarray, size=WORK_SIZE) -> np.ndarray:
     img = cv2.resize(img, (nw, nh), interpolation=interp)
     x0, y0 = (nw - w) // 2, (nh - h) // 2
     return np.ascontiguousarray(img[y0 : y0 + h, x0 : x0 + w])
+
+
+def split_names(images_dir: str, split: str) -> list[str]:
+    """Names (no extension) of one split of ``scripts/prepare_images.py``'s ``manifest.json``."""
+    import json
+    import os
+
+    path = os.path.join(images_dir, "manifest.json")
+    if not os.path.isfile(path):
+        raise ValueError(f"no manifest.json in {images_dir} (run scripts/prepare_images.py)")
+    with open(path) as f:
+        names = [m["name"] for m in json.load(f) if m.get("split") == split]
+    if not names:
+        raise ValueError(f"no {split!r} images in {path}")
+    return names
