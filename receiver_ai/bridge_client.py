@@ -4,8 +4,11 @@ Runs on the GPU host, which has no GNU Radio: imports only pyzmq and the stdlib-
 ``gensem.bridge.schema``. Every message is validated (``schema.decode``); a bad one is
 counted under its error code and skipped. ``ImageAssembler`` groups messages per image:
 the prompt (stream 0) and the stream-1 edge-map parts 0..n_parts-1, and emits a
-``SemanticMessage`` once the prompt and every part are in. Images still incomplete after
-``timeout_s`` are dropped and reported. All queues are bounded. See docs/bridge.md.
+``SemanticMessage`` once the prompt and every part are in. An image still incomplete after
+``timeout_s`` is reported; if its prompt and at least one edge part arrived it is still
+delivered, with the lost parts zero-filled and listed in ``missing_parts`` (the edge codec
+decodes zero bytes into a blank region), otherwise it is dropped. All queues are bounded.
+See docs/bridge.md.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class SemanticMessage:
     parts: list[EdgePart]
     first_seen: float  # receiver clock (time.monotonic) of the image's first message
     completed: float  # receiver clock when the last piece arrived
+    missing_parts: list[int] = field(default_factory=list)  # zero-filled (lost on the air)
 
     @property
     def n_parts(self) -> int:
@@ -97,11 +101,17 @@ class ImageAssembler:
     ``max_pending``, oldest first), ``duplicates``, ``inconsistent`` (n_parts disagree),
     ``late`` (pieces of an image already finished), ``untagged_edge`` (stream-1 payloads
     without image_id/part/n_parts: they cannot be placed), ``frame_reports``,
-    ``bad_prompt`` (not UTF-8 or empty).
+    ``bad_prompt`` (not UTF-8 or empty), ``partial`` (timed-out images delivered with
+    zero-filled parts; ``emit_partial=False`` drops them instead).
     """
 
     def __init__(
-        self, max_pending: int = 64, timeout_s: float = 10.0, clock=time.monotonic, history: int = 256
+        self,
+        max_pending: int = 64,
+        timeout_s: float = 10.0,
+        clock=time.monotonic,
+        history: int = 256,
+        emit_partial: bool = True,
     ):
         if max_pending < 1 or timeout_s <= 0:
             raise ValueError("max_pending must be >= 1 and timeout_s > 0")
@@ -113,6 +123,8 @@ class ImageAssembler:
         self.history = int(history)
         self.counters = Counter()
         self.timed_out: deque = deque(maxlen=32)  # reports of the latest timeouts
+        self.emit_partial = bool(emit_partial)
+        self.partial: deque[SemanticMessage] = deque(maxlen=32)  # timed-out images, zero-filled
         self.last_frame: BridgeMessage | None = None
 
     def add(self, msg: BridgeMessage) -> SemanticMessage | None:
@@ -163,19 +175,34 @@ class ImageAssembler:
         del self.pending[image_id]
         self._finish(image_id)
         self.counters["completed"] += 1
-        parts = [p.parts[i] for i in range(p.n_parts)]
+        return self._message(p, now)
+
+    @staticmethod
+    def _message(p: _Pending, now: float) -> SemanticMessage:
+        """The image's message; missing parts become zero bytes of the largest part's size
+        (a lost last part's length is unknown; the codec ignores trailing zeros)."""
+        size = max(len(m.payload) for m in p.parts.values()) if p.parts else 0
+        missing = [i for i in range(p.n_parts or 0) if i not in p.parts]
+        payloads, facts = [], []
+        for i in range(p.n_parts or 0):
+            m = p.parts.get(i)
+            payloads.append(m.payload if m is not None else bytes(size))
+            if m is not None:
+                facts.append(
+                    EdgePart(
+                        i, m.seq, len(m.payload), m.mod, m.snr_db, m.ber_est, m.evm_db, m.crc_ok, m.rx_time
+                    )
+                )
         return SemanticMessage(
-            image_id=image_id,
+            image_id=p.image_id,
             prompt=p.prompt.payload.decode("utf-8"),
             prompt_seq=p.prompt.seq,
             prompt_snr_db=p.prompt.snr_db,
-            edge_bytes=b"".join(m.payload for m in parts),
-            parts=[
-                EdgePart(i, m.seq, len(m.payload), m.mod, m.snr_db, m.ber_est, m.evm_db, m.crc_ok, m.rx_time)
-                for i, m in enumerate(parts)
-            ],
+            edge_bytes=b"".join(payloads),
+            parts=facts,
             first_seen=p.first_seen,
             completed=now,
+            missing_parts=missing,
         )
 
     def _finish(self, image_id):
@@ -202,6 +229,10 @@ class ImageAssembler:
                 "missing": sorted(set(range(p.n_parts)) - set(p.parts))[:16] if p.n_parts else None,
                 "age_s": round(now - p.first_seen, 3),
             }
+            if self.emit_partial and p.prompt is not None and p.parts:
+                self.counters["partial"] += 1
+                rec["delivered_partial"] = True
+                self.partial.append(self._message(p, now))
             self.timed_out.append(rec)
             out.append(rec)
             log.warning("bridge: image %s timed out incomplete: %s", image_id, rec)
@@ -296,6 +327,10 @@ class BridgeClient:
             n += 1
             self.handle(frames)
         self.assembler.expire()
+        while self.assembler.partial:
+            if len(self.queue) == self.queue.maxlen:
+                self.counters["queue_dropped"] += 1
+            self.queue.append(self.assembler.partial.popleft())
         return n
 
     def get(self, timeout_s: float | None = None) -> SemanticMessage | None:
@@ -330,6 +365,7 @@ class BridgeClient:
                     "untagged_edge",
                     "bad_prompt",
                     "frame_reports",
+                    "partial",
                 )
             },
             "pending": len(a.pending),

@@ -91,6 +91,7 @@ def process(msg, codec, generate, out_dir: str, seed: int) -> dict:
         "image_id": msg.image_id,
         "prompt": msg.prompt,
         "edge_bits": msg.edge_bits,
+        "missing_parts": list(msg.missing_parts),
         "n_parts": msg.n_parts,
         "ber_est": msg.ber_est,
         "prompt_snr_db": msg.prompt_snr_db,

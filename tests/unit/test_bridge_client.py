@@ -91,6 +91,27 @@ def test_timeouts_and_eviction_are_bounded_and_reported():
     assert a.counters["timeouts"] == 2 and not a.pending
 
 
+def test_lost_parts_are_zero_filled_not_dropped():
+    now = [0.0]
+    a = ImageAssembler(timeout_s=5.0, clock=lambda: now[0])
+    assert a.add(prompt(7, n_parts=3)) is None
+    a.add(part(7, 0, 3, b"abcd"))
+    a.add(part(7, 2, 3, b"ef"))  # part 1 was lost on the air
+    a.add(part(8, 0, 2, b"zz"))  # no prompt: nothing to generate from, dropped
+    now[0] = 5.0
+    recs = {r["image_id"]: r for r in a.expire()}
+    assert recs[7]["delivered_partial"] and recs[7]["missing"] == [1] and "delivered_partial" not in recs[8]
+    (msg,) = a.partial
+    assert msg.edge_bytes == b"abcd" + bytes(4) + b"ef" and msg.missing_parts == [1]
+    assert [p.part for p in msg.parts] == [0, 2] and msg.prompt == "a red car"
+    assert a.counters["partial"] == 1 and a.counters["timeouts"] == 2
+    b = ImageAssembler(timeout_s=5.0, clock=lambda: now[0], emit_partial=False)
+    b.add(prompt(7, n_parts=2))
+    b.add(part(7, 0, 2, b"ab"))
+    now[0] = 10.0
+    assert b.expire()[0]["missing"] == [1] and not b.partial
+
+
 def test_client_counts_bad_messages_and_drops_oldest():
     with BridgeClient("inproc://unused-handle-test", pattern="pull", bind=True, queue_len=2) as c:
         for frames in ([b"junk"], [b"gensem/edge", b"{", b""], b"x", encode(prompt(1))[:2]):

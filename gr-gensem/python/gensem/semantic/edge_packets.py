@@ -4,8 +4,8 @@ robust part header, so the receiver can place parts without a CRC on stream 1.
 Part header: image_id (16 bits) | part (8) | n_parts (8), every bit repeated 3 times
 (bitwise majority at the receiver: a header survives BER 1e-2 with probability 0.99).
 The image's parts are consecutive slices of the codec bitstream; ``reassemble`` fills a
-missing part with zero bytes (the codec's decompress survives it). The bridge receiver does
-not use it yet: it waits for all parts (docs/semantic.md).
+missing part with zero bytes (the codec's decompress survives it); the bridge receiver's
+``ImageAssembler`` does the same for an image whose parts are still missing at its timeout.
 The image_id is the prompt's ARQ sequence number (one prompt per image).
 """
 
