@@ -58,7 +58,7 @@ class SemanticMessage:
 
     @property
     def n_parts(self) -> int:
-        return len(self.parts)
+        return len(self.parts) + len(self.missing_parts)
 
     @property
     def edge_bits(self) -> int:

@@ -103,7 +103,7 @@ def test_lost_parts_are_zero_filled_not_dropped():
     assert recs[7]["delivered_partial"] and recs[7]["missing"] == [1] and "delivered_partial" not in recs[8]
     (msg,) = a.partial
     assert msg.edge_bytes == b"abcd" + bytes(4) + b"ef" and msg.missing_parts == [1]
-    assert [p.part for p in msg.parts] == [0, 2] and msg.prompt == "a red car"
+    assert [p.part for p in msg.parts] == [0, 2] and msg.n_parts == 3 and msg.prompt == "a red car"
     assert a.counters["partial"] == 1 and a.counters["timeouts"] == 2
     b = ImageAssembler(timeout_s=5.0, clock=lambda: now[0], emit_partial=False)
     b.add(prompt(7, n_parts=2))
