@@ -5,9 +5,9 @@ Runs on the GPU host, which has no GNU Radio: imports only pyzmq and the stdlib-
 counted under its error code and skipped. ``ImageAssembler`` groups messages per image:
 the prompt (stream 0) and the stream-1 edge-map parts 0..n_parts-1, and emits a
 ``SemanticMessage`` once the prompt and every part are in. An image still incomplete after
-``timeout_s`` is reported; if its prompt and at least one edge part arrived it is still
-delivered, with the lost parts zero-filled and listed in ``missing_parts`` (the edge codec
-decodes zero bytes into a blank region), otherwise it is dropped. All queues are bounded.
+``timeout_s`` is reported; if its prompt arrived it is still delivered, with the lost edge
+parts zero-filled and listed in ``missing_parts`` (the edge codec decodes zero bytes into a
+blank region; no part at all, e.g. M1 = 0, gives a prompt-only image), otherwise it is dropped. All queues are bounded.
 See docs/bridge.md.
 """
 
@@ -101,8 +101,8 @@ class ImageAssembler:
     ``max_pending``, oldest first), ``duplicates``, ``inconsistent`` (n_parts disagree),
     ``late`` (pieces of an image already finished), ``untagged_edge`` (stream-1 payloads
     without image_id/part/n_parts: they cannot be placed), ``frame_reports``,
-    ``bad_prompt`` (not UTF-8 or empty), ``partial`` (timed-out images delivered with
-    zero-filled parts; ``emit_partial=False`` drops them instead).
+    ``bad_prompt`` (not UTF-8 or empty), ``partial`` (timed-out images with a prompt, delivered
+    with zero-filled parts or prompt-only; ``emit_partial=False`` drops them instead).
     """
 
     def __init__(
@@ -229,7 +229,7 @@ class ImageAssembler:
                 "missing": sorted(set(range(p.n_parts)) - set(p.parts))[:16] if p.n_parts else None,
                 "age_s": round(now - p.first_seen, 3),
             }
-            if self.emit_partial and p.prompt is not None and p.parts:
+            if self.emit_partial and p.prompt is not None:
                 self.counters["partial"] += 1
                 rec["delivered_partial"] = True
                 self.partial.append(self._message(p, now))

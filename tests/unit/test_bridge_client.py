@@ -98,13 +98,15 @@ def test_lost_parts_are_zero_filled_not_dropped():
     a.add(part(7, 0, 3, b"abcd"))
     a.add(part(7, 2, 3, b"ef"))  # part 1 was lost on the air
     a.add(part(8, 0, 2, b"zz"))  # no prompt: nothing to generate from, dropped
+    a.add(prompt(9))  # prompt only (M1 = 0 sends no parts and no n_parts): prompt-only image
     now[0] = 5.0
     recs = {r["image_id"]: r for r in a.expire()}
     assert recs[7]["delivered_partial"] and recs[7]["missing"] == [1] and "delivered_partial" not in recs[8]
-    (msg,) = a.partial
+    msg, only = a.partial
     assert msg.edge_bytes == b"abcd" + bytes(4) + b"ef" and msg.missing_parts == [1]
     assert [p.part for p in msg.parts] == [0, 2] and msg.n_parts == 3 and msg.prompt == "a red car"
-    assert a.counters["partial"] == 1 and a.counters["timeouts"] == 2
+    assert only.image_id == 9 and only.edge_bytes == b"" and only.n_parts == 0
+    assert a.counters["partial"] == 2 and a.counters["timeouts"] == 3
     b = ImageAssembler(timeout_s=5.0, clock=lambda: now[0], emit_partial=False)
     b.add(prompt(7, n_parts=2))
     b.add(part(7, 0, 2, b"ab"))
