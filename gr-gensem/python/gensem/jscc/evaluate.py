@@ -115,12 +115,17 @@ def run_deepjscc(model, images, snr_db: float, seed: int = 0) -> list[dict]:
 
 
 def run_hevc(method: str, images, snr_db: float, cbr: float, seed: int = 0) -> list[dict]:
+    from gensem.jscc.ldpc_qam import LdpcQamLink, select_link
     from gensem.jscc.separation_baselines import hevc_capacity, hevc_ldpc
 
+    link = None
+    if method == "hevc+ldpc":  # one (code, M) for the SNR, chosen once
+        choice = select_link(float(snr_db))
+        link = LdpcQamLink(choice["code"], choice["M"])
     rows = []
     for i, (_, img) in enumerate(images):
         if method == "hevc+ldpc":
-            r = hevc_ldpc(img, snr_db, cbr, np.random.default_rng(seed + i))
+            r = hevc_ldpc(img, snr_db, cbr, np.random.default_rng(seed + i), link=link)
         else:
             r = hevc_capacity(img, snr_db, cbr)
         rows.append(
