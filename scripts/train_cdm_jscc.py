@@ -102,7 +102,7 @@ def evaluate(model, val: list, snr_db: float, cbr: float, steps: int, device) ->
         for i, x in enumerate(val):
             x = x.to(device)
             if isinstance(model, DeepJSCC):
-                rec = model(x, snr_db, generator=torch.Generator(device=device).manual_seed(i)).clamp(0, 1)
+                rec = model(x, snr_db, generator=torch.Generator().manual_seed(i)).clamp(0, 1)
                 got = model.cbr
             else:
                 model.update_entropy_tables()

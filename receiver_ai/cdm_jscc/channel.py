@@ -14,5 +14,6 @@ def awgn(symbols, snr_db: float, signal_power: float = 1.0, generator: torch.Gen
         raise ValueError(f"symbols must be a complex tensor, got {symbols.dtype}")
     sigma2 = signal_power / 10.0 ** (snr_db / 10.0)
     real = torch.view_as_real(symbols)
-    noise = torch.randn(real.shape, generator=generator, dtype=real.dtype, device=real.device)
+    # drawn on the CPU (a seeded CPU generator works for any device), then moved
+    noise = torch.randn(real.shape, generator=generator, dtype=real.dtype).to(real.device)
     return symbols + torch.view_as_complex(noise * (sigma2 / 2.0) ** 0.5)
