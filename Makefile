@@ -17,7 +17,7 @@ demo:
 	$(PY) scripts/demo_loopback.py --out out/demo
 	$(PY) -m gensem.cli demo --image skimage:cat \
 		--prompt "a photo of a cat" --snr-db 15 --steps 20 --out out/demo_semantic
-	$(PY) -m gensem.cli jscc send --image skimage:astronaut --snr-db 10 --cbr 1/48 --over-link \
+	$(PY) -m gensem.cli jscc send --image skimage:immunohistochemistry --snr-db 10 --cbr 1/48 --over-link \
 		--out out/demo_jscc
 
 bench:

@@ -31,7 +31,8 @@ SKIMAGE = (
     "astronaut",
     "brick",
     "camera",
-    "cat",
+    # "cat" is left out: skimage.data.cat() is the same picture as chelsea (byte-identical),
+    # and the name hash had put one copy in each split
     "chelsea",
     "clock",
     "coffee",
