@@ -12,8 +12,6 @@ Images are float tensors in [0, 1]; the diffusion works in [-1, 1].
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -123,8 +121,8 @@ class CDMJSCC(nn.Module):
         self.transform.entropy_bottleneck.update(force=True)
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, target_cbr: float | None = None, beta: float | None = None) -> dict:
-        """Transmitter: symbols (list of complex, unit power) + side information per image."""
+    def analyse(self, x: torch.Tensor) -> dict:
+        """g_e + hyperprior of a transmission: y, p(y | z_hat) (eq. (1)) and the coded z string."""
         self._check_image(x)
         tr = self.transform
         y = tr.g_e(x)
@@ -133,13 +131,29 @@ class CDMJSCC(nn.Module):
         z_hat = tr.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
         scales, means = tr.h_s(z_hat).chunk(2, dim=1)
         _, y_likelihoods = tr.gaussian_conditional(y, scales, means=means, training=False)
-        enc = self.jscc_encoder(y, y_likelihoods, tuple(x.shape[-2:]), beta=beta, target_cbr=target_cbr)
         return {
-            "symbols": enc["symbols"],
-            "lengths": enc["lengths"],
+            "y": y,
+            "y_likelihoods": y_likelihoods,
             "z_strings": z_strings,
             "z_hw": tuple(z.shape[-2:]),
             "image_hw": tuple(x.shape[-2:]),
+        }
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, target_cbr: float | None = None, beta: float | None = None) -> dict:
+        """Transmitter: symbols (list of complex, unit power) + side information per image."""
+        return self.encode_analysed(self.analyse(x), target_cbr=target_cbr, beta=beta)
+
+    @torch.no_grad()
+    def encode_analysed(self, a: dict, target_cbr: float | None = None, beta: float | None = None) -> dict:
+        """f_e of ``encode`` on an ``analyse`` result (to pick one beta for a set of images first)."""
+        enc = self.jscc_encoder(a["y"], a["y_likelihoods"], a["image_hw"], beta=beta, target_cbr=target_cbr)
+        return {
+            "symbols": enc["symbols"],
+            "lengths": enc["lengths"],
+            "z_strings": a["z_strings"],
+            "z_hw": a["z_hw"],
+            "image_hw": a["image_hw"],
             "cbr": enc["cbr"],
             "beta": enc["beta"],
         }
@@ -181,9 +195,3 @@ class CDMJSCC(nn.Module):
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-
-def side_bits_estimate(z_strings: list[bytes], lengths: torch.Tensor, unit: int, max_len: int) -> int:
-    """Bits of side information: the z string plus ceil(log2(levels)) bits per length k_i."""
-    levels = max_len // unit
-    return 8 * sum(len(s) for s in z_strings) + lengths.numel() * max(1, math.ceil(math.log2(levels)))

@@ -75,21 +75,14 @@ def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0)
     from receiver_ai.cdm_jscc import awgn
     from receiver_ai.cdm_jscc.rate import find_beta, vector_bits
 
-    tr = model.transform
-    with torch.no_grad():
-        bits = []
-        for _, img in images:
-            y = tr.g_e(_to_tensor(img))
-            z_hat, _ = tr.entropy_bottleneck(tr.h_e(y), training=False)
-            scales, means = tr.h_s(z_hat).chunk(2, dim=1)
-            bits.append(vector_bits(tr.gaussian_conditional(y, scales, means=means, training=False)[1]))
+    analyses = [model.analyse(_to_tensor(img)) for _, img in images]
+    bits = torch.cat([vector_bits(a["y_likelihoods"]) for a in analyses])
     c = model.config
-    hw = images[0][1].shape[:2]
-    beta = find_beta(torch.cat(bits), cbr, hw, c["unit"], c["max_len"])
+    beta = find_beta(bits, cbr, images[0][1].shape[:2], c["unit"], c["max_len"])
     rows = []
-    for i, (_, img) in enumerate(images):
+    for i, a in enumerate(analyses):
         g = torch.Generator().manual_seed(seed + i)
-        enc = model.encode(_to_tensor(img), beta=beta)
+        enc = model.encode_analysed(a, beta=beta)
         rx = [awgn(s, snr_db, generator=g) for s in enc["symbols"]]
         t0 = time.perf_counter()
         out = model.decode(rx, enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"], steps, g)
