@@ -51,18 +51,20 @@ def load(path: str, device: str | torch.device = "cpu"):
     if not isinstance(ckpt, dict) or ckpt.get("kind") not in KINDS:
         raise ValueError(f"{path} is not a CDM-JSCC/DeepJSCC checkpoint (no known 'kind')")
     model = KINDS[ckpt["kind"]](ckpt["config"])
-    if isinstance(model, CDMJSCC):
-        # the entropy-model buffers are sized by update(); size them like the saved ones first
-        eb = model.transform.entropy_bottleneck
-        for name in ("_quantized_cdf", "_offset", "_cdf_length"):
-            key = f"transform.entropy_bottleneck.{name}"
-            if key in ckpt["state_dict"]:
-                getattr(eb, name).resize_(ckpt["state_dict"][key].shape)
-        gc = model.transform.gaussian_conditional
-        for name in ("_quantized_cdf", "_offset", "_cdf_length", "scale_table"):
-            key = f"transform.gaussian_conditional.{name}"
-            if key in ckpt["state_dict"]:
-                getattr(gc, name).resize_(ckpt["state_dict"][key].shape)
+    if isinstance(model, CDMJSCC):  # size the entropy models' CDF buffers like the saved ones
+        from compressai.models.utils import update_registered_buffers
+
+        tables = ["_quantized_cdf", "_offset", "_cdf_length"]
+        tr = model.transform
+        update_registered_buffers(
+            tr.entropy_bottleneck, "transform.entropy_bottleneck", tables, ckpt["state_dict"]
+        )
+        update_registered_buffers(
+            tr.gaussian_conditional,
+            "transform.gaussian_conditional",
+            tables + ["scale_table"],
+            ckpt["state_dict"],
+        )
     sd = {k: v.float() if v.dtype == torch.float16 else v for k, v in ckpt["state_dict"].items()}
     model.load_state_dict(sd)
     model.to(device).eval()
