@@ -72,14 +72,17 @@ def main(argv=None) -> int:
             from gensem.jscc.separation_baselines import hevc_capacity, hevc_ldpc
 
             if method == "hevc+ldpc":
-                r = hevc_ldpc(img, args.snr_db, cbr, np.random.default_rng(0))
+                from gensem.jscc.ldpc_qam import LdpcQamLink, select_link
+
+                choice = select_link(args.snr_db)  # one link for all runs, as gensem jscc eval does
+                link = LdpcQamLink(choice["code"], choice["M"])
                 # hevc_ldpc times its own receiver (demap + LDPC + HEVC); repeat it whole
-                times = [
-                    hevc_ldpc(img, args.snr_db, cbr, np.random.default_rng(i))["decode_s"]
+                runs = [
+                    hevc_ldpc(img, args.snr_db, cbr, np.random.default_rng(i), link=link)
                     for i in range(args.repeats)
                 ]
-                row["decode_s"] = statistics.median(times)
-                row.update(code=r.get("code"), M=r.get("M"), decoded=r["decoded"])
+                row["decode_s"] = statistics.median(r["decode_s"] for r in runs)
+                row.update(code=runs[0]["code"], M=runs[0]["M"], decoded=all(r["decoded"] for r in runs))
             else:
                 r = hevc_capacity(img, args.snr_db, cbr)
                 from gensem.jscc.hevc_codec import hevc_encode
