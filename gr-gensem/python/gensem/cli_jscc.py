@@ -80,6 +80,7 @@ def cmd_eval(args, user_error) -> int:
         images = load_images(args.images, split=args.split or None)[: args.limit or None]
     except ValueError as exc:
         raise user_error(f"gensem jscc eval: {exc}") from None
+    models: dict = {}  # loaded once, used at every SNR
     report = evaluate(
         images,
         args.snr_db,
@@ -91,6 +92,7 @@ def cmd_eval(args, user_error) -> int:
         args.seed,
         keep_recon=True,
         progress=lambda m: _progress(f"{m} at {args.snr_db:g} dB"),
+        models=models,
     )
     os.makedirs(args.out, exist_ok=True)
     grid = reconstruction_grid_png(images, report, os.path.join(args.out, "reconstructions.png"))
@@ -109,6 +111,7 @@ def cmd_eval(args, user_error) -> int:
                 False,
                 args.seed,
                 progress=lambda m, snr=snr: _progress(f"{m} at {snr:g} dB"),
+                models=models,
             )
         )
         curves[snr] = r["results"]

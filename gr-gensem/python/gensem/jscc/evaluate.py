@@ -148,11 +148,16 @@ def evaluate(
     seed: int = 0,
     keep_recon: bool = False,
     progress=None,
+    models: dict | None = None,
 ) -> dict:
-    """{"results": [one row per method], ...}; a method that cannot run gets ``error``, not an exception."""
+    """{"results": [one row per method], ...}; a method that cannot run gets ``error``, not an exception.
+
+    ``models``: a dict that keeps the loaded checkpoints between calls (one load for an SNR sweep).
+    """
     import torch
 
     torch.manual_seed(seed)
+    models = {} if models is None else models
     results = []
     for method in methods:
         if progress:
@@ -162,7 +167,9 @@ def evaluate(
             if method in ("hevc+ldpc", "hevc+capacity"):
                 per = run_hevc(method, images, snr_db, cbr, seed)
             else:
-                model, recipe = load_model(method, weights_dir)
+                if method not in models:
+                    models[method] = load_model(method, weights_dir)
+                model, recipe = models[method]
                 row["trained_snr_db"] = recipe.get("snr_db")
                 if method == "deepjscc":
                     per = run_deepjscc(model, images, snr_db, seed)
