@@ -96,3 +96,38 @@ def test_send_over_link_and_bad_input(weights, tmp_path):
     ):
         r = _gensem(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and msg in r.stderr, (args, r.stderr[-500:])
+
+
+def test_send_over_link_lost_or_corrupted_side_information(weights, tmp_path, monkeypatch, capsys):
+    """ARQ gives up on the side information, or it arrives corrupted: one line, exit 2, no traceback."""
+    from gensem import cli
+    from gensem.jscc import link_transport
+
+    real = link_transport.send_over_link
+    for damage, msg in (
+        (lambda info: None, "ARQ gave up"),
+        (lambda info: info[:-1] + bytes([info[-1] ^ 1]), "CRC mismatch"),
+    ):
+
+        def fake(side_info, symbols, snr_db, damage=damage, **kw):
+            out = real(side_info, symbols, snr_db, **kw)
+            return dict(out, side_info=damage(out["side_info"]))
+
+        monkeypatch.setattr(link_transport, "send_over_link", fake)
+        rc = cli.main(
+            [
+                "jscc",
+                "send",
+                "--image",
+                "skimage:astronaut",
+                "--cbr",
+                "1/12",
+                "--weights-dir",
+                weights,
+                "--over-link",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        err = capsys.readouterr().err
+        assert rc == 2 and msg in err and "Traceback" not in err, err

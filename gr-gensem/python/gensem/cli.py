@@ -299,7 +299,7 @@ def main(argv=None) -> int:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
             raise UserError(
-                "gensem: choose a subcommand: link, sweep, plan, demo, calibrate, record, replay, radio (gensem -h for help)"
+                "gensem: choose a subcommand: link, sweep, plan, demo, calibrate, jscc, record, replay, radio (gensem -h for help)"
             )
         return args.func(args)
     except UserError as exc:
