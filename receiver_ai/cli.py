@@ -24,14 +24,6 @@ from receiver_ai.pipelines import BACKENDS, DEFAULT_CONTROLNET, DEFAULT_EDGE_DIF
 PROG = "gensem-receiver"
 
 
-def default_codec_path() -> str:
-    import importlib.util
-
-    spec = importlib.util.find_spec("gensem.semantic")
-    base = os.path.dirname(spec.origin) if spec and spec.origin else "gr-gensem/python/gensem/semantic"
-    return os.path.join(base, "weights", "edge_codec.pt")
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--connect", required=True, help="bridge endpoint, e.g. tcp://radio-host:5555")
@@ -144,12 +136,12 @@ def run(args) -> int:
     except OSError as exc:
         raise ValueError(f"cannot create output directory {args.out!r}: {exc.strerror}") from None
 
-    from gensem.semantic.edge_codec import EdgeCodec
+    from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
 
     from receiver_ai.bridge_client import BridgeClient
     from receiver_ai.pipelines import load_backend
 
-    codec = EdgeCodec.from_checkpoint(args.edge_codec or default_codec_path())
+    codec = EdgeCodec.from_checkpoint(args.edge_codec or default_checkpoint())
     generate, desc = load_backend(
         args.backend,
         model=args.model,

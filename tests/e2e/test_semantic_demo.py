@@ -56,6 +56,10 @@ def test_demo_end_to_end(tiny, snr_db, sent):
         assert r["edge_decode"]["ok"]
     else:  # 4 dB: the edge map is not sent (M1 = 0), the prompt still arrives
         assert r["modulation"] == 0 and r["edge_ber"] is None and r["prompt_power_fraction"] == 1.0
+    # the image prompt announces its part count on air, so the bridge completes the image
+    # (prompt-only at M1 = 0) without waiting for its assembly timeout
+    images = r["bridge"]["images"]
+    assert images["completed"] == 1 and images["timeouts"] == 0 and images["partial"] == 0
 
 
 def test_demo_cli_errors():

@@ -96,6 +96,45 @@ def test_corrupted_crc_gives_nack():
     assert arq.delivered == [(0, "a dog on the beach")]
 
 
+def test_image_prompt_delivers_text_and_part_count():
+    """An image prompt (mark | n_parts | text) leaves the ARQ RX as the text with n_parts in
+    its metadata; a plain prompt has no n_parts."""
+    p = OfdmParams()
+    code = ConvCode()
+    pks = [
+        prompt_packet.build(0, prompt_packet.image_payload("a cat on a mat", 0)),
+        prompt_packet.build(1, b"a plain prompt"),
+    ]
+    frames = [
+        build_frame(p, i, 16, p.equal_split, encode_prompt_packet(pk, code), len(pk), None, code)
+        for i, pk in enumerate(pks)
+    ]
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.concatenate(frames + [np.zeros(256, np.complex64)]).tolist())
+    rx = two_stream_rx()
+    arq = prompt_arq_rx()
+    out = blocks.message_debug()
+    tb.connect(src, rx)
+    tb.msg_connect(rx, "frames", arq, "frames")
+    tb.msg_connect(arq, "prompt", out, "store")
+    tb.run()
+    time.sleep(0.05)
+    assert arq.delivered == [(0, "a cat on a mat"), (1, "a plain prompt")]
+    metas = [pmt.to_python(pmt.car(out.get_message(i))) for i in range(out.num_messages())]
+    texts = [bytes(pmt.u8vector_elements(pmt.cdr(out.get_message(i)))) for i in range(out.num_messages())]
+    assert texts == [b"a cat on a mat", b"a plain prompt"]
+    assert metas[0]["n_parts"] == 0 and "n_parts" not in metas[1]
+
+
+def test_prompt_pdu_with_n_parts_is_sent_as_image_prompt():
+    tx = two_stream_tx(mod=16)
+    meta = pmt.to_pmt({"n_parts": 4})
+    tx._on_prompt(pmt.cons(meta, pmt.init_u8vector(5, list(b"a dog"))))
+    assert tx.arq.queue[-1].payload == b"\x1e\x04a dog"
+    tx._on_prompt(pmt.cons(pmt.to_pmt({"n_parts": 300}), pmt.init_u8vector(5, list(b"a dog"))))
+    assert tx.bad_messages == 1  # out of range: counted, not sent
+
+
 def test_malformed_messages_are_counted_not_fatal():
     tx = two_stream_tx(mod=16)
     tx._on_feedback(pmt.intern("garbage"))

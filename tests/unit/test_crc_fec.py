@@ -25,6 +25,20 @@ def test_prompt_limits():
         prompt_packet.encode_text("x" * (prompt_packet.MAX_PROMPT_BYTES + 1))
 
 
+def test_image_prompt_carries_the_part_count():
+    data = prompt_packet.image_payload("a red car", 3)
+    assert data == b"\x1e\x03a red car"
+    assert prompt_packet.split_payload(data) == (b"a red car", 3)
+    assert prompt_packet.split_payload(prompt_packet.image_payload("x", 0)) == (b"x", 0)
+    assert prompt_packet.split_payload(b"a red car") == (b"a red car", None)  # plain prompt
+    with pytest.raises(ValueError, match="0x1E"):
+        prompt_packet.encode_text("\x1eabc")
+    with pytest.raises(ValueError, match="0..255 edge parts"):
+        prompt_packet.image_payload("a", 256)
+    with pytest.raises(ValueError, match="image prompt"):
+        prompt_packet.image_payload("x" * (prompt_packet.MAX_PROMPT_BYTES - 1), 1)
+
+
 def test_conv_code_impulse_response_is_171_133():
     code = ConvCode()
     x = np.zeros(8, np.uint8)

@@ -36,7 +36,7 @@ def add_calibrate_parser(sub, user_error):
 def cmd_calibrate(args, user_error) -> int:
     from .cli_demo import load_generator
     from .semantic.calibrate import run_calibration
-    from .semantic.demo import default_codec_path
+    from .semantic.edge_codec import default_checkpoint
     from .semantic.edge_codec import EdgeCodec
 
     try:
@@ -48,7 +48,7 @@ def cmd_calibrate(args, user_error) -> int:
             raise ValueError("BERs must be in (0, 0.5) and --seeds >= 1")
         prompts = args.prompts * (len(args.images) if len(args.prompts) == 1 else 1)
         images = [resolve_image(s, args.out) for s in args.images]
-        codec = EdgeCodec.from_checkpoint(args.codec or default_codec_path())
+        codec = EdgeCodec.from_checkpoint(args.codec or default_checkpoint())
         generate, backend = load_generator(args)
         r = run_calibration(
             images,

@@ -72,11 +72,11 @@ def cmd_demo(args, user_error) -> int:
     try:
         targets = [float(v) for v in args.targets.split(",")]
         image = resolve_image(args.image, args.out)
-        from .semantic.demo import default_codec_path
+        from .semantic.edge_codec import default_checkpoint
         from .semantic.images import load_image
 
         load_image(image)  # fail fast, before loading any model
-        codec = args.codec or default_codec_path()
+        codec = args.codec or default_checkpoint()
         if not os.path.isfile(codec):
             raise ValueError(
                 f"edge-codec checkpoint not found: {codec} (train one: scripts/train_edge_codec.py)"

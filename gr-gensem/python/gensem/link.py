@@ -25,7 +25,7 @@ from gnuradio import gr
 from .dsp import qam
 from .dsp.channel import noise_var_for_snr
 from .dsp.ofdm_params import OfdmParams
-from .dsp.prompt_packet import encode_text
+from .dsp.prompt_packet import encode_text, image_payload
 
 SNR_RANGE_DB = (-10.0, 60.0)
 STREAMS = ("adaptive", "prompt", "both")
@@ -63,6 +63,7 @@ class LinkConfig:
     adaptive_payloads: tuple = ()  # stream-1 payloads (e.g. edge-map parts) instead of PRBS frames
     bridge_endpoint: str = ""  # send decoded prompt / edge parts to a GPU receiver over ZeroMQ
     bridge_pattern: str = "pub"  # pub (bind) or push (connect to a PULL receiver: nothing lost)
+    n_parts: int | None = None  # send the prompt as an image prompt announcing this many edge parts
 
     def validate(self):
         if self.snr_profile:
@@ -86,7 +87,7 @@ class LinkConfig:
         if self.channel not in ("awgn", "rayleigh"):
             raise ValueError(f"unknown channel {self.channel!r}; use awgn or rayleigh")
         if self.stream in ("prompt", "both"):
-            encode_text(self.text)
+            encode_text(self.text) if self.n_parts is None else image_payload(self.text, self.n_parts)
         if self.bridge_pattern not in ("pub", "push"):
             raise ValueError("bridge pattern must be pub or push")
         if self.adaptive_payloads:
@@ -177,7 +178,7 @@ class LoopbackLink(gr.top_block):
         self.tx = two_stream_tx(
             mod=cfg.mod,
             prompt_power=cfg.power_fraction,
-            prompts=[cfg.text] if use_prompt else [],
+            prompts=[(cfg.text, cfg.n_parts)] if use_prompt else [],
             prbs_frames=cfg.frames if use_adaptive and not cfg.adaptive_payloads else 0,
             prbs_bytes=cfg.payload_bytes,
             prbs_seed=cfg.seed,

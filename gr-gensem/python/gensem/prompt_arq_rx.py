@@ -3,8 +3,9 @@
 Takes the ``frames`` PDUs of ``gensem_two_stream_rx`` in order; for each it publishes
 one feedback dict on ``feedback`` (ACK: crc_ok True + prompt_seq, NACK: crc_ok False,
 frame seen without prompt: crc_ok None) and, for a new CRC-clean prompt, a PDU with
-the UTF-8 text on ``prompt`` (metadata: prompt_seq, frame, snr0_db). Duplicates (the
-ACK was lost) are ACKed again, never re-delivered.
+the UTF-8 text on ``prompt`` (metadata: prompt_seq, frame, snr0_db, and n_parts for an
+image prompt: the number of edge-map parts of its image, 0 = none; see
+``dsp.prompt_packet``). Duplicates (the ACK was lost) are ACKed again, never re-delivered.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pmt
 from gnuradio import gr
 
 from .dsp.arq import StopAndWaitReceiver
+from .dsp.prompt_packet import split_payload
 from .pdu_util import log, make_pdu, parse_pdu
 
 
@@ -44,10 +46,13 @@ class prompt_arq_rx(gr.basic_block):
         self.message_port_pub(pmt.intern("feedback"), pmt.to_pmt(fb))
         if new is not None:
             seq, payload = new
+            payload, n_parts = split_payload(payload)
             text = payload.decode("utf-8", errors="replace")
             self.delivered.append((seq, text))
             self.delivered_frames.append(frame)
             out_meta = {"prompt_seq": seq, "frame": frame, "snr0_db": meta.get("snr0_db", np.nan)}
+            if n_parts is not None:
+                out_meta["n_parts"] = n_parts
             self.message_port_pub(pmt.intern("prompt"), make_pdu(out_meta, payload))
 
     @property

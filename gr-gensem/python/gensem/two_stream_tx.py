@@ -100,9 +100,10 @@ class two_stream_tx(gr.sync_block):
         self.arq = StopAndWaitSender(max_retries)
         self.prompt_carousel = bool(prompt_carousel)
         self._last_prompt = None
-        for text in prompts:
-            self.arq.submit(text)
-            self._last_prompt = text
+        for item in prompts:  # "text", or ("text", n_parts) for an image prompt
+            text, n_parts = (item, None) if isinstance(item, str) else item
+            self.arq.submit(text, n_parts)
+            self._last_prompt = (text, n_parts)
         self.adaptive_queue: deque = deque()
         self._pending = np.zeros(0, np.complex64)
         self._tag_offsets: deque = deque()  # (offset in pending stream, seq)
@@ -141,6 +142,7 @@ class two_stream_tx(gr.sync_block):
 
     def _on_prompt(self, msg):
         try:
+            n_parts = None
             if pmt.is_symbol(msg):
                 text = pmt.symbol_to_string(msg)
             else:
@@ -149,8 +151,10 @@ class two_stream_tx(gr.sync_block):
                     self.submit_bytes(data)
                     return
                 text = data.decode("utf-8")
-            self.arq.submit(text)
-            self._last_prompt = text
+                if meta.get("n_parts") is not None:  # an image prompt: its edge-part count goes on air
+                    n_parts = int(meta["n_parts"])
+            self.arq.submit(text, n_parts)
+            self._last_prompt = (text, n_parts)
         except (ValueError, UnicodeDecodeError) as exc:
             self._bad(str(exc))
 
@@ -272,7 +276,7 @@ class two_stream_tx(gr.sync_block):
                 s1, mod = item, m or self.mod
         has_s1 = s1 is not None or analog is not None
         if self.prompt_carousel and self._last_prompt is not None and has_s1 and self.arq.idle:
-            self.arq.submit(self._last_prompt)  # carousel: the next image's prompt, while stream 1 runs
+            self.arq.submit(*self._last_prompt)  # carousel: the next image's prompt, while stream 1 runs
         pk = self.arq.packet_for_frame(n)
         if not has_s1 and pk is None:
             if self.arq.current is None or self.window <= 0:

@@ -50,8 +50,12 @@ class StopAndWaitSender:
         self.acks = self.nacks = self.timeouts = 0
 
     # -- user side
-    def submit(self, text: str) -> int:
-        payload = prompt_packet.encode_text(text)  # raises ValueError on bad input
+    def submit(self, text: str, n_parts: int | None = None) -> int:
+        """Queue a prompt; with ``n_parts`` it goes as an image prompt (its edge-part count)."""
+        if n_parts is None:
+            payload = prompt_packet.encode_text(text)  # raises ValueError on bad input
+        else:
+            payload = prompt_packet.image_payload(text, n_parts)
         item = PromptOutcome(seq=self._next_seq, text=text, payload=payload)
         self._next_seq = (self._next_seq + 1) % SEQ_MOD
         self.queue.append(item)

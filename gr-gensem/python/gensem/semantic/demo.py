@@ -43,7 +43,7 @@ def run_demo(
 ) -> dict:
     from ..link import LinkConfig, run_link
     from ..planner import TABLE_I, get_calibration, plan
-    from .edge_codec import EdgeCodec, conditioning_map
+    from .edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from .edge_packets import HEADER_BYTES, packetize
     from .edges import edge_map, edge_f1
 
@@ -60,7 +60,7 @@ def run_demo(
         prompt = Captioner.load(captioner or DEFAULT_MODEL)(img)
         prompt_source = f"BLIP captioner ({captioner or DEFAULT_MODEL})"
     e = edge_map(img, edges, hed_weights)
-    codec = EdgeCodec.from_checkpoint(codec_path or default_codec_path())
+    codec = EdgeCodec.from_checkpoint(codec_path or default_checkpoint())
     bits = codec.compress(e)
     v0 = 8 * len(prompt.encode("utf-8"))
     v1 = 8 * len(bits)
@@ -88,6 +88,7 @@ def run_demo(
                 snr_db=snr_db,
                 channel=channel,
                 adaptive_payloads=tuple(parts),
+                n_parts=len(parts),
                 bridge_endpoint=client.endpoint,
                 bridge_pattern="push",
                 seed=seed,
@@ -99,19 +100,19 @@ def run_demo(
                 text=prompt,
                 snr_db=snr_db + 10 * math.log10(2),
                 channel=channel,
+                n_parts=0,  # the prompt tells the receiver not to wait for an edge map
                 bridge_endpoint=client.endpoint,
                 bridge_pattern="push",
                 seed=seed,
             )
         link = run_link(cfg)
         pr = link["prompt"] if parts else link
-        got = client.get(timeout_s=20.0) if parts else None
-        if not parts:  # prompt only: take the delivered prompt from the bridge messages
-            client.poll(timeout_s=2.0)
+        # the bridge completes a prompt-only image (n_parts 0 on air) as soon as its prompt is in
+        got = client.get(timeout_s=20.0) if parts or pr.get("delivered") else None
         stats = client.stats()
     finally:
         client.close()
-    received_prompt = got.prompt if got is not None else pr.get("text")
+    received_prompt = got.prompt if got is not None else None
     if parts and got is not None:
         rx_edges, info = codec.decompress(got.edge_bytes)
     else:
@@ -168,10 +169,6 @@ def run_demo(
         os.path.join(out_dir, "report.png"), img, e, rx_edges, generated, report
     )
     return report
-
-
-def default_codec_path() -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "edge_codec.pt")
 
 
 def write_report_png(path, img, edges_sent, edges_rx, generated, r) -> str:

@@ -63,6 +63,11 @@ def _decode_header(data: bytes) -> int:
     return (int(b[0]) << 8) | int(b[1])
 
 
+def default_checkpoint() -> str:
+    """The shipped checkpoint: ``gensem/semantic/weights/edge_codec.pt``."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "edge_codec.pt")
+
+
 def conditioning_map(decoded: np.ndarray) -> np.ndarray:
     """What the receiver conditions on: the decoded map stretched to a peak of 1 (the shipped
     codec decodes faint maps, peaks ~0.3-0.4; the backends were trained on binary edges)."""
