@@ -62,6 +62,23 @@ def test_demo_end_to_end(tiny, snr_db, sent):
     assert images["completed"] == 1 and images["timeouts"] == 0 and images["partial"] == 0
 
 
+def test_demo_with_hed_edges(tiny, tmp_path):
+    """--edges hed: the controlnet_aux HED annotator from a local weights directory (random
+    weights here) feeds the same chain."""
+    torch = pytest.importorskip("torch")
+    hed = pytest.importorskip("controlnet_aux.hed")
+    from gensem.semantic.demo import run_demo
+
+    d, codec, gen, desc, image = tiny
+    torch.manual_seed(0)
+    torch.save(hed.ControlNetHED_Apache2().state_dict(), tmp_path / "ControlNetHED.pth")
+    r = run_demo(
+        image, str(tmp_path / "out"), gen, desc, prompt="a cat", codec_path=codec, snr_db=22.0,
+        edges="hed", hed_weights=str(tmp_path),
+    )  # fmt: skip
+    assert r["edges"] == "hed" and r["edge_bits"] > 0 and r["prompt_received"] == "a cat"
+
+
 def test_demo_cli_errors():
     from test_cli import gensem
 

@@ -40,8 +40,11 @@ def hed_edges(img: np.ndarray, weights_dir: str) -> np.ndarray:
         ) from None
     try:
         det = HEDdetector.from_pretrained(weights_dir)
-    except Exception as exc:
-        raise ValueError(f"cannot load HED weights from {weights_dir}: {exc}; use --edges canny") from None
+    except Exception as exc:  # a user-supplied file: any failure is "bad weights", in one line
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        raise ValueError(
+            f"cannot load HED weights from {weights_dir} ({type(exc).__name__}: {reason}); use --edges canny"
+        ) from None
     from PIL import Image
 
     out = det(Image.fromarray(img), detect_resolution=min(img.shape[:2]), image_resolution=min(img.shape[:2]))
