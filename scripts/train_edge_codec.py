@@ -18,6 +18,10 @@ cosine learning-rate decay to a tenth. Resumable
 
     .venv/bin/python scripts/train_edge_codec.py --images data/images --steps 1500 \
         --out gr-gensem/python/gensem/semantic/weights/edge_codec.pt
+
+Fine-tuning: ``--init CKPT`` starts from a trained codec (fresh optimisers); ``--z-weight W``
+weights the hyper-latent's rate by W in the loss, which drives the z channels the image does
+not need towards zero cost (the rate floor of an empty map is mostly z).
 """
 
 from __future__ import annotations
@@ -133,6 +137,13 @@ def main() -> int:
         "--target-bpp", type=float, default=0.018, help="real rate at 768x512 to steer lambda to (0: fixed)"
     )
     ap.add_argument("--pos-weight", type=float, default=1.0)
+    ap.add_argument(
+        "--z-weight",
+        type=float,
+        default=1.0,
+        help="weight of the hyper-latent z's rate in the loss (> 1 pushes unused z channels to cost nothing)",
+    )
+    ap.add_argument("--init", help="start from this codec checkpoint (fresh optimiser; fine-tuning)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if _cuda() else "cpu")
     ap.add_argument("--resume", action="store_true")
@@ -157,7 +168,11 @@ def main() -> int:
     print(
         f"train_edge_codec: {len(train)} train / {len(val)} val images, device {args.device}", file=sys.stderr
     )
-    codec = EdgeCodec.from_config(N=args.N, M=args.M, seed=args.seed)
+    if args.init:
+        codec = EdgeCodec.from_checkpoint(args.init)
+        args.N, args.M = codec.meta.get("N", args.N), codec.meta.get("M", args.M)
+    else:
+        codec = EdgeCodec.from_config(N=args.N, M=args.M, seed=args.seed)
     model = codec.model.train().to(args.device)
     params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
@@ -188,9 +203,12 @@ def main() -> int:
         x = next(gen).to(args.device)
         out = model(x)
         n_px = x.shape[0] * x.shape[2] * x.shape[3]
-        bpp = sum(torch.log(lk).sum() for lk in out["likelihoods"].values()) / (-math.log(2) * n_px)
+        lk = out["likelihoods"]
+        bpp_y = torch.log(lk["y"]).sum() / (-math.log(2) * n_px)
+        bpp_z = torch.log(lk["z"]).sum() / (-math.log(2) * n_px)
+        bpp = bpp_y + bpp_z
         bce = F.binary_cross_entropy_with_logits(out["x_hat"], x, pos_weight=pw)  # soft targets
-        loss = bpp + lmbda * bce
+        loss = bpp_y + args.z_weight * bpp_z + lmbda * bce
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -46,20 +46,38 @@ def caption(name: str) -> str:
     return "a photo of " + " ".join(w.lower() for w in words)
 
 
-def load_split(images_dir: str, split: str, size: tuple[int, int]):
-    """[(name, prompt, image -1..1 3xhxw, edges 0..1 1xhxw, image 768x512 uint8)] at work size (w, h)."""
+def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = "canny", bers=(0.0,), seed=0):
+    """[(name, prompt, image -1..1 3xhxw, [edge maps 0..1 1xhxw], image 768x512 uint8)] at work size (w, h).
+
+    ``edges="canny"``: the binary Canny map as the transmitter computes it (one variant).
+    ``edges="decoded"``: what the receiver actually conditions on: the Canny map through the
+    shipped edge codec (``compress`` -> random bit errors at each BER of ``bers`` ->
+    ``decompress`` -> ``conditioning_map``), one variant per BER.
+    """
     import cv2
 
+    from gensem.semantic.calibrate import flip_bits
+    from gensem.semantic.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.semantic.edges import canny_edges
     from gensem.semantic.images import fit_image, load_image, split_names
 
+    codec = EdgeCodec.from_checkpoint(default_checkpoint()) if edges == "decoded" else None
+    rng = np.random.default_rng(seed)
     out = []
     for name in split_names(images_dir, split):
         big = fit_image(load_image(os.path.join(images_dir, name + ".png")))
-        edges = (canny_edges(big) > 0).astype(np.float32)
+        canny = canny_edges(big)
+        if codec is None:
+            maps = [(canny > 0).astype(np.float32)]
+        else:
+            data = codec.compress(canny)
+            maps = [
+                conditioning_map(codec.decompress(flip_bits(data, b, rng) if b > 0 else data)[0])
+                for b in bers
+            ]
         img = cv2.resize(big, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
-        e = cv2.resize(edges, size, interpolation=cv2.INTER_AREA)
-        out.append((name, caption(name), img.transpose(2, 0, 1), e[None], big))
+        es = [cv2.resize(m, size, interpolation=cv2.INTER_AREA)[None] for m in maps]
+        out.append((name, caption(name), img.transpose(2, 0, 1), es, big))
     return out
 
 
@@ -71,7 +89,8 @@ def batches(data, batch: int, crop: tuple[int, int], rng):
         idx = rng.integers(0, len(data), batch)
         xs, es, ps = [], [], []
         for i in idx:
-            _, p, x, e, _ = data[i]
+            _, p, x, variants, _ = data[i]
+            e = variants[rng.integers(len(variants))]
             y0 = rng.integers(0, x.shape[1] - ch + 1)
             x0 = rng.integers(0, x.shape[2] - cw + 1)
             x, e = x[:, y0 : y0 + ch, x0 : x0 + cw], e[:, y0 : y0 + ch, x0 : x0 + cw]
@@ -83,20 +102,31 @@ def batches(data, batch: int, crop: tuple[int, int], rng):
         yield torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(es)), ps
 
 
-def evaluate(pipe, data, steps: int, seed: int = 0) -> dict:
-    """PSNR / MS-SSIM of one DDIM sample per val image vs the original; plus a mean-colour baseline."""
+def evaluate(pipe, data, steps: int, seed: int = 0, train_colour=None) -> dict:
+    """PSNR / MS-SSIM of one DDIM sample per val image vs the original; plus two flat references:
+    the image's own mean colour (an oracle: the receiver cannot know it) and, when
+    ``train_colour`` (RGB uint8) is given, the training set's mean colour (what a receiver
+    that ignores prompt and edges would output)."""
     import cv2
 
     from receiver_ai.metrics import evaluate as metrics
 
     w, h = pipe.work_size
     rows = []
-    for name, prompt, x, e, big in data:
+    for name, prompt, x, es, big in data:
+        e = es[0]
         ref = ((x.transpose(1, 2, 0) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
         gen = pipe(prompt, e[0], steps=steps, seed=seed, out_size=(w, h))
         up = cv2.resize(gen, (big.shape[1], big.shape[0]), interpolation=cv2.INTER_CUBIC)
         flat = np.broadcast_to(ref.reshape(-1, 3).mean(0).round().astype(np.uint8), ref.shape)
         m, mb, mf = (metrics(a, b, lpips=False) for a, b in ((ref, gen), (big, up), (ref, flat)))
+        extra = {}
+        if train_colour is not None:
+            mt = metrics(big, np.broadcast_to(np.asarray(train_colour, np.uint8), big.shape), lpips=False)
+            extra = {
+                "baseline_train_colour_psnr_db_768x512": round(mt["psnr_db"], 3),
+                "baseline_train_colour_ms_ssim_768x512": round(mt["ms_ssim"], 4),
+            }
         rows.append(
             {
                 "name": name,
@@ -108,6 +138,7 @@ def evaluate(pipe, data, steps: int, seed: int = 0) -> dict:
                 "ms_ssim_768x512": round(mb["ms_ssim"], 4),
                 "baseline_mean_colour_psnr_db": round(mf["psnr_db"], 3),
                 "baseline_mean_colour_ms_ssim": round(mf["ms_ssim"], 4),
+                **extra,
             }
         )
     keys = [k for k in rows[0] if k not in ("name", "prompt", "ms_ssim_scales")]
@@ -126,6 +157,20 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--prediction", default="v_prediction", choices=["epsilon", "v_prediction", "sample"])
+    ap.add_argument(
+        "--edges",
+        default="decoded",
+        choices=["canny", "decoded"],
+        help="condition on the clean Canny map, or on it after the shipped edge codec (what the receiver gets)",
+    )
+    ap.add_argument(
+        "--edge-bers",
+        default="0,1e-4,1e-3",
+        help="with --edges decoded: bit error rates of the coded edge map (one training variant each)",
+    )
+    ap.add_argument(
+        "--spacing", default="trailing", choices=["leading", "trailing"], help="DDIM timestep spacing"
+    )
     ap.add_argument("--config", default="{}", help="JSON overrides of edge_unet.DEFAULT_CONFIG")
     ap.add_argument("--eval-steps", type=int, default=50, help="DDIM steps for the val figures")
     ap.add_argument("--threads", type=int, default=2)
@@ -149,11 +194,12 @@ def main(argv=None) -> int:
     try:
         ch, cw = (int(v) for v in args.crop.lower().split("x"))
         config = json.loads(args.config)
+        bers = [float(v) for v in args.edge_bers.split(",")]
     except ValueError as exc:
-        print(f"error: bad --crop or --config: {exc}", file=sys.stderr)
+        print(f"error: bad --crop, --config or --edge-bers: {exc}", file=sys.stderr)
         return 2
     state_path = args.out + ".state.pt"
-    sched_cfg = dict(DEFAULT_SCHEDULER, prediction_type=args.prediction)
+    sched_cfg = dict(DEFAULT_SCHEDULER, prediction_type=args.prediction, timestep_spacing=args.spacing)
     step, elapsed = 0, 0.0
     if args.resume and os.path.isfile(state_path):
         st = torch.load(state_path, map_location="cpu", weights_only=False)
@@ -161,8 +207,9 @@ def main(argv=None) -> int:
     model = EdgeUNet(config).to(device)
     cfg = model.config
     try:
-        train = load_split(args.images, "train", (cfg["width"], cfg["height"]))
-        val = load_split(args.images, "val", (cfg["width"], cfg["height"]))
+        size = (cfg["width"], cfg["height"])
+        train = load_split(args.images, "train", size, args.edges, bers, seed=args.seed)
+        val = load_split(args.images, "val", size, args.edges, (0.0,), seed=args.seed)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -228,6 +275,11 @@ def main(argv=None) -> int:
     pipe = EdgeDiffusionPipeline(model, sched_cfg, device=device)
     recipe = {
         "data": f"{args.images}: manifest.json 'train' split ({len(train)} images), Canny edges at 768x512",
+        "edges": (
+            "Canny map as sent"
+            if args.edges == "canny"
+            else f"Canny map through the shipped edge codec at BER {bers} (conditioning_map), as received"
+        ),
         "prompts": "template 'a photo of <name words>' (names are not captions)",
         "text_embedding": "hashed bag of words (CRC-32 buckets, learned EmbeddingBag), no pretrained text model",
         "steps": step,
@@ -246,7 +298,8 @@ def main(argv=None) -> int:
     pipe.save(args.out, step=step, recipe=recipe)
     print(f"evaluating on {len(val)} val images ({args.eval_steps} DDIM steps)...", file=sys.stderr)
     t1 = time.monotonic()
-    ev = evaluate(pipe, val, args.eval_steps, seed=args.seed)
+    colour = np.mean([b.reshape(-1, 3).mean(0) for *_, b in train], axis=0).round().astype(np.uint8)
+    ev = evaluate(pipe, val, args.eval_steps, seed=args.seed, train_colour=colour)
     ev["seconds_per_image"] = round((time.monotonic() - t1) / len(val), 3)
     with open(args.out + ".json", "w") as f:
         json.dump({"recipe": recipe, "config": cfg, "scheduler": sched_cfg, "val": ev}, f, indent=1)

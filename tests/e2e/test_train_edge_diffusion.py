@@ -1,0 +1,69 @@
+"""scripts/train_edge_diffusion.py with a tiny model: conditioning on codec-decoded edge maps,
+X-prediction with trailing DDIM steps, the recipe and val figures it writes, bad arguments."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("compressai")
+pytest.importorskip("diffusers")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "scripts", "train_edge_diffusion.py")
+TINY_CFG = (
+    '{"height":16,"width":24,"block_out_channels":[8,16],"n_buckets":64,"text_dim":8,"norm_num_groups":4}'
+)
+TINY = ["--config", TINY_CFG, "--crop", "16x24", "--batch", "2", "--threads", "1", "--eval-steps", "2"]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    manifest = []
+    for i, split in enumerate(["train", "train", "val"]):
+        Image.fromarray(rng.integers(0, 255, (40, 72, 3), dtype=np.uint8)).save(d / f"im{i}.png")
+        manifest.append({"name": f"im{i}", "split": split})
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    return str(d)
+
+
+def _train(*args):
+    return subprocess.run([sys.executable, SCRIPT, *TINY, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_decoded_edges_x_prediction(images, tmp_path):
+    from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
+
+    out = str(tmp_path / "ed.pt")
+    r = _train(
+        "--images", images, "--steps", "3", "--prediction", "sample", "--edges", "decoded",
+        "--edge-bers", "0,1e-3", "--out", out,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.load(open(out + ".json"))
+    assert rep["scheduler"]["prediction_type"] == "sample"
+    assert rep["scheduler"]["timestep_spacing"] == "trailing"
+    assert "edge codec" in rep["recipe"]["edges"] and rep["recipe"]["steps"] == 3
+    mean = rep["val"]["mean"]
+    for k in ("psnr_db_768x512", "ms_ssim_768x512", "baseline_train_colour_psnr_db_768x512"):
+        assert np.isfinite(mean[k]), k
+    pipe = EdgeDiffusionPipeline.from_checkpoint(out, device="cpu")
+    assert pipe.scheduler.config.prediction_type == "sample"
+    for steps in (1, 3):  # trailing spacing: even one step starts from pure noise (t = 999)
+        img = pipe("a photo", np.zeros((512, 768), np.float32), steps=steps, seed=0)
+        assert img.shape == (512, 768, 3) and img.dtype == np.uint8
+    pipe.scheduler.set_timesteps(1)
+    assert int(pipe.scheduler.timesteps[0]) == 999
+
+
+def test_bad_edge_bers_is_one_line_exit_2(images, tmp_path):
+    r = _train("--images", images, "--steps", "1", "--edge-bers", "0,abc", "--out", str(tmp_path / "x.pt"))
+    assert r.returncode == 2 and "--edge-bers" in r.stderr and "Traceback" not in r.stderr
