@@ -17,20 +17,6 @@ SCRIPT = os.path.join(ROOT, "scripts", "train_edge_codec.py")
 TINY = ["--N", "8", "--M", "8", "--crop", "64", "--batch", "2", "--threads", "1"]
 
 
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    from PIL import Image
-
-    d = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    manifest = []
-    for i, split in enumerate(["train", "train", "val"]):
-        Image.fromarray(rng.integers(0, 255, (40, 72, 3), dtype=np.uint8)).save(d / f"im{i}.png")
-        manifest.append({"name": f"im{i}", "split": split})
-    (d / "manifest.json").write_text(json.dumps(manifest))
-    return str(d)
-
-
 def _train(*args):
     return subprocess.run([sys.executable, SCRIPT, *TINY, *args], capture_output=True, text=True, timeout=300)
 
