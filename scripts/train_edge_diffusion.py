@@ -81,7 +81,15 @@ def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = 
     return out
 
 
-def batches(data, batch: int, crop: tuple[int, int], rng):
+def drop_words(prompt: str, rng, p_word: float, p_prompt: float) -> str:
+    """Prompt augmentation: the whole prompt is dropped with ``p_prompt``, else each word with
+    ``p_word``, so the model also learns the edge-only and partial-prompt cases."""
+    if rng.random() < p_prompt:
+        return ""
+    return " ".join(w for w in prompt.split() if rng.random() >= p_word)
+
+
+def batches(data, batch: int, crop: tuple[int, int], rng, p_word: float = 0.0, p_prompt: float = 0.0):
     import torch
 
     ch, cw = crop
@@ -98,7 +106,7 @@ def batches(data, batch: int, crop: tuple[int, int], rng):
                 x, e = x[:, :, ::-1], e[:, :, ::-1]
             xs.append(np.ascontiguousarray(x))
             es.append(np.ascontiguousarray(e))
-            ps.append(p)
+            ps.append(drop_words(p, rng, p_word, p_prompt))
         yield torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(es)), ps
 
 
@@ -171,6 +179,12 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--spacing", default="trailing", choices=["leading", "trailing"], help="DDIM timestep spacing"
     )
+    ap.add_argument(
+        "--word-dropout", type=float, default=0.3, help="drop each prompt word with this probability"
+    )
+    ap.add_argument(
+        "--prompt-dropout", type=float, default=0.2, help="drop the whole prompt with this probability"
+    )
     ap.add_argument("--config", default="{}", help="JSON overrides of edge_unet.DEFAULT_CONFIG")
     ap.add_argument("--eval-steps", type=int, default=50, help="DDIM steps for the val figures")
     ap.add_argument("--threads", type=int, default=2)
@@ -233,7 +247,9 @@ def main(argv=None) -> int:
     log = csv.writer(logf)
     if new_log:
         log.writerow(["step", "loss", "lr", "elapsed_s"])
-    data = batches(train, args.batch, (ch, cw), rng)
+    if not (args.resume and os.path.isfile(state_path)):
+        model.text.mark_known([p for _, p, *_ in train])  # the vocabulary: words of the training prompts
+    data = batches(train, args.batch, (ch, cw), rng, args.word_dropout, args.prompt_dropout)
     t0, run_loss = time.monotonic() - elapsed, []
     model.train()
     while step < args.steps and time.monotonic() - t0 < 60 * args.minutes:
@@ -281,6 +297,8 @@ def main(argv=None) -> int:
             else f"Canny map through the shipped edge codec at BER {bers} (conditioning_map), as received"
         ),
         "prompts": "template 'a photo of <name words>' (names are not captions)",
+        "prompt_dropout": {"word": args.word_dropout, "prompt": args.prompt_dropout},
+        "vocabulary": "words of the training prompts; other words are left out at inference",
         "text_embedding": "hashed bag of words (CRC-32 buckets, learned EmbeddingBag), no pretrained text model",
         "steps": step,
         "train_seconds": round(elapsed, 1),

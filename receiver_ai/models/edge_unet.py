@@ -7,8 +7,11 @@ to the timestep embedding (``class_embed_type="identity"``).
 Prompt embedding: no pretrained text model is available offline, so the text goes through
 a *hashed bag of words*: lower-cased words (``[a-z0-9]+``) are hashed (CRC-32) into
 ``n_buckets`` rows of a learned ``nn.EmbeddingBag`` (mean), followed by a linear layer and
-SiLU. Unseen words land in a bucket shared with other words; an empty prompt gives a
-learned "no prompt" vector (bucket 0).
+SiLU. An empty prompt gives a learned "no prompt" vector (bucket 0). The ``known`` buffer
+marks the buckets of the training vocabulary (``mark_known``); words outside it are left
+out, so a word the model never saw does not pull in the colour of whichever training word
+shares its bucket (a prompt of only unknown words is the empty prompt). A checkpoint
+without the buffer keeps every bucket.
 """
 
 from __future__ import annotations
@@ -55,9 +58,22 @@ class PromptEmbedding(nn.Module):
         self.n_buckets = int(n_buckets)
         self.bag = nn.EmbeddingBag(self.n_buckets, text_dim, mode="mean")
         self.proj = nn.Sequential(nn.Linear(text_dim, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
+        self.register_buffer("known", torch.ones(self.n_buckets, dtype=torch.bool))
+
+    def mark_known(self, prompts: list[str]):
+        """Restrict the vocabulary to the words of ``prompts`` (the training prompts)."""
+        self.known.zero_()
+        self.known[0] = True
+        for p in prompts:
+            self.known[hash_words(p, self.n_buckets)] = True
+
+    def buckets(self, prompt: str) -> list[int]:
+        """The prompt's bucket indices within the known vocabulary; [0] if none is known."""
+        known = self.known.tolist()
+        return [i for i in hash_words(prompt, self.n_buckets) if known[i] and i] or [0]
 
     def forward(self, prompts: list[str]) -> torch.Tensor:
-        idx = [hash_words(p, self.n_buckets) for p in prompts]
+        idx = [self.buckets(p) for p in prompts]
         flat = torch.tensor([i for row in idx for i in row], dtype=torch.long, device=self.bag.weight.device)
         offsets = torch.tensor([0] + [len(r) for r in idx[:-1]], device=flat.device).cumsum(0)
         return self.proj(self.bag(flat, offsets))

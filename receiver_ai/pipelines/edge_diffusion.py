@@ -71,7 +71,9 @@ class EdgeDiffusionPipeline:
         try:
             ck = torch.load(path, map_location="cpu", weights_only=False)
             model = EdgeUNet(ck["config"])
-            model.load_state_dict({k: v.float() for k, v in ck["state_dict"].items()})
+            sd = {k: (v.float() if v.is_floating_point() else v) for k, v in ck["state_dict"].items()}
+            sd.setdefault("text.known", model.text.known)  # older checkpoints: every bucket known
+            model.load_state_dict(sd)
         except Exception as exc:  # a user-supplied file: any failure is "bad checkpoint"
             raise ValueError(f"bad edge-diffusion checkpoint {path}: {type(exc).__name__}: {exc}") from None
         meta = {"trained": True, "step": ck.get("step"), "recipe": ck.get("recipe")}
