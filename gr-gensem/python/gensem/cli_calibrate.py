@@ -1,6 +1,7 @@
 """``gensem calibrate``: normalised quality vs edge-map BER with our receiver (Fig. 2).
 
-    gensem calibrate --images skimage:cat skimage:coffee --prompts "a cat" "a cup of coffee" --out DIR
+    gensem calibrate --images skimage:immunohistochemistry skimage:gravel \
+        --prompts "a microscope image of stained tissue" "a photo of gravel" --out DIR
 
 Writes DIR/calibration.csv (the planner's ``--calibration``) and DIR/calibration.png.
 """
@@ -17,8 +18,15 @@ def add_calibrate_parser(sub, user_error):
     p = sub.add_parser(
         "calibrate", help="semantic quality vs edge-map BER (Fig. 2) -> planner calibration CSV"
     )
-    p.add_argument("--images", nargs="+", default=["skimage:cat"], help="image files or skimage:NAME")
-    p.add_argument("--prompts", nargs="+", default=["a cat"], help="one prompt per image, or one for all")
+    p.add_argument(
+        "--images", nargs="+", default=["skimage:immunohistochemistry"], help="image files or skimage:NAME"
+    )
+    p.add_argument(
+        "--prompts",
+        nargs="+",
+        default=["a microscope image of stained tissue"],
+        help="one prompt per image, or one for all",
+    )
     p.add_argument("--bers", nargs="+", type=float, default=[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1])
     p.add_argument("--seeds", type=int, default=2, help="generation seeds per image")
     p.add_argument("--backend", choices=BACKENDS, default="edge-diffusion")

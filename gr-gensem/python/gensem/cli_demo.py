@@ -2,8 +2,9 @@
 
     gensem demo --image IMG --prompt TEXT --snr-db 15 --out DIR --json
 
-``--image skimage:NAME`` takes a scikit-image bundled photo (default ``skimage:cat``, a
-validation image our models never trained on).
+``--image skimage:NAME`` takes a scikit-image bundled photo (default
+``skimage:immunohistochemistry``, a validation image our models never trained on; note that
+``skimage:cat`` is the same photo as the training image ``chelsea``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,22 @@ BACKENDS = ("edge-diffusion", "controlnet")
 
 def add_demo_parser(sub, user_error):
     p = sub.add_parser("demo", help="image -> prompt + edge map -> planner -> GNU Radio link -> receiver")
-    p.add_argument("--image", default="skimage:cat", help="image file, or skimage:NAME (default skimage:cat)")
+    p.add_argument(
+        "--image",
+        default="skimage:immunohistochemistry",
+        help="image file, or skimage:NAME (default skimage:immunohistochemistry, a validation image)",
+    )
     p.add_argument("--prompt", help="prompt text (offline path); without it the BLIP captioner is used")
     p.add_argument("--captioner", help="BLIP model path or cached hub id")
     p.add_argument("--edges", choices=["canny", "hed"], default="canny")
     p.add_argument("--hed-weights", help="directory with the HED annotator weights (--edges hed)")
     p.add_argument("--codec", help="edge-codec checkpoint (default: the shipped one)")
+    p.add_argument(
+        "--max-edge-bpp",
+        type=float,
+        default=0.02,
+        help="edge-map budget at 768x512: lower the edge detail until the coded map fits (0: no limit)",
+    )
     p.add_argument("--snr-db", type=float, default=15.0, help="average SNR (dB) of the link")
     p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
     p.add_argument("--targets", default="0.997,0.982", help="normalised CLIP,MS-SSIM targets for the planner")
@@ -71,6 +82,8 @@ def cmd_demo(args, user_error) -> int:
 
     try:
         targets = [float(v) for v in args.targets.split(",")]
+        if args.max_edge_bpp < 0:
+            raise ValueError("--max-edge-bpp must be >= 0 (0: no limit)")
         image = resolve_image(args.image, args.out)
         from .semantic.edge_codec import default_checkpoint
         from .semantic.images import load_image
@@ -96,6 +109,7 @@ def cmd_demo(args, user_error) -> int:
             channel=args.channel,
             targets=targets,
             calibration=args.calibration,
+            max_edge_bpp=args.max_edge_bpp,
             seed=args.seed,
             clip_model=args.clip_model,
         )

@@ -21,6 +21,7 @@ import numpy as np
 from .images import WORK_SIZE, fit_image, load_image
 
 PAYLOAD_BYTES = 256  # stream-1 bytes per frame, part header included
+MAX_EDGE_BPP = 0.02  # the edge-map budget at 768 x 512 (paper: 0.017); 0 = no limit
 MIN_PROMPT_SNR_DB = 3.0  # prompt Es/N0 floor for the plan (K=7 r=1/2 QPSK, one packet)
 
 
@@ -38,6 +39,7 @@ def run_demo(
     channel: str = "awgn",
     targets=(0.997, 0.982),
     calibration: str | None = None,
+    max_edge_bpp: float = MAX_EDGE_BPP,
     seed: int = 1,
     clip_model: str | None = None,
 ) -> dict:
@@ -45,7 +47,8 @@ def run_demo(
     from ..planner import TABLE_I, get_calibration, plan
     from .edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from .edge_packets import HEADER_BYTES, packetize
-    from .edges import edge_map, edge_f1
+    from .edge_budget import canny_detail, fit_edge_budget, soft_detail
+    from .edges import edge_f1, edge_map
 
     t_start = time.monotonic()
     os.makedirs(out_dir, exist_ok=True)
@@ -59,9 +62,10 @@ def run_demo(
 
         prompt = Captioner.load(captioner or DEFAULT_MODEL)(img)
         prompt_source = f"BLIP captioner ({captioner or DEFAULT_MODEL})"
-    e = edge_map(img, edges, hed_weights)
     codec = EdgeCodec.from_checkpoint(codec_path or default_checkpoint())
-    bits = codec.compress(e)
+    detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges, hed_weights))
+    fitted = fit_edge_budget(detail, codec, max_edge_bpp)
+    e, bits = fitted["edges"], fitted["bits"]
     v0 = 8 * len(prompt.encode("utf-8"))
     v1 = 8 * len(bits)
     cal = get_calibration(calibration)
@@ -143,6 +147,9 @@ def run_demo(
         "edges": edges,
         "edge_bits": v1,
         "edge_bpp": v1 / (WORK_SIZE[0] * WORK_SIZE[1]),
+        "edge_budget_bpp": max_edge_bpp or None,
+        "edge_detail_scale": fitted["scale"],
+        "edge_within_budget": fitted["within_budget"],
         "edge_parts": len(parts),
         "edge_ber": None if adaptive is None else adaptive["ber"],
         "edge_bits_on_air": None if adaptive is None else adaptive["bits"],
