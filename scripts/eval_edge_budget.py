@@ -15,11 +15,13 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gr-gensem", "python"))
+warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit deprecation notes from compressai
 
 
 def main(argv=None) -> int:
