@@ -16,7 +16,7 @@ test-slow:
 demo:
 	$(PY) scripts/demo_loopback.py --out out/demo
 	$(PY) -m gensem.cli demo --image skimage:immunohistochemistry \
-		--prompt "a microscope image of stained tissue" --snr-db 15 --out out/demo_semantic
+		--prompt "a microscope image of stained tissue" --snr-db 15 --steps 20 --out out/demo_semantic
 	$(PY) -m gensem.cli jscc send --image skimage:immunohistochemistry --snr-db 10 --cbr 1/48 --over-link \
 		--out out/demo_jscc
 

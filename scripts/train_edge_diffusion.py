@@ -154,6 +154,40 @@ def evaluate(pipe, data, steps: int, seed: int = 0, train_colour=None) -> dict:
     return {"mean": mean, "per_image": rows, "ddim_steps": steps, "seed": seed, "work_size": [w, h]}
 
 
+def train_colour(images_dir: str) -> np.ndarray:
+    """Mean RGB (uint8) of the training images at 768 x 512: the flat reference's colour."""
+    from gensem.semantic.images import fit_image, load_image, split_names
+
+    means = [
+        fit_image(load_image(os.path.join(images_dir, n + ".png"))).reshape(-1, 3).mean(0)
+        for n in split_names(images_dir, "train")
+    ]
+    return np.mean(means, axis=0).round().astype(np.uint8)
+
+
+def evaluate_checkpoint(path: str, args, eval_steps: list[int], device) -> int:
+    """``--evaluate``: one JSON line per step count with the val means of ``evaluate``."""
+    from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
+
+    try:
+        pipe = EdgeDiffusionPipeline.from_checkpoint(path, device=device)
+        val = load_split(args.images, "val", pipe.work_size, args.edges, (0.0,), seed=args.seed)
+        colour = train_colour(args.images)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for steps in eval_steps:
+        t0 = time.monotonic()
+        ev = evaluate(pipe, val, steps, seed=args.seed, train_colour=colour)
+        s_img = round((time.monotonic() - t0) / len(val), 3)
+        print(
+            json.dumps(
+                {"checkpoint": path, "edges": args.edges, "steps": steps, "s_per_image": s_img, **ev["mean"]}
+            )
+        )
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", default=os.path.join(ROOT, "data", "images"))
@@ -167,7 +201,7 @@ def main(argv=None) -> int:
     ap.add_argument("--prediction", default="v_prediction", choices=["epsilon", "v_prediction", "sample"])
     ap.add_argument(
         "--edges",
-        default="decoded",
+        default="canny",
         choices=["canny", "decoded"],
         help="condition on the clean Canny map, or on it after the shipped edge codec (what the receiver gets)",
     )
@@ -177,16 +211,23 @@ def main(argv=None) -> int:
         help="with --edges decoded: bit error rates of the coded edge map (one training variant each)",
     )
     ap.add_argument(
-        "--spacing", default="trailing", choices=["leading", "trailing"], help="DDIM timestep spacing"
+        "--spacing", default="leading", choices=["leading", "trailing"], help="DDIM timestep spacing"
     )
     ap.add_argument(
-        "--word-dropout", type=float, default=0.3, help="drop each prompt word with this probability"
+        "--word-dropout", type=float, default=0.0, help="drop each prompt word with this probability"
     )
     ap.add_argument(
-        "--prompt-dropout", type=float, default=0.2, help="drop the whole prompt with this probability"
+        "--prompt-dropout", type=float, default=0.0, help="drop the whole prompt with this probability"
     )
     ap.add_argument("--config", default="{}", help="JSON overrides of edge_unet.DEFAULT_CONFIG")
-    ap.add_argument("--eval-steps", type=int, default=50, help="DDIM steps for the val figures")
+    ap.add_argument(
+        "--eval-steps", default="50", help="DDIM steps for the val figures (comma list with --evaluate)"
+    )
+    ap.add_argument(
+        "--evaluate",
+        metavar="CKPT",
+        help="no training: the val figures of this checkpoint at each --eval-steps, on --edges maps",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -209,9 +250,12 @@ def main(argv=None) -> int:
         ch, cw = (int(v) for v in args.crop.lower().split("x"))
         config = json.loads(args.config)
         bers = [float(v) for v in args.edge_bers.split(",")]
+        eval_steps = [int(v) for v in args.eval_steps.split(",")]
     except ValueError as exc:
-        print(f"error: bad --crop, --config or --edge-bers: {exc}", file=sys.stderr)
+        print(f"error: bad --crop, --config, --edge-bers or --eval-steps: {exc}", file=sys.stderr)
         return 2
+    if args.evaluate:
+        return evaluate_checkpoint(args.evaluate, args, eval_steps, device)
     state_path = args.out + ".state.pt"
     sched_cfg = dict(DEFAULT_SCHEDULER, prediction_type=args.prediction, timestep_spacing=args.spacing)
     step, elapsed = 0, 0.0
@@ -314,10 +358,10 @@ def main(argv=None) -> int:
         ),
     }
     pipe.save(args.out, step=step, recipe=recipe)
-    print(f"evaluating on {len(val)} val images ({args.eval_steps} DDIM steps)...", file=sys.stderr)
+    print(f"evaluating on {len(val)} val images ({eval_steps[0]} DDIM steps)...", file=sys.stderr)
     t1 = time.monotonic()
-    colour = np.mean([b.reshape(-1, 3).mean(0) for *_, b in train], axis=0).round().astype(np.uint8)
-    ev = evaluate(pipe, val, args.eval_steps, seed=args.seed, train_colour=colour)
+    colour = train_colour(args.images)
+    ev = evaluate(pipe, val, eval_steps[0], seed=args.seed, train_colour=colour)
     ev["seconds_per_image"] = round((time.monotonic() - t1) / len(val), 3)
     with open(args.out + ".json", "w") as f:
         json.dump({"recipe": recipe, "config": cfg, "scheduler": sched_cfg, "val": ev}, f, indent=1)

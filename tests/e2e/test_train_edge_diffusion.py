@@ -31,7 +31,7 @@ def test_decoded_edges_x_prediction(images, tmp_path):
     out = str(tmp_path / "ed.pt")
     r = _train(
         "--images", images, "--steps", "3", "--prediction", "sample", "--edges", "decoded",
-        "--edge-bers", "0,1e-3", "--out", out,
+        "--edge-bers", "0,1e-3", "--spacing", "trailing", "--out", out,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.load(open(out + ".json"))
@@ -48,6 +48,11 @@ def test_decoded_edges_x_prediction(images, tmp_path):
         assert img.shape == (512, 768, 3) and img.dtype == np.uint8
     pipe.scheduler.set_timesteps(1)
     assert int(pipe.scheduler.timesteps[0]) == 999
+    # --evaluate: no training, one JSON line per step count
+    r = _train("--images", images, "--evaluate", out, "--edges", "decoded", "--eval-steps", "1,2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(s) for s in r.stdout.strip().splitlines()]
+    assert [x["steps"] for x in rows] == [1, 2] and all(np.isfinite(x["psnr_db_768x512"]) for x in rows)
 
 
 def test_bad_edge_bers_is_one_line_exit_2(images, tmp_path):
