@@ -86,6 +86,8 @@ def test_demo_cli_errors():
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = gensem("demo", "--prompt", "x", "--codec", "/nonexistent.pt")
     assert r.returncode == 2 and "checkpoint not found" in r.stderr, r.stderr
+    r = gensem("demo", "--prompt", "x", "--max-edge-bpp", "-0.1")
+    assert r.returncode == 2 and "--max-edge-bpp must be >= 0" in r.stderr, r.stderr
 
 
 def test_calibration_tiny(tiny):
@@ -116,6 +118,7 @@ def test_calibration_tiny(tiny):
         (["--bers", "0.7"], "BERs must be in (0, 0.5)"),
         (["--prompts", " "], "must not be empty"),
         (["--codec", "/nonexistent.pt"], "checkpoint not found"),
+        (["--max-edge-bpp", "-1"], "--max-edge-bpp must be >= 0"),
     ],
 )
 def test_calibrate_cli_errors(args, words):

@@ -34,6 +34,9 @@ def add_calibrate_parser(sub, user_error):
     p.add_argument("--controlnet")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--codec", help="edge-codec checkpoint (default: the shipped one)")
+    p.add_argument(
+        "--max-edge-bpp", type=float, default=0.02, help="edge-map budget, as gensem demo (0: no limit)"
+    )
     p.add_argument("--clip-model", help="local CLIP model: adds the normalised CLIP column")
     p.add_argument("--out", default="out/calibration")
     p.add_argument("--seed", type=int, default=1)
@@ -54,6 +57,8 @@ def cmd_calibrate(args, user_error) -> int:
             raise ValueError("prompts must not be empty")
         if any(not 0 < b < 0.5 for b in args.bers) or args.seeds < 1:
             raise ValueError("BERs must be in (0, 0.5) and --seeds >= 1")
+        if args.max_edge_bpp < 0:
+            raise ValueError("--max-edge-bpp must be >= 0 (0: no limit)")
         prompts = args.prompts * (len(args.images) if len(args.prompts) == 1 else 1)
         images = [resolve_image(s, args.out) for s in args.images]
         codec = EdgeCodec.from_checkpoint(args.codec or default_checkpoint())
@@ -67,6 +72,7 @@ def cmd_calibrate(args, user_error) -> int:
             sorted(args.bers),
             seeds=tuple(range(args.seeds)),
             clip_model=args.clip_model,
+            max_edge_bpp=args.max_edge_bpp,
         )
     except ValueError as exc:
         raise user_error(f"gensem calibrate: {exc}") from None

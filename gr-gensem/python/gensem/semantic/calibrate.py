@@ -27,12 +27,22 @@ def flip_bits(data: bytes, ber: float, rng) -> bytes:
 
 
 def run_calibration(
-    images, prompts, generate, codec, out_dir, bers=DEFAULT_BERS, seeds=(0, 1), clip_model=None
+    images,
+    prompts,
+    generate,
+    codec,
+    out_dir,
+    bers=DEFAULT_BERS,
+    seeds=(0, 1),
+    clip_model=None,
+    max_edge_bpp=0.02,
 ):
+    """Fig. 2: normalised metrics vs edge-map BER. Each image's edge map is coded as the demo
+    codes it (Canny, detail lowered to fit ``max_edge_bpp``; 0 = no limit)."""
     from receiver_ai.metrics import evaluate
 
+    from .edge_budget import canny_detail, fit_edge_budget
     from .edge_codec import conditioning_map
-    from .edges import canny_edges
     from .images import fit_image, load_image
 
     os.makedirs(out_dir, exist_ok=True)
@@ -41,7 +51,7 @@ def run_calibration(
     prompt_only = {n: [] for n in names}
     for path, prompt in zip(images, prompts):
         img = fit_image(load_image(path), codec.size)
-        data = codec.compress(canny_edges(img))
+        data = fit_edge_budget(canny_detail(img), codec, max_edge_bpp)["bits"]
         ref_edges = conditioning_map(codec.decompress(data)[0])
         for seed in seeds:
             ref = evaluate(img, generate(prompt, ref_edges, seed=seed), clip_model=clip_model, lpips=False)
