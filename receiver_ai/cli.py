@@ -202,6 +202,7 @@ def run(args) -> int:
         "n_errors": sum(r["error"] is not None for r in records),
         "stopped": stop or "max images reached",
         "edge_codec_corrupt_decodes": codec.corrupt_decodes,
+        "edge_codec_clamped_decodes": codec.clamped_decodes,
         "bridge": stats,
     }
     with open(os.path.join(args.out, "receiver.json"), "w") as f:

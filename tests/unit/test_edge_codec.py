@@ -138,3 +138,25 @@ def test_decoder_output_is_the_forward_output_not_clamped_logits():
     with torch.no_grad():  # eval-mode forward rounds y and z as the codec does
         fwd = torch.sigmoid(c.model(torch.from_numpy(e / 255.0).float()[None, None])["x_hat"])[0, 0].numpy()
     assert np.allclose(rec, fwd, atol=1e-3)
+
+
+@pytest.mark.skipif(not os.path.isfile(WEIGHTS), reason="no shipped checkpoint")
+def test_corrupted_latents_are_clamped_into_a_degraded_map():
+    """With bit errors the rANS decoder can return escape-coded latents in the millions
+    (measured: y up to 3.4e6 at BER 1e-2), which made g_s output inf/NaN and the map empty.
+    Clamped, the map is degraded but there, and the clamp is counted."""
+    import skimage.data
+
+    from gensem.semantic.calibrate import flip_bits
+    from gensem.semantic.edges import canny_edges, edge_f1
+    from gensem.semantic.images import fit_image
+
+    c = EdgeCodec.from_checkpoint(WEIGHTS)
+    edges = canny_edges(fit_image(skimage.data.immunohistochemistry()))
+    data = c.compress(edges)
+    clean, info = c.decompress(data)
+    assert info["ok"] and info["clamped"] == 0
+    bad, info = c.decompress(flip_bits(data, 1e-2, np.random.default_rng(0)))
+    assert info["ok"] and info["clamped"] > 0 and c.clamped_decodes == 1 and c.corrupt_decodes == 0
+    assert np.all(np.isfinite(bad)) and 0 <= bad.min() and bad.max() <= 1 and bad.max() > 0.05
+    assert edge_f1(clean > 0.5, bad, thresh=0.5)["f1"] < 1.0  # degraded, not the clean map

@@ -11,7 +11,10 @@ The bitstream is ``header | z string | y string``; the header is the 16-bit leng
 z string, each bit repeated 7 times (majority vote: 96 % intact at BER 1e-1, all the
 decoder needs besides the fixed image size). ``decompress`` never raises on a corrupted
 or truncated bitstream: whatever the range decoder makes of it comes back, or an empty
-map when decoding fails, and ``corrupt_decodes`` counts the failures.
+map when decoding fails, and ``corrupt_decodes`` counts the failures. Decoded latents
+outside +-``LATENT_LIMIT`` (only corrupted bits make them) are clamped before the synthesis
+transform, so a damaged stream gives a degraded map rather than inf/NaN and an empty map;
+``clamped_decodes`` counts those decodes and ``info["clamped"]`` the latents clamped.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from .images import WORK_SIZE
 
 HEADER_REPEAT = 7
+LATENT_LIMIT = 32.0  # |y|, |z| of a decoded stream; clean streams measured within +-8 (docs/semantic.md)
 HEADER_BITS = 16
 
 
@@ -39,11 +43,17 @@ def _build_model(N: int, M: int):
             self.g_s[-1] = deconv(N, 1)
 
         def decompress(self, strings, shape):
-            """As ScaleHyperprior.decompress, but g_s gives edge *logits*: no clamp to [0, 1]."""
+            """As ScaleHyperprior.decompress, but g_s gives edge *logits* (no clamp of x to
+            [0, 1]), and the decoded latents are limited to +-LATENT_LIMIT: on corrupted bits
+            CompressAI's rANS decoder can return escape-coded symbols in the millions, which
+            g_s turns into inf/NaN; clean streams stay far inside the limit."""
             z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
+            n_clamped = int((z_hat.abs() > LATENT_LIMIT).sum())
+            z_hat = z_hat.clamp(-LATENT_LIMIT, LATENT_LIMIT)
             indexes = self.gaussian_conditional.build_indexes(self.h_s(z_hat))
             y_hat = self.gaussian_conditional.decompress(strings[0], indexes, z_hat.dtype)
-            return {"x_hat": self.g_s(y_hat)}
+            n_clamped += int((y_hat.abs() > LATENT_LIMIT).sum())
+            return {"x_hat": self.g_s(y_hat.clamp(-LATENT_LIMIT, LATENT_LIMIT)), "clamped": n_clamped}
 
     return EdgeHyperprior(N, M)
 
@@ -85,6 +95,7 @@ class EdgeCodec:
         self.meta = meta or {}
         self.decodes = 0
         self.corrupt_decodes = 0
+        self.clamped_decodes = 0
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -172,12 +183,19 @@ class EdgeCodec:
             with torch.no_grad():
                 out = self.model.decompress([[y], [z]], self._latent_shape())
             x = torch.sigmoid(out["x_hat"][0, 0]).cpu().numpy()
-            if x.shape != (h, w) or not np.all(np.isfinite(x)):
-                raise ValueError(f"decoded map has shape {x.shape} or non-finite values")
+            if x.shape != (h, w):
+                raise ValueError(f"decoded map has shape {x.shape}, expected {(h, w)}")
+            if not np.all(np.isfinite(x)):
+                raise ValueError("decoded map has non-finite values")
         except Exception as exc:  # any failure of the range decoder on corrupted bits
             self.corrupt_decodes += 1
-            return empty, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:200]}
-        return x.astype(np.float32), {"ok": True, "reason": None}
+            return empty, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:200], "clamped": 0}
+        clamped = int(out.get("clamped", 0))
+        if clamped:
+            self.clamped_decodes += 1
+            reason = f"{clamped} decoded latents out of range (corrupted bits) clamped"
+            return x.astype(np.float32), {"ok": True, "reason": reason, "clamped": clamped}
+        return x.astype(np.float32), {"ok": True, "reason": None, "clamped": 0}
 
     def bits_per_pixel(self, data: bytes) -> float:
         return 8 * len(data) / (self.size[0] * self.size[1])
