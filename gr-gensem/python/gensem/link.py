@@ -248,6 +248,36 @@ class LoopbackLink(gr.top_block):
             self.msg_connect(self.rx, "frames", self.planner, "frames")
             self.msg_connect(self.planner, "control", self.tx, "control")
 
+    def progress_counters(self) -> tuple:
+        """Counters of the receive side's message chain (changes while PDUs are in flight)."""
+        c = [self.rx.stats.frames, self.arq_rx.frames_seen, self.ber.frames]
+        if self.payloads is not None:
+            c.append(self.payloads.num_messages())
+        if self.bridge is not None:
+            c += [
+                self.parts.parsed,
+                self.parts.bad_headers,
+                self.bridge.total_sent,
+                self.bridge.total_dropped,
+            ]
+        return tuple(c)
+
+
+def drain(tb: LoopbackLink, settle_s: float = 0.3, max_s: float = 10.0) -> float:
+    """Wait until the receive side's counters stop changing for ``settle_s`` (at most
+    ``max_s``), so that no decoded PDU is still queued when the flowgraph ends. Returns the
+    idle time waited after the last change (not part of the link's processing time)."""
+    t_end = time.monotonic() + max_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < t_end:
+        now = tb.progress_counters()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= settle_s:
+            break
+        time.sleep(0.02)
+    return time.monotonic() - since
+
 
 def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
     """Run the loopback to completion; return the report dict (see ``gensem link``)."""
@@ -259,6 +289,7 @@ def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
         total = cfg.frames if cfg.stream != "prompt" else None
         bar = tqdm(total=total, unit="frame", desc="gensem link", leave=False)
     t0 = time.monotonic()
+    tb.tx.hold_end = True  # released after drain(): the last frames' PDUs are not lost
     tb.start()
     timed_out = False
     try:
@@ -273,13 +304,15 @@ def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
                 timed_out = True
                 break
             time.sleep(0.02)
+        idle = 0.0 if timed_out else drain(tb)
+        tb.tx.hold_end = False
         if timed_out:
             tb.stop()
         tb.wait()
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.monotonic() - t0
+    elapsed = time.monotonic() - t0 - idle  # the drain's settle wait is idle time, not processing
     return _report(tb, cfg, elapsed, timed_out)
 
 

@@ -116,6 +116,10 @@ class two_stream_tx(gr.sync_block):
         self.dropped_pdus = 0
         self._throttled_since = None
         self._done = False
+        # hold_end: when all is sent, idle instead of ending the flowgraph, until the caller
+        # has seen the receiver's message chain drain (GNU Radio stops message-only blocks
+        # when the streams end, dropping PDUs still queued for them)
+        self.hold_end = False
         self._subscribed = None
         self.set_min_output_buffer(1 << 16)
         for port, handler in (
@@ -334,7 +338,7 @@ class two_stream_tx(gr.sync_block):
             self._pending = np.concatenate([self._pending, frame])
         n = min(out.size, self._pending.size)
         if n == 0:
-            if self._done:
+            if self._done and not self.hold_end:
                 return -1
             time.sleep(0.0005)
             return 0
