@@ -340,7 +340,7 @@ class two_stream_tx(gr.sync_block):
         if n == 0:
             if self._done and not self.hold_end:
                 return -1
-            time.sleep(0.0005)
+            time.sleep(0.01 if self._done else 0.0005)  # holding the end: idle, leave the CPU to the RX
             return 0
         out[:n] = self._pending[:n]
         self._pending = self._pending[n:]
