@@ -87,7 +87,10 @@ class LinkConfig:
         if self.channel not in ("awgn", "rayleigh"):
             raise ValueError(f"unknown channel {self.channel!r}; use awgn or rayleigh")
         if self.stream in ("prompt", "both"):
-            encode_text(self.text) if self.n_parts is None else image_payload(self.text, self.n_parts)
+            if self.n_parts is None:
+                encode_text(self.text)
+            else:
+                image_payload(self.text, self.n_parts)
         if self.bridge_pattern not in ("pub", "push"):
             raise ValueError("bridge pattern must be pub or push")
         if self.adaptive_payloads:
@@ -263,14 +266,16 @@ class LoopbackLink(gr.top_block):
         return tuple(c)
 
 
-def drain(tb: LoopbackLink, settle_s: float = 0.3, max_s: float = 10.0) -> float:
-    """Wait until the receive side's counters stop changing for ``settle_s`` (at most
-    ``max_s``), so that no decoded PDU is still queued when the flowgraph ends. Returns the
-    idle time waited after the last change (not part of the link's processing time)."""
+def drain(counters, settle_s: float = 0.3, max_s: float = 10.0) -> float:
+    """Wait until ``counters()`` (the receive side's message-chain counters, e.g.
+    ``LoopbackLink.progress_counters``) stops changing for ``settle_s`` (at most ``max_s``), so
+    that no decoded PDU is still queued when the flowgraph ends: hold the TX's end
+    (``two_stream_tx.hold_end``) until then. Returns the idle time waited after the last
+    change (not part of the link's processing time)."""
     t_end = time.monotonic() + max_s
     last, since = None, time.monotonic()
     while time.monotonic() < t_end:
-        now = tb.progress_counters()
+        now = counters()
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= settle_s:
@@ -309,7 +314,7 @@ def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
                 timed_out = True
                 break
             time.sleep(0.02)
-        idle = drain(tb) if hold and not timed_out else 0.0
+        idle = drain(tb.progress_counters) if hold and not timed_out else 0.0
         tb.tx.hold_end = False
         if timed_out:
             tb.stop()
