@@ -23,12 +23,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gr-gensem", "python"))
 warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit deprecation notes from compressai
 
+from gensem.semantic.edge_budget import DEFAULT_MAX_BPP  # noqa: E402  (numpy only)
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", default="data/images")
     ap.add_argument("--split", default="val")
-    ap.add_argument("--max-bpp", type=float, default=0.02, help="budget at 768x512 (0: no limit)")
+    ap.add_argument("--max-bpp", type=float, default=DEFAULT_MAX_BPP, help="budget at 768x512 (0: no limit)")
     ap.add_argument("--codec", help="edge-codec checkpoint (default: the shipped one)")
     args = ap.parse_args(argv)
     from gensem.semantic.edge_budget import canny_detail, fit_edge_budget

@@ -12,6 +12,7 @@ import json
 import os
 
 from .cli_demo import BACKENDS, resolve_image
+from .semantic.edge_budget import DEFAULT_MAX_BPP, check_max_bpp
 
 
 def add_calibrate_parser(sub, user_error):
@@ -35,7 +36,10 @@ def add_calibrate_parser(sub, user_error):
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--codec", help="edge-codec checkpoint (default: the shipped one)")
     p.add_argument(
-        "--max-edge-bpp", type=float, default=0.02, help="edge-map budget, as gensem demo (0: no limit)"
+        "--max-edge-bpp",
+        type=float,
+        default=DEFAULT_MAX_BPP,
+        help="edge-map budget, as gensem demo (0: no limit)",
     )
     p.add_argument("--clip-model", help="local CLIP model: adds the normalised CLIP column")
     p.add_argument("--out", default="out/calibration")
@@ -47,8 +51,7 @@ def add_calibrate_parser(sub, user_error):
 def cmd_calibrate(args, user_error) -> int:
     from .cli_demo import load_generator
     from .semantic.calibrate import run_calibration
-    from .semantic.edge_codec import default_checkpoint
-    from .semantic.edge_codec import EdgeCodec
+    from .semantic.edge_codec import EdgeCodec, default_checkpoint
 
     try:
         if len(args.prompts) not in (1, len(args.images)):
@@ -57,8 +60,7 @@ def cmd_calibrate(args, user_error) -> int:
             raise ValueError("prompts must not be empty")
         if any(not 0 < b < 0.5 for b in args.bers) or args.seeds < 1:
             raise ValueError("BERs must be in (0, 0.5) and --seeds >= 1")
-        if args.max_edge_bpp < 0:
-            raise ValueError("--max-edge-bpp must be >= 0 (0: no limit)")
+        check_max_bpp(args.max_edge_bpp)
         prompts = args.prompts * (len(args.images) if len(args.prompts) == 1 else 1)
         images = [resolve_image(s, args.out) for s in args.images]
         codec = EdgeCodec.from_checkpoint(args.codec or default_checkpoint())

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 
+from .semantic.edge_budget import DEFAULT_MAX_BPP, check_max_bpp
+
 BACKENDS = ("edge-diffusion", "controlnet")
 
 
@@ -30,7 +32,7 @@ def add_demo_parser(sub, user_error):
     p.add_argument(
         "--max-edge-bpp",
         type=float,
-        default=0.02,
+        default=DEFAULT_MAX_BPP,
         help="edge-map budget at 768x512: lower the edge detail until the coded map fits (0: no limit)",
     )
     p.add_argument("--snr-db", type=float, default=15.0, help="average SNR (dB) of the link")
@@ -82,8 +84,7 @@ def cmd_demo(args, user_error) -> int:
 
     try:
         targets = [float(v) for v in args.targets.split(",")]
-        if args.max_edge_bpp < 0:
-            raise ValueError("--max-edge-bpp must be >= 0 (0: no limit)")
+        check_max_bpp(args.max_edge_bpp)
         image = resolve_image(args.image, args.out)
         from .semantic.edge_codec import default_checkpoint
         from .semantic.images import load_image

@@ -17,6 +17,8 @@ import os
 
 import numpy as np
 
+from .edge_budget import DEFAULT_MAX_BPP
+
 DEFAULT_BERS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
 
@@ -35,7 +37,7 @@ def run_calibration(
     bers=DEFAULT_BERS,
     seeds=(0, 1),
     clip_model=None,
-    max_edge_bpp=0.02,
+    max_edge_bpp=DEFAULT_MAX_BPP,
 ):
     """Fig. 2: normalised metrics vs edge-map BER. Each image's edge map is coded as the demo
     codes it (Canny, detail lowered to fit ``max_edge_bpp``; 0 = no limit)."""

@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
+from .edge_budget import DEFAULT_MAX_BPP
 from .images import WORK_SIZE, fit_image, load_image
 
 PAYLOAD_BYTES = 256  # stream-1 bytes per frame, part header included
-MAX_EDGE_BPP = 0.02  # the edge-map budget at 768 x 512 (paper: 0.017); 0 = no limit
 MIN_PROMPT_SNR_DB = 3.0  # prompt Es/N0 floor for the plan (K=7 r=1/2 QPSK, one packet)
 
 
@@ -39,15 +39,15 @@ def run_demo(
     channel: str = "awgn",
     targets=(0.997, 0.982),
     calibration: str | None = None,
-    max_edge_bpp: float = MAX_EDGE_BPP,
+    max_edge_bpp: float = DEFAULT_MAX_BPP,
     seed: int = 1,
     clip_model: str | None = None,
 ) -> dict:
     from ..link import LinkConfig, run_link
     from ..planner import TABLE_I, get_calibration, plan
+    from .edge_budget import canny_detail, fit_edge_budget, soft_detail
     from .edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from .edge_packets import HEADER_BYTES, packetize
-    from .edge_budget import canny_detail, fit_edge_budget, soft_detail
     from .edges import edge_f1, edge_map
 
     t_start = time.monotonic()

@@ -14,6 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 MAX_SCALE = 4.0
+DEFAULT_MAX_BPP = 0.02  # the issue's edge-map budget at 768 x 512 (paper: 0.017); 0 = no limit
+
+
+def check_max_bpp(max_bpp: float) -> float:
+    """A user-given budget: >= 0 (0 = no limit), else a one-line ValueError."""
+    if max_bpp < 0:
+        raise ValueError("--max-edge-bpp must be >= 0 (0: no limit)")
+    return float(max_bpp)
 
 
 def canny_detail(img: np.ndarray):
