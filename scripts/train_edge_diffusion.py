@@ -154,15 +154,9 @@ def evaluate(pipe, data, steps: int, seed: int = 0, train_colour=None) -> dict:
     return {"mean": mean, "per_image": rows, "ddim_steps": steps, "seed": seed, "work_size": [w, h]}
 
 
-def train_colour(images_dir: str) -> np.ndarray:
-    """Mean RGB (uint8) of the training images at 768 x 512: the flat reference's colour."""
-    from gensem.semantic.images import fit_image, load_image, split_names
-
-    means = [
-        fit_image(load_image(os.path.join(images_dir, n + ".png"))).reshape(-1, 3).mean(0)
-        for n in split_names(images_dir, "train")
-    ]
-    return np.mean(means, axis=0).round().astype(np.uint8)
+def mean_colour(images) -> np.ndarray:
+    """Mean RGB (uint8) over ``images`` (the training images at 768 x 512): the flat reference's colour."""
+    return np.mean([img.reshape(-1, 3).mean(0) for img in images], axis=0).round().astype(np.uint8)
 
 
 def evaluate_checkpoint(path: str, args, eval_steps: list[int], device) -> int:
@@ -172,7 +166,10 @@ def evaluate_checkpoint(path: str, args, eval_steps: list[int], device) -> int:
     try:
         pipe = EdgeDiffusionPipeline.from_checkpoint(path, device=device)
         val = load_split(args.images, "val", pipe.work_size, args.edges, (0.0,), seed=args.seed)
-        colour = train_colour(args.images)
+        from gensem.semantic.images import fit_image, load_image, split_names
+
+        names = split_names(args.images, "train")
+        colour = mean_colour(fit_image(load_image(os.path.join(args.images, n + ".png"))) for n in names)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -360,7 +357,7 @@ def main(argv=None) -> int:
     pipe.save(args.out, step=step, recipe=recipe)
     print(f"evaluating on {len(val)} val images ({eval_steps[0]} DDIM steps)...", file=sys.stderr)
     t1 = time.monotonic()
-    colour = train_colour(args.images)
+    colour = mean_colour(big for *_, big in train)  # the 768 x 512 training images already loaded
     ev = evaluate(pipe, val, eval_steps[0], seed=args.seed, train_colour=colour)
     ev["seconds_per_image"] = round((time.monotonic() - t1) / len(val), 3)
     with open(args.out + ".json", "w") as f:
