@@ -67,29 +67,34 @@ def test_noise_only_no_frames_no_crash():
     assert dbg.num_messages() == 0 and rx.stats.frames == 0
 
 
-def test_corrupted_crc_gives_nack():
+def _arq_receive(packets, port):
+    """Stream-0 packets, one per frame, through two_stream_rx -> prompt_arq_rx; returns the
+    ARQ receiver and the messages it published on ``port`` ("feedback" or "prompt")."""
     p = OfdmParams()
     code = ConvCode()
+    frames = [
+        build_frame(p, i, 16, p.equal_split, encode_prompt_packet(pk, code), len(pk), None, code)
+        for i, pk in enumerate(packets)
+    ]
+    tb = gr.top_block()
+    src = blocks.vector_source_c(np.concatenate(frames + [np.zeros(256, np.complex64)]).tolist())
+    rx = two_stream_rx()
+    arq = prompt_arq_rx()
+    out = blocks.message_debug()
+    tb.connect(src, rx)
+    tb.msg_connect(rx, "frames", arq, "frames")
+    tb.msg_connect(arq, port, out, "store")
+    tb.run()
+    time.sleep(0.05)
+    return arq, [out.get_message(i) for i in range(out.num_messages())]
+
+
+def test_corrupted_crc_gives_nack():
     good = prompt_packet.build(0, b"a dog on the beach")
     bad = bytearray(good)
     bad[-2] ^= 0x01  # corrupt the CRC-32 field itself
-    frames = [
-        build_frame(p, i, 16, p.equal_split, encode_prompt_packet(pk, code), len(pk), None, code)
-        for i, pk in enumerate([bytes(bad), good])
-    ]
-    x = np.concatenate(frames + [np.zeros(256, np.complex64)])
-    tb = gr.top_block()
-    src = blocks.vector_source_c(x.tolist())
-    rx = two_stream_rx()
-    arq = prompt_arq_rx()
-    fb = blocks.message_debug()
-    tb.connect(src, rx)
-    tb.msg_connect(rx, "frames", arq, "frames")
-    tb.msg_connect(arq, "feedback", fb, "store")
-    tb.run()
-    time.sleep(0.05)
-    msgs = [pmt.to_python(fb.get_message(i)) for i in range(fb.num_messages())]
-    assert msgs == [
+    arq, msgs = _arq_receive([bytes(bad), good], "feedback")
+    assert [pmt.to_python(m) for m in msgs] == [
         {"frame": 0, "crc_ok": False, "prompt_seq": -1},  # NACK
         {"frame": 1, "crc_ok": True, "prompt_seq": 0},  # ACK
     ]
@@ -99,29 +104,14 @@ def test_corrupted_crc_gives_nack():
 def test_image_prompt_delivers_text_and_part_count():
     """An image prompt (mark | n_parts | text) leaves the ARQ RX as the text with n_parts in
     its metadata; a plain prompt has no n_parts."""
-    p = OfdmParams()
-    code = ConvCode()
     pks = [
         prompt_packet.build(0, prompt_packet.image_payload("a cat on a mat", 0)),
         prompt_packet.build(1, b"a plain prompt"),
     ]
-    frames = [
-        build_frame(p, i, 16, p.equal_split, encode_prompt_packet(pk, code), len(pk), None, code)
-        for i, pk in enumerate(pks)
-    ]
-    tb = gr.top_block()
-    src = blocks.vector_source_c(np.concatenate(frames + [np.zeros(256, np.complex64)]).tolist())
-    rx = two_stream_rx()
-    arq = prompt_arq_rx()
-    out = blocks.message_debug()
-    tb.connect(src, rx)
-    tb.msg_connect(rx, "frames", arq, "frames")
-    tb.msg_connect(arq, "prompt", out, "store")
-    tb.run()
-    time.sleep(0.05)
+    arq, msgs = _arq_receive(pks, "prompt")
     assert arq.delivered == [(0, "a cat on a mat"), (1, "a plain prompt")]
-    metas = [pmt.to_python(pmt.car(out.get_message(i))) for i in range(out.num_messages())]
-    texts = [bytes(pmt.u8vector_elements(pmt.cdr(out.get_message(i)))) for i in range(out.num_messages())]
+    metas = [pmt.to_python(pmt.car(m)) for m in msgs]
+    texts = [bytes(pmt.u8vector_elements(pmt.cdr(m))) for m in msgs]
     assert texts == [b"a cat on a mat", b"a plain prompt"]
     assert metas[0]["n_parts"] == 0 and "n_parts" not in metas[1]
 
