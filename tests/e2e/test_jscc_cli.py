@@ -68,22 +68,14 @@ def test_eval_json_one_row_per_method(weights, tmp_path):
     assert os.path.isfile(tmp_path / "reconstructions.png") and os.path.isfile(tmp_path / "eval.json")
 
 
+def _send_over_link(weights, out) -> list[str]:
+    """``gensem jscc`` arguments: one image over the link with the tiny checkpoints."""
+    return ["send", "--image", "skimage:astronaut", "--cbr", "1/12", "--weights-dir", weights,
+            "--over-link", "--out", str(out)]  # fmt: skip
+
+
 def test_send_over_link_and_bad_input(weights, tmp_path):
-    r = _gensem(
-        "send",
-        "--image",
-        "skimage:astronaut",
-        "--cbr",
-        "1/12",
-        "--weights-dir",
-        weights,
-        "--over-link",
-        "--snr-db",
-        "15",
-        "--out",
-        str(tmp_path),
-        "--json",
-    )
+    r = _gensem(*_send_over_link(weights, tmp_path), "--snr-db", "15", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.loads(r.stdout)
     assert rep["lost_symbols"] == 0 and abs(rep["snr_est_db"] - 15) < 2 and os.path.isfile(rep["output"])
@@ -114,20 +106,6 @@ def test_send_over_link_lost_or_corrupted_side_information(weights, tmp_path, mo
             return dict(out, side_info=damage(out["side_info"]))
 
         monkeypatch.setattr(link_transport, "send_over_link", fake)
-        rc = cli.main(
-            [
-                "jscc",
-                "send",
-                "--image",
-                "skimage:astronaut",
-                "--cbr",
-                "1/12",
-                "--weights-dir",
-                weights,
-                "--over-link",
-                "--out",
-                str(tmp_path),
-            ]
-        )
+        rc = cli.main(["jscc", *_send_over_link(weights, tmp_path)])
         err = capsys.readouterr().err
         assert rc == 2 and msg in err and "Traceback" not in err, err
