@@ -7,7 +7,7 @@ import pytest
 import zmq
 from gensem.bridge.schema import decode
 from gensem.dsp import prbs
-from gensem.link import LinkConfig, LoopbackLink
+from gensem.link import LinkConfig, LoopbackLink, run_to_end
 from gensem.pdu_util import make_pdu
 from gensem.zmq_bridge_sink import zmq_bridge_sink
 
@@ -42,15 +42,11 @@ def test_loopback_both_streams_over_the_bridge_bit_exact():
     tb.msg_connect(tb.arq_rx, "prompt", sink, "prompt")
     tb.msg_connect(tb.rx, "adaptive", sink, "adaptive")
     tb.msg_connect(tb.rx, "frames", sink, "frames")
-    tb.start()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 60:
-        if tb.tx.finished and tb.tx._done:
-            break
-        time.sleep(0.02)
-    else:
-        tb.stop()  # timed out; the asserts below will say what is missing
-    tb.wait()  # as run_link: the TX ends the flowgraph, message queues drain before stop()
+    # as run_link: the TX's end waits until the sink has taken every PDU (on a timeout the
+    # asserts below say what is missing)
+    run_to_end(
+        tb, lambda: (*tb.progress_counters(), sink.total_sent, sink.total_dropped), time.monotonic() + 60
+    )
     msgs = _drain(pull)
     pull.close()
 

@@ -284,6 +284,30 @@ def drain(counters, settle_s: float = 0.3, max_s: float = 10.0) -> float:
     return time.monotonic() - since
 
 
+def run_to_end(tb, counters, deadline: float, hold: bool = True, poll=None, poll_s: float = 0.02):
+    """Start ``tb`` and run it until its ``two_stream_tx`` (``tb.tx``) has sent everything, or
+    until the monotonic ``deadline``; with ``hold``, the TX's end waits for ``drain(counters)``.
+    ``poll()`` runs every ``poll_s`` (progress display). Returns (timed_out, idle seconds)."""
+    tb.tx.hold_end = hold
+    tb.start()
+    timed_out = False
+    while True:
+        if poll is not None:
+            poll()
+        if tb.tx.finished and tb.tx._done:
+            break
+        if time.monotonic() > deadline:
+            timed_out = True
+            break
+        time.sleep(poll_s)
+    idle = drain(counters) if hold and not timed_out else 0.0
+    tb.tx.hold_end = False
+    if timed_out:
+        tb.stop()
+    tb.wait()
+    return timed_out, idle
+
+
 def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
     """Run the loopback to completion; return the report dict (see ``gensem link``)."""
     tb = LoopbackLink(cfg)
@@ -299,26 +323,15 @@ def run_link(cfg: LinkConfig, progress: bool = False) -> dict:
     # runs (BER, the benchmark) end at once: the hold costs ~0.1 s of worker-RX flush latency
     # (measured: median elapsed 2.38 vs 2.28 s, 2000 frames), and their counters showed no loss.
     hold = bool(cfg.bridge_endpoint or cfg.adaptive_payloads)
-    tb.tx.hold_end = hold
-    tb.start()
-    timed_out = False
+
+    def show():
+        bar.n = tb.tx.frames_sent if cfg.stream == "prompt" else tb.tx.prbs_sent
+        bar.refresh()
+
     try:
-        while True:
-            done = tb.tx.finished and tb.tx._done
-            if bar is not None:
-                bar.n = tb.tx.frames_sent if cfg.stream == "prompt" else tb.tx.prbs_sent
-                bar.refresh()
-            if done:
-                break
-            if time.monotonic() - t0 > cfg.timeout_s:
-                timed_out = True
-                break
-            time.sleep(0.02)
-        idle = drain(tb.progress_counters) if hold and not timed_out else 0.0
-        tb.tx.hold_end = False
-        if timed_out:
-            tb.stop()
-        tb.wait()
+        timed_out, idle = run_to_end(
+            tb, tb.progress_counters, t0 + cfg.timeout_s, hold, poll=show if bar is not None else None
+        )
     finally:
         if bar is not None:
             bar.close()

@@ -34,7 +34,7 @@ def _stored(dbg) -> list[dict]:
 def record_loopback(cfg, out, samp_rate=1e6, center_freq=0.0) -> dict:
     """Run the loopback of ``cfg`` (a ``link.LinkConfig``), record the RX input to
     ``out`` (.sigmf-data/.sigmf-meta) and return the link report plus the file names."""
-    from .link import LoopbackLink, _report
+    from .link import LoopbackLink, _report, run_to_end
     from .sigmf_recorder import sigmf_recorder
 
     cfg.validate()
@@ -56,17 +56,12 @@ def record_loopback(cfg, out, samp_rate=1e6, center_freq=0.0) -> dict:
     tb.msg_connect(tb.rx, "frames", frames_dbg, "store")
     tb.msg_connect(tb.tx, "events", events_dbg, "store")
     t0 = time.monotonic()
-    tb.start()
-    timed_out = False
-    while not (tb.tx.finished and tb.tx._done):
-        if time.monotonic() - t0 > cfg.timeout_s:
-            timed_out = True
-            tb.stop()
-            break
-        time.sleep(0.02)
-    tb.wait()
+    # the end waits for the last frames' reports (the TX sends no samples meanwhile)
+    timed_out, idle = run_to_end(
+        tb, lambda: (*tb.progress_counters(), frames_dbg.num_messages()), t0 + cfg.timeout_s
+    )
     rec.close()
-    report = _report(tb, cfg, time.monotonic() - t0, timed_out)
+    report = _report(tb, cfg, time.monotonic() - t0 - idle, timed_out)
     lengths = {e["frame"]: e["samples"] for e in _stored(events_dbg) if e.get("event") == "frame"}
     notes = []
     for m in _stored(frames_dbg):

@@ -143,22 +143,15 @@ def send_over_link(
     for p in packets:
         tb.tx.submit_bytes(p)
     n_frames = tb.tx.queue_analog(symbols)
-    tb.tx.hold_end = True  # released after drain(): the last analog frames' PDUs are not lost
-    tb.start()
-    timed_out = False
-    while not (tb.tx.finished and tb.tx._done):
-        if time.monotonic() - t0 > timeout_s:
-            timed_out = True
-            tb.stop()
-            break
-        time.sleep(0.01)
-    idle = 0.0
-    if not timed_out:
-        from ..link import drain
+    from ..link import run_to_end
 
-        idle = drain(lambda: (tb.rx.stats.frames, tb.arq_rx.frames_seen, tb.analog.num_messages()))
-    tb.tx.hold_end = False
-    tb.wait()
+    # the end waits until the last analog frames' PDUs have reached tb.analog
+    timed_out, idle = run_to_end(
+        tb,
+        lambda: (tb.rx.stats.frames, tb.arq_rx.frames_seen, tb.analog.num_messages()),
+        t0 + timeout_s,
+        poll_s=0.01,
+    )
     got = reassemble(tb.arq_rx.arq.delivered)
     n_sym = got[1] if got and got[1] == symbols.size else symbols.size
     asm = AnalogAssembler(n_sym)
