@@ -58,3 +58,5 @@ def test_decoded_edges_x_prediction(images, tmp_path):
 def test_bad_edge_bers_is_one_line_exit_2(images, tmp_path):
     r = _train("--images", images, "--steps", "1", "--edge-bers", "0,abc", "--out", str(tmp_path / "x.pt"))
     assert r.returncode == 2 and "--edge-bers" in r.stderr and "Traceback" not in r.stderr
+    r = _train("--images", images, "--evaluate", str(tmp_path / "missing.pt"))
+    assert r.returncode == 2 and "checkpoint not found" in r.stderr and "Traceback" not in r.stderr
