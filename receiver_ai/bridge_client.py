@@ -92,7 +92,7 @@ class _Pending:
 
 
 class ImageAssembler:
-    """Groups validated bridge messages into ``SemanticMessage``s.
+    """Groups validated bridge messages (prompt + edge-map system) into ``SemanticMessage``s.
 
     Image key: ``image_id``; a prompt without one takes its ARQ ``prompt_seq`` (the ARQ
     numbers prompts, one per image). An image is complete with its prompt and parts
@@ -127,7 +127,24 @@ class ImageAssembler:
         self.partial: deque[SemanticMessage] = deque(maxlen=32)  # timed-out images, zero-filled
         self.last_frame: BridgeMessage | None = None
 
+    COUNTER_KEYS = (
+        "completed",
+        "timeouts",
+        "evicted",
+        "duplicates",
+        "inconsistent",
+        "late",
+        "untagged_edge",
+        "bad_prompt",
+        "frame_reports",
+        "partial",
+        "ignored",
+    )
+
     def add(self, msg: BridgeMessage) -> SemanticMessage | None:
+        if msg.stream in ("side", "analog"):  # CDM-JSCC streams: receiver_ai.jscc_assembler
+            self.counters["ignored"] += 1
+            return None
         if msg.stream == "frame":
             self.counters["frame_reports"] += 1
             self.last_frame = msg
@@ -246,7 +263,9 @@ class BridgeClient:
     ``bind=True``, ``tcp://*:5555``. ``shard=(i, k)`` keeps only images with
     image_id % k == i (several GPU receivers on one PUB radio, one image each).
     Complete images wait in a queue of ``queue_len`` (the oldest is dropped when full,
-    counted as ``queue_dropped``). ``stats()`` has every counter.
+    counted as ``queue_dropped``). ``stats()`` has every counter. ``assembler``: what turns
+    messages into images, ``ImageAssembler`` (default; prompt + edge map) or
+    ``receiver_ai.jscc_assembler.JsccAssembler`` (CDM-JSCC; no sharding).
     """
 
     def __init__(
@@ -261,6 +280,7 @@ class BridgeClient:
         shard: tuple[int, int] | None = None,
         rcvhwm: int = 1000,
         context: zmq.Context | None = None,
+        assembler=None,
     ):
         pattern = str(pattern).lower()
         if pattern not in PATTERNS:
@@ -271,7 +291,7 @@ class BridgeClient:
             raise ValueError(f"shard must be (i, k) with 0 <= i < k, got {shard!r}")
         self.max_bytes = int(max_bytes)
         self.shard = tuple(shard) if shard else None
-        self.assembler = ImageAssembler(max_pending=max_pending, timeout_s=timeout_s)
+        self.assembler = assembler or ImageAssembler(max_pending=max_pending, timeout_s=timeout_s)
         self.queue: deque[SemanticMessage] = deque(maxlen=int(queue_len))
         self.bad = Counter()  # BridgeError code -> count
         self.counters = Counter()
@@ -299,7 +319,7 @@ class BridgeClient:
             log.debug("bridge: skipped bad message (%s): %s", exc.code, exc)
             return None
         self.counters["valid"] += 1
-        if self.shard and msg.stream != "frame":
+        if self.shard and msg.stream in ("prompt", "edge"):
             image_id = msg.image_id if msg.image_id is not None else msg.seq
             if image_id % self.shard[1] != self.shard[0]:
                 self.counters["other_shard"] += 1
@@ -353,21 +373,7 @@ class BridgeClient:
             **{k: self.counters[k] for k in ("received", "valid", "other_shard", "queue_dropped")},
             "bad": dict(self.bad),
             "bad_total": sum(self.bad.values()),
-            "images": {
-                k: a.counters[k]
-                for k in (
-                    "completed",
-                    "timeouts",
-                    "evicted",
-                    "duplicates",
-                    "inconsistent",
-                    "late",
-                    "untagged_edge",
-                    "bad_prompt",
-                    "frame_reports",
-                    "partial",
-                )
-            },
+            "images": {k: a.counters[k] for k in a.COUNTER_KEYS},
             "pending": len(a.pending),
             "queued": len(self.queue),
             "timed_out": list(a.timed_out),

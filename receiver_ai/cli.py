@@ -1,8 +1,11 @@
 """``gensem-receiver``: the GPU receiver. Subscribe to the radio's ZeroMQ bridge, and for each
 complete image (prompt + edge-map bitstream) decode the edge map with the learned edge codec,
 generate the image with a backend, save PNGs and report reference-free figures (timings).
+With ``--backend cdm-jscc`` the images are CDM-JSCC ones instead (side information + analog
+JSCC symbols, bridge schema v2), decoded by the conditional diffusion decoder.
 
     gensem-receiver --connect tcp://radio-host:5555 --backend edge-diffusion --out rx/ --json
+    gensem-receiver --connect tcp://radio-host:5555 --pattern pull --backend cdm-jscc --out rx/
 
 Writes ``DIR/image_<id>_edges.png`` (received edge map), ``DIR/image_<id>_generated.png`` and
 ``DIR/receiver.json`` (one record per image + bridge counters); ``--json`` prints that object;
@@ -22,6 +25,7 @@ import time
 from receiver_ai.pipelines import BACKENDS, DEFAULT_CONTROLNET, DEFAULT_EDGE_DIFFUSION, DEFAULT_SD
 
 PROG = "gensem-receiver"
+JSCC_BACKEND = "cdm-jscc"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bind", action="store_true", help="bind the endpoint instead of connecting")
     p.add_argument("--pattern", choices=("sub", "pull"), default="sub")
     p.add_argument("--shard", help="I/K: keep images with image_id %% K == I (several receivers, one PUB)")
-    p.add_argument("--backend", choices=BACKENDS, default="edge-diffusion")
+    p.add_argument("--backend", choices=(*BACKENDS, JSCC_BACKEND), default="edge-diffusion")
     p.add_argument(
         "--model",
-        help=f"edge-diffusion checkpoint (default {os.path.relpath(DEFAULT_EDGE_DIFFUSION)}) "
-        f"or SD1.5 directory/hub id for controlnet (default {DEFAULT_SD})",
+        help=f"edge-diffusion checkpoint (default {os.path.relpath(DEFAULT_EDGE_DIFFUSION)}), "
+        f"SD1.5 directory/hub id for controlnet (default {DEFAULT_SD}) "
+        "or CDM-JSCC checkpoint for cdm-jscc (default receiver_ai/weights/cdm_jscc_d.pt)",
     )
     p.add_argument("--controlnet", help=f"ControlNet directory/hub id (default {DEFAULT_CONTROLNET})")
     p.add_argument(
@@ -47,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-images", type=int, default=None, help="stop after N images (default: run on)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the next image")
     p.add_argument("--assembly-timeout", type=float, default=10.0, help="drop images incomplete after S")
-    p.add_argument("--steps", type=int, default=None, help="diffusion steps (default 50 / 20)")
+    p.add_argument(
+        "--steps", type=int, default=None, help="diffusion steps (default 50 / 20 / the checkpoint's)"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
@@ -114,6 +121,113 @@ def process(msg, codec, generate, out_dir: str, seed: int) -> dict:
     return rec
 
 
+def process_jscc(img, model, steps: int, out_dir: str, seed: int) -> dict:
+    """Decode and save one CDM-JSCC image (``jscc_assembler.JsccImage``); returns its record."""
+    from receiver_ai.cdm_jscc.receive import decode_received
+
+    t0 = time.monotonic()
+    rec = {
+        "image_id": img.image_id,
+        "side_info_bytes": len(img.side_info),
+        "side_packets": img.side_packets,
+        "symbols": int(img.symbols.size),
+        "lost_symbols": img.lost_symbols,
+        "lost_ranges": img.lost_ranges[:16],
+        "frames": img.frames,
+        "snr_est_db": img.snr_db,
+        "partial": img.partial,
+        "files": {},
+        "error": None,
+    }
+    try:
+        rgb, facts = decode_received(model, img.side_info, img.symbols, steps, seed)
+        rec["files"]["generated"] = _save_png(
+            os.path.join(out_dir, f"image_{img.image_id}_cdm_jscc.png"), rgb
+        )
+        rec["size"] = facts["size"]
+    except Exception as exc:  # corrupted side information etc.: report it and keep receiving
+        rec["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    t1 = time.monotonic()
+    rec["timings_s"] = {
+        "assembly": round(img.assembly_s, 4),
+        "decode": round(t1 - t0, 4),
+        "complete_to_saved": round(t1 - img.completed, 4),
+    }
+    return rec
+
+
+def _load_jscc(args):
+    """(processor, description, assembler, counters) of the cdm-jscc backend."""
+    import torch
+
+    from receiver_ai.cdm_jscc import checkpoint
+    from receiver_ai.cdm_jscc.model import CDMJSCC
+    from receiver_ai.jscc_assembler import JsccAssembler
+
+    if args.shard:
+        raise ValueError("--shard applies to prompt + edge-map images; CDM-JSCC images carry no image_id")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    path = args.model or checkpoint.SHIPPED["cdm-jscc-d"]
+    try:
+        model, ckpt = checkpoint.load(path, device=device)
+    except (RuntimeError, AssertionError) as exc:  # e.g. a CUDA device that is not there
+        raise ValueError(f"cannot load {path} on {device}: {str(exc).splitlines()[0][:200]}") from None
+    if not isinstance(model, CDMJSCC):
+        raise ValueError(f"{path} is a {ckpt['kind']} checkpoint; --backend cdm-jscc needs a CDM-JSCC one")
+    steps = int(args.steps or ckpt.get("recipe", {}).get("sample_steps") or 1)
+    if steps < 1:
+        raise ValueError(f"--steps must be >= 1; got {steps}")
+    desc = f"cdm-jscc ({os.path.basename(path)}), {steps} step(s) on {device}"
+
+    def processor(img):
+        return process_jscc(img, model, steps, args.out, args.seed)
+
+    return processor, desc, JsccAssembler(timeout_s=args.assembly_timeout), dict
+
+
+def _load_semantic(args):
+    """(processor, description, assembler, counters) of the prompt + edge-map backends."""
+    from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
+
+    from receiver_ai.pipelines import load_backend
+
+    codec = EdgeCodec.from_checkpoint(args.edge_codec or default_checkpoint())
+    generate, desc = load_backend(
+        args.backend,
+        model=args.model,
+        controlnet=args.controlnet,
+        steps=args.steps,
+        seed=args.seed,
+        device=args.device,
+        tiny=args.tiny,
+        allow_download=args.allow_download,
+    )
+
+    def processor(msg):
+        return process(msg, codec, generate, args.out, args.seed)
+
+    def counters():
+        return {
+            "edge_codec_corrupt_decodes": codec.corrupt_decodes,
+            "edge_codec_clamped_decodes": codec.clamped_decodes,
+        }
+
+    return processor, desc, None, counters
+
+
+def _describe(rec: dict) -> str:
+    if "edge_bits" in rec:
+        t = rec["timings_s"]
+        return (
+            f"image {rec['image_id']}: {rec['prompt']!r}, {rec['edge_bits']} edge bits "
+            f"(decode {'ok' if rec['edge_decode_ok'] else 'FAILED'}), generate {t['generate']:.2f} s"
+        )
+    return (
+        f"image {rec['image_id']}: CDM-JSCC, {rec['symbols']} symbols ({rec['lost_symbols']} lost), "
+        f"decode {rec['timings_s']['decode']:.2f} s"
+    )
+
+
 def run(args) -> int:
     if args.max_images is not None and args.max_images < 1:
         raise ValueError("--max-images must be >= 1")
@@ -136,22 +250,10 @@ def run(args) -> int:
     except OSError as exc:
         raise ValueError(f"cannot create output directory {args.out!r}: {exc.strerror}") from None
 
-    from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
-
     from receiver_ai.bridge_client import BridgeClient
-    from receiver_ai.pipelines import load_backend
 
-    codec = EdgeCodec.from_checkpoint(args.edge_codec or default_checkpoint())
-    generate, desc = load_backend(
-        args.backend,
-        model=args.model,
-        controlnet=args.controlnet,
-        steps=args.steps,
-        seed=args.seed,
-        device=args.device,
-        tiny=args.tiny,
-        allow_download=args.allow_download,
-    )
+    load = _load_jscc if args.backend == JSCC_BACKEND else _load_semantic
+    processor, desc, assembler, counters = load(args)
     pub = None
     if args.publish:
         import zmq
@@ -164,7 +266,12 @@ def run(args) -> int:
             pub.close(0)
             raise ValueError(f"cannot bind --publish {args.publish!r}: {exc}") from None
     client = BridgeClient(
-        args.connect, pattern=args.pattern, bind=args.bind, timeout_s=args.assembly_timeout, shard=shard
+        args.connect,
+        pattern=args.pattern,
+        bind=args.bind,
+        timeout_s=args.assembly_timeout,
+        shard=shard,
+        assembler=assembler,
     )
     if not args.json:
         print(f"{PROG}: {desc}; listening on {client.endpoint} ({args.pattern})", file=sys.stderr)
@@ -175,18 +282,12 @@ def run(args) -> int:
             if msg is None:
                 stop = f"no complete image within {args.timeout:g} s"
                 break
-            rec = process(msg, codec, generate, args.out, args.seed)
+            rec = processor(msg)
             records.append(rec)
             if pub is not None:
                 pub.send_multipart([b"gensem-receiver/image", json.dumps(rec).encode()])
             if not args.json:
-                t = rec["timings_s"]
-                print(
-                    f"image {rec['image_id']}: {rec['prompt']!r}, {rec['edge_bits']} edge bits "
-                    f"(decode {'ok' if rec['edge_decode_ok'] else 'FAILED'}), generate {t['generate']:.2f} s"
-                    + (f", ERROR {rec['error']}" if rec["error"] else ""),
-                    file=sys.stderr,
-                )
+                print(_describe(rec) + (f", ERROR {rec['error']}" if rec["error"] else ""), file=sys.stderr)
     except KeyboardInterrupt:
         stop, status = "interrupted", 130
     finally:
@@ -201,8 +302,7 @@ def run(args) -> int:
         "n_images": len(records),
         "n_errors": sum(r["error"] is not None for r in records),
         "stopped": stop or "max images reached",
-        "edge_codec_corrupt_decodes": codec.corrupt_decodes,
-        "edge_codec_clamped_decodes": codec.clamped_decodes,
+        **counters(),
         "bridge": stats,
     }
     with open(os.path.join(args.out, "receiver.json"), "w") as f:

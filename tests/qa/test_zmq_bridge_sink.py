@@ -59,7 +59,7 @@ def test_loopback_both_streams_over_the_bridge_bit_exact():
         assert m.payload == prbs.payload(cfg.seed, m.seq, cfg.payload_bytes)
         assert m.mod == 16 and m.snr_db > 20 and 0 <= m.ber_est < 1e-6 and m.rx_time <= m.sent_time
     assert len(frames) == tb.rx.stats.frames
-    assert sink.sent == {"prompt": 1, "edge": cfg.frames, "frame": len(frames)}
+    assert sink.sent == {"prompt": 1, "edge": cfg.frames, "frame": len(frames), "side": 0, "analog": 0}
     assert sink.total_dropped == 0 and sum(sink.bad_pdus.values()) == 0
 
 
@@ -93,7 +93,7 @@ def test_counters_for_bad_pdus_and_no_receiver():
         sink._on_prompt(pmt.intern("not a pdu"))
     finally:
         sink.stop()
-    assert sink.dropped["edge"] == 2 and sink.bad_pdus == {"prompt": 1, "edge": 1, "frame": 0}
+    assert sink.dropped["edge"] == 2 and sink.bad_pdus == {"prompt": 1, "edge": 1, "frame": 0, "side": 0, "analog": 0}
 
 
 def test_bad_parameters_and_busy_port_are_one_line_errors():

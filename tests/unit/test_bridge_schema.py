@@ -1,4 +1,4 @@
-"""Bridge schema v1: round trips, one test per error code, and fuzzing of decode()."""
+"""Bridge schema v1 and v2: round trips, one test per error code, and fuzzing of decode()."""
 
 import json
 import zlib
@@ -36,7 +36,7 @@ def test_round_trip_all_fields():
     )
     frames = encode(m)
     assert frames[0] == b"gensem/edge" and frames[2] == m.payload
-    assert json.loads(frames[1])["v"] == schema.VERSION
+    assert json.loads(frames[1])["v"] == 1  # v1 streams are written as v1, for v1 receivers
     assert decode(frames) == m
 
 
@@ -71,7 +71,37 @@ def test_pdu_mapping_of_rx_frame_meta():
         ([b"gensem/edge", b'{"v": 1, "v": 1}', b"abc"], "header"),
         ([b"gensem/edge", b"[" * 3000, b"abc"], "header"),
         ([b"gensem/edge", b"x" * 5000, b"abc"], "oversize"),
-        ([b"gensem/edge", json.dumps(_good_header(v=2)).encode(), b"abc"], "version"),
+        ([b"gensem/edge", json.dumps(_good_header(v=3)).encode(), b"abc"], "version"),
+        (
+            [b"gensem/side", json.dumps(_good_header(stream="side")).encode(), b"abc"],
+            "field",
+        ),  # v2 stream in v1
+        (
+            [
+                b"gensem/side",
+                json.dumps(_good_header(v=2, stream="side", part=0, n_parts=1, image_id=1)).encode(),
+                b"abc",
+            ],
+            "field",
+        ),
+        (
+            [
+                b"gensem/analog",
+                json.dumps(_good_header(v=2, stream="analog", meta={"first": True, "last": False})).encode(),
+                b"abc",
+            ],
+            "field",
+        ),
+        (
+            [
+                b"gensem/analog",
+                json.dumps(
+                    _good_header(b"abcdefgh", v=2, stream="analog", meta={"first": 1, "last": False})
+                ).encode(),
+                b"abcdefgh",
+            ],
+            "field",
+        ),
         ([b"gensem/edge", json.dumps(_good_header(v=True)).encode(), b"abc"], "version"),
         ([b"gensem/edge", json.dumps({"stream": "edge"}).encode(), b"abc"], "version"),
         ([b"gensem/edge", json.dumps(_good_header(seq=-1)).encode(), b"abc"], "field"),
@@ -97,6 +127,43 @@ def test_each_defect_has_its_code(frames, code):
         decode(frames)
     assert info.value.code == code
     assert "\n" not in str(info.value) and str(info.value)
+
+
+def test_v2_streams_round_trip_and_v1_stays_v1():
+    import numpy as np
+
+    sym = (np.arange(6) + 1j * np.arange(6)).astype("<c8")
+    analog = BridgeMessage(
+        "analog", 41, sym.tobytes(), snr_db=9.5, meta={"first": True, "last": False, "noise_var1": 0.1}
+    )
+    side = BridgeMessage("side", 2, b"GJ\x01\x00", crc_ok=True, snr_db=3.0)
+    for m in (analog, side):
+        frames = encode(m)
+        assert json.loads(frames[1])["v"] == 2 and frames[0] == b"gensem/" + m.stream.encode()
+        assert decode(frames) == m
+    back = np.frombuffer(decode(encode(analog)).payload, "<c8")
+    assert np.array_equal(back, sym)
+    assert json.loads(encode(_msg())[1])["v"] == 1
+    assert schema.VERSION == 2 and schema.VERSIONS == (1, 2)
+
+
+def test_message_from_pdu_side_and_analog():
+    side = message_from_pdu("side", {"prompt_seq": 3, "frame": 17, "snr0_db": 4.5}, b"GJ\x01")
+    assert (side.seq, side.crc_ok, side.snr_db, side.meta["frame"]) == (3, True, 4.5, 17)
+    meta = {"frame": 9, "first": True, "last": True, "n_symbols": 2, "noise_var1": 0.05, "snr1_db": 13.0}
+    analog = message_from_pdu("analog", meta, bytes(16))
+    assert (analog.seq, analog.crc_ok, analog.snr_db, analog.part, analog.n_parts) == (
+        9,
+        None,
+        13.0,
+        None,
+        None,
+    )
+    assert analog.meta["first"] is True and analog.meta["noise_var1"] == 0.05
+    with pytest.raises(BridgeError, match="first"):
+        message_from_pdu("analog", {"frame": 9, "last": True}, bytes(16))
+    with pytest.raises(BridgeError, match="complex64"):
+        message_from_pdu("analog", meta, bytes(12))
 
 
 def test_size_cap_is_configurable():

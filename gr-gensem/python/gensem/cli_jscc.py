@@ -59,6 +59,14 @@ def add_jscc_parser(sub, user_error):
     s.add_argument("--weights-dir")
     s.add_argument("--over-link", action="store_true", help="through the GNU Radio OFDM loopback flowgraph")
     s.add_argument("--channel", choices=("awgn", "rayleigh"), default="awgn")
+    s.add_argument(
+        "--bridge",
+        metavar="ENDPOINT",
+        help="--over-link: also send the decoded PDUs over ZeroMQ to gensem-receiver --backend "
+        "cdm-jscc on a GPU host: with push (default) the receiver's PULL endpoint, e.g. "
+        "tcp://gpu-host:5555 (receiver runs with --bind --pattern pull); with pub the endpoint to bind",
+    )
+    s.add_argument("--bridge-pattern", choices=("pub", "push"), default="push")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="out/jscc_send")
     s.add_argument("--json", action="store_true")
@@ -152,6 +160,20 @@ def cmd_send(args, user_error) -> int:
     except ValueError as exc:
         raise user_error(f"gensem jscc send: {exc}") from None
     os.makedirs(args.out, exist_ok=True)
+    bridge = None
+    if args.bridge:
+        from .zmq_bridge_sink import check_endpoint, probe_bind
+
+        if not args.over_link:
+            raise user_error(
+                "gensem jscc send: --bridge needs --over-link (the bridge carries the link's PDUs)"
+            )
+        try:
+            bridge = {"endpoint": check_endpoint(args.bridge), "pattern": args.bridge_pattern}
+            if args.bridge_pattern == "pub":
+                probe_bind(bridge["endpoint"])
+        except ValueError as exc:
+            raise user_error(f"gensem jscc send: {exc}") from None
     if args.over_link:
         if not args.method.startswith("cdm-jscc"):
             raise user_error(
@@ -168,8 +190,9 @@ def cmd_send(args, user_error) -> int:
                 args.channel,
                 args.seed,
                 args.out,
+                bridge,
             )
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:
             raise user_error(f"gensem jscc send: {exc}") from None
     else:
         r = evaluate(

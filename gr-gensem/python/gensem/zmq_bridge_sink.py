@@ -1,11 +1,16 @@
 """GNU Radio block ``gensem_zmq_bridge_sink``: decoded PDUs -> ZeroMQ, for the GPU receiver.
 
-Message inputs: ``prompt`` (from ``gensem_prompt_arq_rx``: delivered prompt text),
-``adaptive`` (from ``gensem_two_stream_rx``: stream-1 payloads, i.e. edge-map bits) and
-``frames`` (per-frame reports of ``gensem_two_stream_rx``). Each PDU becomes one bridge
-message (``gensem.bridge.schema``, version 1) sent with a non-blocking send on a PUB or
-PUSH socket with a bounded high-water mark; image_id / part / n_parts in the PDU
-metadata pass through. The socket binds (or connects) when the flowgraph starts.
+Message inputs: ``prompt`` (from ``gensem_prompt_arq_rx``: what the stream-0 ARQ
+delivered), ``adaptive`` (from ``gensem_two_stream_rx``: stream-1 payloads, i.e. edge-map
+bits, or analog frames of JSCC symbols) and ``frames`` (per-frame reports of
+``gensem_two_stream_rx``). Each PDU becomes one bridge message (``gensem.bridge.schema``)
+sent with a non-blocking send on a PUB or PUSH socket with a bounded high-water mark;
+image_id / part / n_parts in the PDU metadata pass through.
+
+``stream0`` says what stream 0 carries: ``"prompt"`` (the Qiao system's text prompt,
+bridge stream ``prompt``) or ``"side"`` (CDM-JSCC side-information packets, bridge stream
+``side``). A c32 PDU on ``adaptive`` (an analog frame) always goes out as stream ``analog``,
+a u8 one as ``edge``. The socket binds (or connects) when the flowgraph starts.
 Counters: ``sent``, ``dropped`` (queue full / no peer), ``bad_pdus`` (per stream).
 """
 
@@ -18,11 +23,11 @@ import pmt
 import zmq
 from gnuradio import gr
 
-from .bridge.schema import DEFAULT_MAX_BYTES, BridgeError, encode, message_from_pdu
-from .pdu_util import log, parse_pdu
+from .bridge.schema import DEFAULT_MAX_BYTES, STREAMS, BridgeError, encode, message_from_pdu
+from .pdu_util import log, parse_c32_pdu, parse_pdu
 
 PATTERNS = {"pub": zmq.PUB, "push": zmq.PUSH}
-PORT_STREAM = {"prompt": "prompt", "adaptive": "edge", "frames": "frame"}
+STREAM0 = ("prompt", "side")
 
 
 def _ber_est(snr_db, mod):
@@ -52,9 +57,28 @@ def check_endpoint(endpoint: str) -> str:
     return endpoint
 
 
+def probe_bind(endpoint: str) -> None:
+    """Raise a one-line ValueError now if ``endpoint`` cannot be bound (port in use, bad
+    address): a failing bind inside a running flowgraph only reaches GNU Radio's log."""
+    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.bind(check_endpoint(endpoint))
+    except zmq.ZMQError as exc:
+        raise ValueError(f"cannot bind the bridge endpoint {endpoint}: {exc}") from None
+    finally:
+        sock.close(0)
+
+
 class zmq_bridge_sink(gr.basic_block):
     def __init__(
-        self, endpoint="tcp://*:5555", pattern="pub", bind=True, hwm=1000, max_bytes=DEFAULT_MAX_BYTES
+        self,
+        endpoint="tcp://*:5555",
+        pattern="pub",
+        bind=True,
+        hwm=1000,
+        max_bytes=DEFAULT_MAX_BYTES,
+        stream0="prompt",
     ):
         gr.basic_block.__init__(self, name="gensem_zmq_bridge_sink", in_sig=None, out_sig=None)
         self.endpoint = check_endpoint(endpoint)
@@ -68,9 +92,12 @@ class zmq_bridge_sink(gr.basic_block):
         if int(max_bytes) < 1024:
             raise ValueError("max_bytes must be >= 1024")
         self.max_bytes = int(max_bytes)
-        self.sent = {s: 0 for s in PORT_STREAM.values()}
-        self.dropped = {s: 0 for s in PORT_STREAM.values()}
-        self.bad_pdus = {s: 0 for s in PORT_STREAM.values()}
+        if stream0 not in STREAM0:
+            raise ValueError(f"stream0 must be 'prompt' (text prompt) or 'side' (CDM-JSCC), got {stream0!r}")
+        self.stream0 = stream0
+        self.sent = {s: 0 for s in STREAMS}
+        self.dropped = {s: 0 for s in STREAMS}
+        self.bad_pdus = {s: 0 for s in STREAMS}
         self.last_endpoint = None
         self._ctx = None
         self._sock = None
@@ -107,17 +134,21 @@ class zmq_bridge_sink(gr.basic_block):
         return True
 
     def _on_prompt(self, msg):
-        self._handle("prompt", msg)
+        self._handle(self.stream0, msg)
 
     def _on_adaptive(self, msg):
-        self._handle("edge", msg)
+        self._handle("analog" if parse_c32_pdu(msg) is not None else "edge", msg)
 
     def _on_frames(self, msg):
         self._handle("frame", msg)
 
     def _handle(self, stream, msg):
         try:
-            meta, data = parse_pdu(msg)
+            if stream == "analog":
+                meta, symbols = parse_c32_pdu(msg)
+                data = symbols.astype("<c8").tobytes()
+            else:
+                meta, data = parse_pdu(msg)
             extra = {"ber_est": _ber_est(meta.get("snr1_db"), meta.get("mod"))} if stream == "edge" else {}
             bmsg = message_from_pdu(stream, meta, data, sent_time=time.time(), **extra)
             frames = encode(bmsg, self.max_bytes)

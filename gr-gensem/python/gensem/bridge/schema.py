@@ -1,4 +1,4 @@
-"""Bridge message schema, version 1: decoded PDUs from the radio to the GPU receiver.
+"""Bridge message schema, versions 1 and 2: decoded PDUs from the radio to the GPU receiver.
 
 Pure standard library (json, zlib, math): the GNU Radio sink and ``receiver_ai`` (a host
 without GNU Radio) both import it. One message is three ZeroMQ frames::
@@ -6,10 +6,14 @@ without GNU Radio) both import it. One message is three ZeroMQ frames::
     [ b"gensem/" + stream ,  header: UTF-8 JSON object ,  payload bytes ]
 
 The first frame is the topic (SUB sockets can filter on it by prefix); the header has
-``"v": 1`` and describes the payload (length and CRC-32 included, so truncation and
+``"v"`` and describes the payload (length and CRC-32 included, so truncation and
 corruption are caught). ``decode`` checks everything and raises ``BridgeError`` (with a
 short ``code`` for counters and a one-line reason) on any defect; no other exception
-escapes it. See docs/bridge.md.
+escapes it. Version 1 has the streams of the prompt + edge-map system (prompt, edge,
+frame); version 2 adds CDM-JSCC's ``side`` (side-information packets delivered by the
+stream-0 ARQ) and ``analog`` (stream-1 frames of analog JSCC symbols). ``encode`` writes the
+lowest version that has the stream, so v1 receivers keep working with v1 traffic and count
+v2 messages under ``version``. See docs/bridge.md.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ import math
 import zlib
 from dataclasses import dataclass, field
 
-VERSION = 1
+VERSION = 2  # the newest; decode accepts every version in VERSIONS
+STREAMS_BY_VERSION = {1: ("prompt", "edge", "frame"), 2: ("prompt", "edge", "frame", "side", "analog")}
+VERSIONS = tuple(STREAMS_BY_VERSION)
 TOPIC_PREFIX = b"gensem/"
-STREAMS = ("prompt", "edge", "frame")
+STREAMS = STREAMS_BY_VERSION[VERSION]
+ANALOG_SAMPLE_BYTES = 8  # analog payload: complex64 little endian (numpy '<c8')
 DEFAULT_MAX_BYTES = 1 << 20  # cap on a whole message (all frames), configurable per call
 MAX_HEADER_BYTES = 4096
 MAX_PARTS = 65536
@@ -35,7 +42,7 @@ E_FRAMES = "frames"  # not a 3-frame multipart message of bytes
 E_TOPIC = "topic"  # topic frame is not gensem/<stream>
 E_OVERSIZE = "oversize"  # over the message or header cap
 E_HEADER = "header"  # header is not a UTF-8 JSON object
-E_VERSION = "version"  # "v" missing or not 1
+E_VERSION = "version"  # "v" missing or not in VERSIONS
 E_FIELD = "field"  # missing, unknown, wrong-type or out-of-range field
 E_LENGTH = "length"  # payload length differs from the header (truncated / padded)
 E_CHECKSUM = "checksum"  # payload CRC-32 differs from the header
@@ -56,8 +63,10 @@ class BridgeMessage:
     """One decoded PDU. Optional fields are None when the radio side does not know them.
 
     stream: "prompt" (stream-0 text delivered by the ARQ), "edge" (one stream-1 payload),
-    "frame" (a per-frame report of the RX). seq: the frame number on air (prompt: the
-    ARQ's prompt sequence number). image_id / part / n_parts delimit an image's edge map
+    "frame" (a per-frame report of the RX); v2: "side" (a stream-0 packet of CDM-JSCC side
+    information delivered by the ARQ, binary) and "analog" (one stream-1 frame of analog JSCC
+    symbols, complex64 little endian; meta has bool ``first`` / ``last`` and ``noise_var1``).
+    seq: the frame number on air (prompt, side: the ARQ's packet sequence number). image_id / part / n_parts delimit an image's edge map
     (part in 0..n_parts-1); a prompt may carry n_parts (its image's part count, 0 = no
     edge map) but no part. crc_ok: CRC verdict (None for stream 1, which has no CRC).
     snr_db: the RX's Es/N0 estimate of the stream. mod: M-QAM order. ber_est: the BER
@@ -155,16 +164,21 @@ def _check_fields(h: dict) -> dict:
     """Validate a header dict (as parsed from JSON); returns BridgeMessage kwargs without payload."""
     if "v" not in h:
         _fail(E_VERSION, "header has no version field 'v'")
-    if type(h["v"]) is not int or h["v"] != VERSION:
-        _fail(E_VERSION, f"unsupported bridge version {_short(h['v'])}; this receiver speaks v{VERSION}")
+    if type(h["v"]) is not int or h["v"] not in STREAMS_BY_VERSION:
+        _fail(
+            E_VERSION,
+            f"unsupported bridge version {_short(h['v'])}; this receiver speaks v{', v'.join(map(str, VERSIONS))}",
+        )
+    version = h["v"]
     unknown = set(h) - _KNOWN
     if unknown:
-        _fail(E_FIELD, f"unknown header field(s) {sorted(unknown)[:3]} for v{VERSION}")
+        _fail(E_FIELD, f"unknown header field(s) {sorted(unknown)[:3]} for v{version}")
     for key in _REQUIRED:
         if key not in h:
             _fail(E_FIELD, f"header lacks required field {key!r}")
-    if h["stream"] not in STREAMS:
-        _fail(E_FIELD, f"field 'stream' must be one of {STREAMS}, got {_short(h['stream'])}")
+    streams = STREAMS_BY_VERSION[version]
+    if h["stream"] not in streams:
+        _fail(E_FIELD, f"field 'stream' must be one of {streams} in v{version}, got {_short(h['stream'])}")
     out = {"stream": h["stream"]}
     for key in ("seq", "len", "crc32"):
         if h[key] is None:
@@ -176,7 +190,9 @@ def _check_fields(h: dict) -> dict:
         out[key] = _check_value(key, kind, h.get(key))
     out["meta"] = _check_meta(h.get("meta"))
     part, n = out["part"], out["n_parts"]
-    if out["stream"] == "prompt":  # a prompt may announce how many edge parts its image has (0: none)
+    if out["stream"] in ("side", "analog"):
+        _check_jscc(out)
+    elif out["stream"] == "prompt":  # a prompt may announce how many edge parts its image has (0: none)
         if part is not None:
             _fail(E_FIELD, "prompt messages take no 'part' (only 'n_parts', the image's edge parts)")
         if n is not None and n > MAX_PARTS:
@@ -192,6 +208,19 @@ def _check_fields(h: dict) -> dict:
     if out["ber_est"] is not None and not 0.0 <= out["ber_est"] <= 1.0:
         _fail(E_FIELD, "field 'ber_est' must be in [0, 1]")
     return out
+
+
+def _check_jscc(out: dict) -> None:
+    """v2 streams: no edge-part fields; analog frames carry whole complex64 samples and flags."""
+    if out["part"] is not None or out["n_parts"] is not None:
+        _fail(E_FIELD, f"{out['stream']} messages take no 'part'/'n_parts'")
+    if out["stream"] == "analog":
+        if out["len"] % ANALOG_SAMPLE_BYTES:
+            _fail(E_FIELD, f"analog payload of {out['len']} bytes is not whole complex64 samples")
+        meta = out["meta"]
+        for flag in ("first", "last"):
+            if type(meta.get(flag)) is not bool:
+                _fail(E_FIELD, f"analog messages need a boolean meta {flag!r}")
 
 
 def _reject_constant(name):
@@ -216,7 +245,7 @@ def encode(msg: BridgeMessage, max_bytes: int = DEFAULT_MAX_BYTES) -> list[bytes
         _fail(E_FIELD, f"payload must be bytes, got {type(payload).__name__}")
     payload = bytes(payload)
     header = {
-        "v": VERSION,
+        "v": next((v for v in VERSIONS if msg.stream in STREAMS_BY_VERSION[v]), VERSION),
         "stream": msg.stream,
         "seq": msg.seq,
         "len": len(payload),
@@ -281,9 +310,10 @@ def decode(frames, max_bytes: int = DEFAULT_MAX_BYTES) -> BridgeMessage:
 def message_from_pdu(stream: str, meta: dict, payload: bytes, **overrides) -> BridgeMessage:
     """Build a message from gensem PDU metadata (two_stream_rx / prompt_arq_rx key names).
 
-    seq: ``prompt_seq`` for prompts, else ``frame``; snr_db: ``snr0_db`` (prompt, frame) or
-    ``snr1_db`` (edge); crc_ok: True for delivered prompts, ``crc_ok`` for frame reports,
-    None for stream 1; image_id / part / n_parts / tx_time / rx_time / mod / evm_db pass
+    seq: ``prompt_seq`` for prompts and side information, else ``frame``; snr_db: ``snr0_db``
+    (prompt, side, frame) or ``snr1_db`` (edge, analog); crc_ok: True for ARQ deliveries,
+    ``crc_ok`` for frame reports, None for stream 1; an analog ``payload`` is the symbols as
+    complex64 little-endian bytes; image_id / part / n_parts / tx_time / rx_time / mod / evm_db pass
     through; other scalar keys go to ``meta``. Non-finite numbers become None.
     Raises BridgeError if the result is not a valid message.
     """
@@ -302,24 +332,22 @@ def message_from_pdu(stream: str, meta: dict, payload: bytes, **overrides) -> Br
             return None
         return int(v)
 
-    seq = uint("prompt_seq") if stream == "prompt" else uint("frame")
+    arq = stream in ("prompt", "side")  # delivered by the stream-0 ARQ: CRC-clean, numbered
+    seq_key = "prompt_seq" if arq else "frame"
+    seq = uint(seq_key)
     if seq is None:
-        _fail(
-            E_FIELD,
-            f"{stream} PDU lacks a non-negative integer {'prompt_seq' if stream == 'prompt' else 'frame'}",
-        )
+        _fail(E_FIELD, f"{stream} PDU lacks a non-negative integer {seq_key}")
     crc = meta.get("crc_ok")
+    edge_parts = stream in ("edge", "frame")
     kw = {
         "stream": stream,
         "seq": seq,
         "payload": bytes(payload),
         "image_id": uint("image_id"),
-        "part": None if stream == "prompt" else uint("part"),
-        "n_parts": uint("n_parts"),
-        "crc_ok": True
-        if stream == "prompt"
-        else (bool(crc) if stream == "frame" and crc is not None else None),
-        "snr_db": num("snr1_db" if stream == "edge" else "snr0_db"),
+        "part": uint("part") if edge_parts else None,
+        "n_parts": uint("n_parts") if edge_parts or stream == "prompt" else None,
+        "crc_ok": True if arq else (bool(crc) if stream == "frame" and crc is not None else None),
+        "snr_db": num("snr1_db" if stream in ("edge", "analog") else "snr0_db"),
         "mod": uint("mod"),
         "evm_db": num("evm_db"),
         "tx_time": num("tx_time"),
@@ -334,7 +362,7 @@ def message_from_pdu(stream: str, meta: dict, payload: bytes, **overrides) -> Br
             v = None
         if v is None or isinstance(v, (bool, int, float)) or (isinstance(v, str) and len(v) <= MAX_META_STR):
             extra[k] = v
-    if stream == "prompt" and "frame" in meta:
+    if arq and "frame" in meta:
         extra["frame"] = uint("frame")
     kw["meta"] = extra
     kw.update(overrides)

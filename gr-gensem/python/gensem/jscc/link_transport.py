@@ -5,8 +5,8 @@
 -> ``gensem_ofdm_channel`` -> ``gensem_two_stream_rx`` -> ``gensem_prompt_arq_rx`` ->
 feedback -> TX); only the channel would change over the air.
 
-Stream 0 carries one container, ``GJ`` | version 1 | side-info bytes (u16) | symbols (u32)
-| side info, cut into packets of at most 505 bytes, each with its CRC-32 and its own
+Stream 0 carries one container (``dsp.jscc_container``: ``GJ`` | version 1 | side-info
+bytes (u16) | symbols (u32) | side info), cut into packets of at most 505 bytes, each with its CRC-32 and its own
 stop-and-wait ARQ, reassembled in ARQ order. Stream 1 carries the symbols as analog frames
 (``analog_frame_symbols`` each); ``dsp.analog_assembler`` puts them back and zero-fills
 the frames whose header was lost.
@@ -19,19 +19,17 @@ Es/N0 = snr_db + 10 log10(g1^2), g1^2 = (1 - f0) N / N1 (= 1 at the default f0 =
 from __future__ import annotations
 
 import math
-import struct
 import time
 
 import numpy as np
 
+from ..dsp import jscc_container
 from ..dsp.analog_assembler import AnalogAssembler, AnalogFrame
 from ..dsp.channel import noise_var_for_snr
 from ..dsp.prompt_packet import MAX_PROMPT_BYTES
 
-_HEAD = struct.Struct(">2sBHI")
-_MAGIC, _VERSION = b"GJ", 1
-MAX_SIDE_INFO_BYTES = (1 << 16) - 1
-MAX_SYMBOLS = 1 << 22
+MAX_SIDE_INFO_BYTES = jscc_container.MAX_SIDE_INFO_BYTES
+MAX_SYMBOLS = jscc_container.MAX_SYMBOLS
 CHANNELS = ("awgn", "rayleigh")
 
 
@@ -60,25 +58,21 @@ def _check(side_info, symbols, snr_db, channel, prompt_power, frame_symbols):
 
 
 def fragment(side_info: bytes, n_symbols: int) -> list[bytes]:
-    """The stream-0 container cut into ARQ packet payloads (<= 505 bytes each)."""
-    blob = _HEAD.pack(_MAGIC, _VERSION, len(side_info), n_symbols) + bytes(side_info)
-    return [blob[i : i + MAX_PROMPT_BYTES] for i in range(0, len(blob), MAX_PROMPT_BYTES)]
+    """The stream-0 container (``dsp.jscc_container``) cut into ARQ packet payloads (<= 505 bytes)."""
+    return jscc_container.fragment(side_info, n_symbols, MAX_PROMPT_BYTES)
 
 
 def reassemble(delivered: list[tuple[int, bytes]]) -> tuple[bytes, int] | None:
     """(side info, symbol count) from the ARQ deliveries (seq, payload), None if incomplete."""
     if not delivered or [s for s, _ in delivered] != list(range(len(delivered))):
         return None
-    blob = b"".join(p for _, p in delivered)
-    if len(blob) < _HEAD.size:
+    try:
+        return jscc_container.unpack(b"".join(p for _, p in delivered))
+    except jscc_container.ContainerError:
         return None
-    magic, ver, n_side, n_sym = _HEAD.unpack_from(blob)
-    if magic != _MAGIC or ver != _VERSION or len(blob) != _HEAD.size + n_side:
-        return None
-    return blob[_HEAD.size :], n_sym
 
 
-def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, n_symbols):
+def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, n_symbols, bridge):
     from gnuradio import blocks, gr
 
     from ..feedback_channel import feedback_channel
@@ -107,6 +101,16 @@ def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, 
     tb.msg_connect(tb.arq_rx, "feedback", tb.feedback, "in")
     tb.msg_connect(tb.feedback, "out", tb.tx, "feedback")
     tb.msg_connect(tb.rx, "adaptive", tb.analog, "store")
+    tb.bridge = None
+    if bridge:  # the same PDUs to a remote receiver (gensem-receiver --backend cdm-jscc)
+        from ..zmq_bridge_sink import zmq_bridge_sink
+
+        pub = bridge["pattern"] == "pub"  # PUB binds; PUSH connects to the receiver's PULL (nothing lost)
+        tb.bridge = zmq_bridge_sink(
+            endpoint=bridge["endpoint"], pattern=bridge["pattern"], bind=pub, stream0="side"
+        )
+        tb.msg_connect(tb.arq_rx, "prompt", tb.bridge, "prompt")
+        tb.msg_connect(tb.rx, "adaptive", tb.bridge, "adaptive")
     return tb
 
 
@@ -122,6 +126,7 @@ def send_over_link(
     prompt_power: float = 0.5,
     frame_symbols: int = 2400,
     window: int = 4,
+    bridge: dict | None = None,
 ) -> dict:
     """Send side information (stream 0, ARQ) and JSCC symbols (stream 1, analog) through the
     loopback flowgraph.
@@ -131,6 +136,10 @@ def send_over_link(
     noise_var_est (from the RX's estimate of the delivered symbols' error variance),
     stream0_transmissions, stream0_packets, frames (analog frames sent), frames_received,
     frames_total (all frames on air), timed_out, elapsed_s.
+
+    ``bridge``: ``{"endpoint": ..., "pattern": "pub" | "push"}`` also sends the decoded PDUs (side-information packets and analog frames) over the ZeroMQ bridge, for a
+    receiver on another host (PUB binds, e.g. tcp://*:5555; PUSH connects to the receiver's
+    PULL, e.g. tcp://gpu-host:5555); the report then has ``bridge_sent`` / ``bridge_dropped``.
     """
     _check(side_info, symbols, snr_db, channel, prompt_power, frame_symbols)
     if max_retries < 0 or not timeout_s > 0:
@@ -138,7 +147,9 @@ def send_over_link(
     from ..pdu_util import parse_c32_pdu
 
     t0 = time.monotonic()
-    tb = _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, symbols.size)
+    tb = _flowgraph(
+        snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, symbols.size, bridge
+    )
     packets = fragment(side_info, symbols.size)
     for p in packets:
         tb.tx.submit_bytes(p)
@@ -146,9 +157,13 @@ def send_over_link(
     from ..link import run_to_end
 
     # the end waits until the last analog frames' PDUs have reached tb.analog
+    def progress():
+        sent = (tb.bridge.total_sent, tb.bridge.total_dropped) if tb.bridge else ()
+        return (tb.rx.stats.frames, tb.arq_rx.frames_seen, tb.analog.num_messages(), *sent)
+
     timed_out, idle = run_to_end(
         tb,
-        lambda: (tb.rx.stats.frames, tb.arq_rx.frames_seen, tb.analog.num_messages()),
+        progress,
         t0 + timeout_s,
         poll_s=0.01,
     )
@@ -167,7 +182,11 @@ def send_over_link(
     arq = tb.tx.arq
     outcomes = arq.outcomes + ([arq.current] if arq.current else [])
     nv = msg.noise_var
+    extra = {}
+    if tb.bridge is not None:
+        extra = {"bridge_sent": dict(tb.bridge.sent), "bridge_dropped": tb.bridge.total_dropped}
     return {
+        **extra,
         "side_info": got[0] if got else None,
         "symbols": msg.symbols,
         "lost_symbols": msg.lost_symbols,

@@ -9,19 +9,19 @@ Receiver: side information checked and parsed, lost symbol ranges stay zero, f_d
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
 
-def send_over_link_cdm(image, method, snr_db, cbr, steps, weights_dir, channel, seed, out_dir) -> dict:
-    import torch
+def send_over_link_cdm(
+    image, method, snr_db, cbr, steps, weights_dir, channel, seed, out_dir, bridge=None
+) -> dict:
     from PIL import Image
 
     from receiver_ai.cdm_jscc import side_info
     from receiver_ai.metrics import ms_ssim, psnr
 
-    from .evaluate import _to_tensor, _to_uint8, load_model
+    from .evaluate import _to_tensor, load_model
     from .link_transport import send_over_link
 
     name, img = image
@@ -32,7 +32,7 @@ def send_over_link_cdm(image, method, snr_db, cbr, steps, weights_dir, channel, 
         enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], c["unit"], c["max_len"]
     )
     symbols = enc["symbols"][0].numpy().astype(np.complex64)
-    link = send_over_link(blob, symbols, snr_db, channel=channel, seed=seed)
+    link = send_over_link(blob, symbols, snr_db, channel=channel, seed=seed, bridge=bridge)
     report = {
         "method": method,
         "image": name,
@@ -46,25 +46,20 @@ def send_over_link_cdm(image, method, snr_db, cbr, steps, weights_dir, channel, 
         "stream0_transmissions": link["stream0_transmissions"],
         "link_s": link["elapsed_s"],
     }
+    if bridge:
+        report.update(
+            bridge=bridge["endpoint"], bridge_sent=link["bridge_sent"], bridge_dropped=link["bridge_dropped"]
+        )
     if link["side_info"] is None:
         raise ValueError(
             f"the side information did not arrive after {link['stream0_transmissions']} transmissions (ARQ gave up); nothing to decode"
         )
-    info = side_info.unpack(link["side_info"], model.transform.stride)
-    lengths = torch.as_tensor(info["lengths"])[None]
-    rx = [torch.from_numpy(np.asarray(link["symbols"], np.complex64))]
-    t0 = time.perf_counter()
-    out = model.decode(
-        rx,
-        lengths,
-        [info["z_string"]],
-        info["z_hw"],
-        info["image_hw"],
-        int(steps or recipe.get("sample_steps") or 1),
-        torch.Generator().manual_seed(seed),
+    from receiver_ai.cdm_jscc.receive import decode_received
+
+    rec, facts = decode_received(
+        model, link["side_info"], link["symbols"], int(steps or recipe.get("sample_steps") or 1), seed
     )
-    report["decode_s"] = time.perf_counter() - t0
-    rec = _to_uint8(out)
+    report["decode_s"] = facts["decode_s"]
     report.update(psnr=psnr(img, rec), ms_ssim=ms_ssim(img, rec)[0])
     os.makedirs(out_dir, exist_ok=True)
     report["output"] = os.path.join(out_dir, f"{name}_{method}_over_link.png")
