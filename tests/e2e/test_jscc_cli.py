@@ -109,3 +109,64 @@ def test_send_over_link_lost_or_corrupted_side_information(weights, tmp_path, mo
         rc = cli.main(["jscc", *_send_over_link(weights, tmp_path)])
         err = capsys.readouterr().err
         assert rc == 2 and msg in err and "Traceback" not in err, err
+
+
+def test_over_link_to_a_remote_receiver_over_the_bridge(weights, tmp_path, capsys):
+    """``gensem jscc send --over-link --bridge`` (the radio host, a subprocess) feeds
+    ``gensem-receiver --backend cdm-jscc`` (here, in process) over ZeroMQ PUSH/PULL: the
+    receiver's image is the very image the radio host decoded from the same symbols."""
+    import threading
+
+    import numpy as np
+    import zmq
+    from PIL import Image
+
+    from receiver_ai import cli as receiver_cli
+
+    sock = zmq.Context.instance().socket(zmq.PULL)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    sock.close(0)  # a free port for the receiver to bind
+    rx_out = tmp_path / "rx"
+    argv = ["--connect", f"tcp://127.0.0.1:{port}", "--bind", "--pattern", "pull", "--backend", "cdm-jscc",
+            "--model", os.path.join(weights, "cdm_jscc_d.pt"), "--seed", "0", "--out", str(rx_out),
+            "--max-images", "1", "--timeout", "120", "--json"]  # fmt: skip
+    result = {}
+    th = threading.Thread(target=lambda: result.update(rc=receiver_cli.main(argv)))
+    th.start()
+    try:
+        r = _gensem(*_send_over_link(weights, tmp_path / "tx"), "--method", "cdm-jscc-d", "--snr-db", "15",
+                    "--bridge", f"tcp://127.0.0.1:{port}", "--json")  # fmt: skip
+    finally:
+        th.join(150)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads(r.stdout)
+    assert rep["bridge_dropped"] == 0 and rep["bridge_sent"]["analog"] > 0 and rep["bridge_sent"]["side"] > 0
+    assert result.get("rc") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_images"] == 1 and summary["n_errors"] == 0 and summary["bridge"]["bad_total"] == 0
+    rec = summary["images"][0]
+    assert rec["lost_symbols"] == rep["lost_symbols"] == 0 and rec["symbols"] == rep["symbols"]
+    assert (
+        rec["side_info_bytes"] == rep["side_info_bytes"] and abs(rec["snr_est_db"] - rep["snr_est_db"]) < 1e-6
+    )
+    remote = np.asarray(Image.open(rec["files"]["generated"]))
+    local = np.asarray(Image.open(rep["output"]))
+    assert remote.shape == local.shape and np.array_equal(remote, local)
+
+
+def test_bridge_user_errors_are_one_line(weights, tmp_path, capsys):
+    from receiver_ai import cli as receiver_cli
+
+    r = _gensem("send", "--image", "skimage:astronaut", "--bridge", "tcp://127.0.0.1:5555")
+    assert r.returncode == 2 and "needs --over-link" in r.stderr and "Traceback" not in r.stderr
+    r = _gensem(*_send_over_link(weights, tmp_path), "--bridge", "udp://x")
+    assert r.returncode == 2 and "bad ZeroMQ endpoint" in r.stderr and "Traceback" not in r.stderr
+    base = ["--connect", "tcp://127.0.0.1:9", "--backend", "cdm-jscc", "--out", str(tmp_path / "rx")]
+    for extra, needle in (
+        (["--model", os.path.join(weights, "deepjscc.pt")], "needs a CDM-JSCC one"),
+        (["--model", str(tmp_path / "none.pt")], "no checkpoint"),
+        (["--model", os.path.join(weights, "cdm_jscc_d.pt"), "--shard", "0/2"], "--shard"),
+    ):
+        rc = receiver_cli.main(base + extra)
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and needle in err and len(err.splitlines()) == 1, (extra, err)

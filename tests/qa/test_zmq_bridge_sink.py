@@ -82,6 +82,37 @@ def test_tagged_pdus_reach_the_receiver_as_one_image():
     assert [p.mod for p in img.parts] == [64, 64] and img.prompt_snr_db == 4.0
 
 
+def test_cdm_jscc_pdus_go_out_as_side_and_analog():
+    """stream0="side": stream-0 deliveries are side information; c32 PDUs are analog frames."""
+    import numpy as np
+
+    from gensem.pdu_util import make_c32_pdu
+
+    sym = (np.arange(5) - 1j * np.arange(5)).astype(np.complex64)
+    ctx = zmq.Context.instance()
+    pull = ctx.socket(zmq.PULL)
+    pull.setsockopt(zmq.LINGER, 0)
+    port = pull.bind_to_random_port("tcp://127.0.0.1")
+    sink = zmq_bridge_sink(endpoint=f"tcp://127.0.0.1:{port}", pattern="push", bind=False, stream0="side")
+    sink.start()
+    try:
+        sink._on_prompt(make_pdu({"prompt_seq": 4, "frame": 2, "snr0_db": 3.0}, b"GJ\x01\x00"))
+        meta = {"frame": 9, "first": True, "last": False, "noise_var1": 0.02, "snr1_db": 17.0, "analog": True}
+        sink._on_adaptive(make_c32_pdu(meta, sym))
+        sink._on_adaptive(make_c32_pdu({"frame": 10, "last": True}, sym))  # no 'first' flag: bad
+        msgs = _drain(pull)
+    finally:
+        sink.stop()
+        pull.close()
+    side, analog = msgs
+    assert (side.stream, side.seq, side.payload, side.crc_ok) == ("side", 4, b"GJ\x01\x00", True)
+    assert analog.stream == "analog" and analog.seq == 9 and analog.snr_db == 17.0
+    assert np.array_equal(np.frombuffer(analog.payload, "<c8"), sym) and analog.meta["noise_var1"] == 0.02
+    assert sink.sent["side"] == 1 and sink.sent["analog"] == 1 and sink.bad_pdus["analog"] == 1
+    with pytest.raises(ValueError, match="stream0"):
+        zmq_bridge_sink(stream0="video")
+
+
 def test_counters_for_bad_pdus_and_no_receiver():
     sink = zmq_bridge_sink(endpoint="tcp://127.0.0.1:*", pattern="push", bind=True)
     sink._on_adaptive(make_pdu({"frame": 1}, b"x"))  # before start: no socket
@@ -93,7 +124,13 @@ def test_counters_for_bad_pdus_and_no_receiver():
         sink._on_prompt(pmt.intern("not a pdu"))
     finally:
         sink.stop()
-    assert sink.dropped["edge"] == 2 and sink.bad_pdus == {"prompt": 1, "edge": 1, "frame": 0, "side": 0, "analog": 0}
+    assert sink.dropped["edge"] == 2 and sink.bad_pdus == {
+        "prompt": 1,
+        "edge": 1,
+        "frame": 0,
+        "side": 0,
+        "analog": 0,
+    }
 
 
 def test_bad_parameters_and_busy_port_are_one_line_errors():

@@ -38,7 +38,7 @@ def part(image_id, i, n, data, seq=None, ber=1e-4):
 
 
 def test_receiver_ai_does_not_import_gnuradio():
-    code = "import sys, receiver_ai.bridge_client, receiver_ai.metrics, receiver_ai.cli, receiver_ai.models.edge_unet, receiver_ai.pipelines.edge_diffusion, receiver_ai.pipelines.controlnet; sys.exit(int('gnuradio' in sys.modules or 'pmt' in sys.modules))"
+    code = "import sys, receiver_ai.bridge_client, receiver_ai.metrics, receiver_ai.cli, receiver_ai.models.edge_unet, receiver_ai.pipelines.edge_diffusion, receiver_ai.pipelines.controlnet, receiver_ai.jscc_assembler, receiver_ai.cdm_jscc.receive, receiver_ai.cdm_jscc.checkpoint; sys.exit(int('gnuradio' in sys.modules or 'pmt' in sys.modules))"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "gr-gensem", "python")]))
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:] or "gnuradio was imported"
