@@ -157,15 +157,12 @@ def process_jscc(img, model, steps: int, out_dir: str, seed: int) -> dict:
 
 
 def _load_jscc(args):
-    """(processor, description, assembler, counters) of the cdm-jscc backend."""
+    """(processor, description, counters) of the cdm-jscc backend."""
     import torch
 
     from receiver_ai.cdm_jscc import checkpoint
     from receiver_ai.cdm_jscc.model import CDMJSCC
-    from receiver_ai.jscc_assembler import JsccAssembler
 
-    if args.shard:
-        raise ValueError("--shard applies to prompt + edge-map images; CDM-JSCC images carry no image_id")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     path = args.model or checkpoint.SHIPPED["cdm-jscc-d"]
     try:
@@ -182,11 +179,11 @@ def _load_jscc(args):
     def processor(img):
         return process_jscc(img, model, steps, args.out, args.seed)
 
-    return processor, desc, JsccAssembler(timeout_s=args.assembly_timeout), dict
+    return processor, desc, dict
 
 
 def _load_semantic(args):
-    """(processor, description, assembler, counters) of the prompt + edge-map backends."""
+    """(processor, description, counters) of the prompt + edge-map backends."""
     from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
 
     from receiver_ai.pipelines import load_backend
@@ -212,7 +209,7 @@ def _load_semantic(args):
             "edge_codec_clamped_decodes": codec.clamped_decodes,
         }
 
-    return processor, desc, None, counters
+    return processor, desc, counters
 
 
 def _describe(rec: dict) -> str:
@@ -252,19 +249,15 @@ def run(args) -> int:
 
     from receiver_ai.bridge_client import BridgeClient
 
-    load = _load_jscc if args.backend == JSCC_BACKEND else _load_semantic
-    processor, desc, assembler, counters = load(args)
-    pub = None
-    if args.publish:
-        import zmq
+    jscc = args.backend == JSCC_BACKEND
+    assembler = None
+    if jscc:
+        from receiver_ai.jscc_assembler import JsccAssembler
 
-        pub = zmq.Context.instance().socket(zmq.PUB)
-        pub.setsockopt(zmq.LINGER, 500)
-        try:
-            pub.bind(args.publish)
-        except zmq.ZMQError as exc:
-            pub.close(0)
-            raise ValueError(f"cannot bind --publish {args.publish!r}: {exc}") from None
+        if shard:
+            raise ValueError("--shard applies to prompt + edge-map images; CDM-JSCC images carry no image_id")
+        assembler = JsccAssembler(timeout_s=args.assembly_timeout)
+    # the socket first: what the radio sends while the models load waits in its queue
     client = BridgeClient(
         args.connect,
         pattern=args.pattern,
@@ -273,6 +266,22 @@ def run(args) -> int:
         shard=shard,
         assembler=assembler,
     )
+    pub = None
+    try:
+        processor, desc, counters = (_load_jscc if jscc else _load_semantic)(args)
+        if args.publish:
+            import zmq
+
+            pub = zmq.Context.instance().socket(zmq.PUB)
+            pub.setsockopt(zmq.LINGER, 500)
+            try:
+                pub.bind(args.publish)
+            except zmq.ZMQError as exc:
+                pub.close(0)
+                raise ValueError(f"cannot bind --publish {args.publish!r}: {exc}") from None
+    except BaseException:
+        client.close()
+        raise
     if not args.json:
         print(f"{PROG}: {desc}; listening on {client.endpoint} ({args.pattern})", file=sys.stderr)
     records, status, stop = [], 0, None
