@@ -114,7 +114,8 @@ def test_send_over_link_lost_or_corrupted_side_information(weights, tmp_path, mo
 def test_over_link_to_a_remote_receiver_over_the_bridge(weights, tmp_path, capsys):
     """``gensem jscc send --over-link --bridge`` (the radio host, a subprocess) feeds
     ``gensem-receiver --backend cdm-jscc`` (here, in process) over ZeroMQ PUSH/PULL: the
-    receiver's image is the very image the radio host decoded from the same symbols."""
+    receiver's image is the image the radio host decoded from the same symbols (up to float
+    rounding)."""
     import threading
 
     import numpy as np
@@ -151,7 +152,12 @@ def test_over_link_to_a_remote_receiver_over_the_bridge(weights, tmp_path, capsy
     )
     remote = np.asarray(Image.open(rec["files"]["generated"]))
     local = np.asarray(Image.open(rep["output"]))
-    assert remote.shape == local.shape and np.array_equal(remote, local)
+    assert remote.shape == local.shape
+    # the same symbols and seed; only float rounding may differ (torch thread counts differ
+    # between this process and the radio host's): a lost or misplaced frame moves far more
+    diff = np.abs(remote.astype(int) - local.astype(int))
+    print("remote vs radio-host decode: max |diff|", diff.max(), "pixels differing", (diff > 0).mean())
+    assert diff.max() <= 2 and (diff > 0).mean() < 0.01
 
 
 def test_bridge_user_errors_are_one_line(weights, tmp_path, capsys):
