@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--edge-codec", help="edge-codec checkpoint (default: gensem/semantic/weights/edge_codec.pt)"
     )
+    p.add_argument(
+        "--edge-policy",
+        choices=("drop-corrupt", "keep"),
+        default="drop-corrupt",
+        help="drop an edge map decoded from detectably corrupted bits and generate from the "
+        "prompt only (default), or keep every map",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--max-images", type=int, default=None, help="stop after N images (default: run on)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the next image")
@@ -75,16 +82,18 @@ def _save_png(path: str, arr) -> str:
     return path
 
 
-def process(msg, codec, generate, out_dir: str, seed: int) -> dict:
-    """Decode, generate and save one image; returns its JSON record."""
+def process(msg, codec, generate, out_dir: str, seed: int, policy: str = "drop-corrupt") -> dict:
+    """Decode, generate and save one image; returns its JSON record. ``policy``: what to do
+    with a map decoded from detectably corrupted bits (``EdgeCodec.receive``)."""
     import numpy as np
 
     t0 = time.monotonic()
     if msg.edge_bytes:
-        edges, info = codec.decompress(msg.edge_bytes)
+        edges, info = codec.receive(msg.edge_bytes, policy)
     else:  # prompt-only image (M1 = 0): the backend gets an empty edge map
         w, h = codec.size
-        edges, info = np.zeros((h, w), np.float32), {"ok": False, "reason": "prompt only: no edge map sent"}
+        edges = np.zeros((h, w), np.float32)
+        info = {"ok": False, "reason": "prompt only: no edge map sent", "used": False}
     t1 = time.monotonic()
     rec = {
         "image_id": msg.image_id,
@@ -98,13 +107,15 @@ def process(msg, codec, generate, out_dir: str, seed: int) -> dict:
         "modulation": sorted({p.mod for p in msg.parts if p.mod is not None}),
         "edge_decode_ok": bool(info["ok"]),
         "edge_decode_reason": info["reason"],
+        "edge_map_used": bool(info["used"]),
         "files": {"edges": _save_png(os.path.join(out_dir, f"image_{msg.image_id}_edges.png"), edges)},
         "error": None,
     }
     try:
         from gensem.semantic.edge_codec import conditioning_map
 
-        img = generate(msg.prompt, conditioning_map(edges), seed=seed)
+        cond = conditioning_map(edges) if info["used"] else np.zeros_like(edges)
+        img = generate(msg.prompt, cond, seed=seed)
         rec["files"]["generated"] = _save_png(
             os.path.join(out_dir, f"image_{msg.image_id}_generated.png"), img
         )
@@ -201,12 +212,13 @@ def _load_semantic(args):
     )
 
     def processor(msg):
-        return process(msg, codec, generate, args.out, args.seed)
+        return process(msg, codec, generate, args.out, args.seed, args.edge_policy)
 
     def counters():
         return {
             "edge_codec_corrupt_decodes": codec.corrupt_decodes,
             "edge_codec_clamped_decodes": codec.clamped_decodes,
+            "edge_maps_dropped": codec.dropped_maps,
         }
 
     return processor, desc, counters
@@ -217,7 +229,9 @@ def _describe(rec: dict) -> str:
         t = rec["timings_s"]
         return (
             f"image {rec['image_id']}: {rec['prompt']!r}, {rec['edge_bits']} edge bits "
-            f"(decode {'ok' if rec['edge_decode_ok'] else 'FAILED'}), generate {t['generate']:.2f} s"
+            f"(decode {'ok' if rec['edge_decode_ok'] else 'FAILED'}"
+            f"{'' if rec['edge_map_used'] or not rec['edge_bits'] else ', map dropped: corrupted bits'}), "
+            f"generate {t['generate']:.2f} s"
         )
     return (
         f"image {rec['image_id']}: CDM-JSCC, {rec['symbols']} symbols ({rec['lost_symbols']} lost), "

@@ -92,6 +92,7 @@ def test_receiver_cli_generates_and_reports(tiny_codec, tmp_path, capsys):
     rec = summary["images"][0]
     assert rec["image_id"] == 42 and rec["prompt"] == "a red car on a road"
     assert rec["edge_bits"] == 8 * len(data) and rec["edge_decode_ok"] and rec["modulation"] == [16]
+    assert rec["edge_map_used"] and summary["edge_maps_dropped"] == 0
     assert rec["size"] == [768, 512] and rec["timings_s"]["generate"] > 0
     from PIL import Image
 

@@ -107,8 +107,9 @@ def test_calibration_tiny(tiny):
     )
     assert os.path.getsize(r["png"]) > 5_000 and isinstance(r["monotone"], bool)
     cal = load_calibration(r["csv"])  # what gensem plan --calibration reads
-    assert cal.names == ["ms_ssim_norm"] and list(cal.ber) == [1e-4, 1e-1]
+    assert cal.names == ["ms_ssim_norm"] and list(cal.ber) == [1e-4, 1e-1]  # edge_dropped is no metric
     assert 0 < r["prompt_only"]["ms_ssim_norm"] < 10
+    assert r["edge_policy"] == "drop-corrupt" and all(0 <= row["edge_dropped"] <= 1 for row in r["rows"])
 
 
 @pytest.mark.parametrize(

@@ -160,3 +160,28 @@ def test_corrupted_latents_are_clamped_into_a_degraded_map():
     assert info["ok"] and info["clamped"] > 0 and c.clamped_decodes == 1 and c.corrupt_decodes == 0
     assert np.all(np.isfinite(bad)) and 0 <= bad.min() and bad.max() <= 1 and bad.max() > 0.05
     assert edge_f1(clean > 0.5, bad, thresh=0.5)["f1"] < 1.0  # degraded, not the clean map
+
+
+@pytest.mark.skipif(not os.path.isfile(WEIGHTS), reason="no shipped checkpoint")
+def test_receiver_policy_drops_maps_decoded_from_corrupted_bits():
+    """EdgeCodec.receive: a clean map is used; one whose decode went out of range (corrupted
+    bits) is not, under drop-corrupt (the default), and is under keep."""
+    import skimage.data
+
+    from gensem.semantic.calibrate import flip_bits
+    from gensem.semantic.images import fit_image
+
+    c = EdgeCodec.from_checkpoint(WEIGHTS)
+    data = c.compress(canny_edges(fit_image(skimage.data.immunohistochemistry())))
+    clean, info = c.receive(data)
+    assert info["used"] and info["policy"] == "drop-corrupt" and c.dropped_maps == 0
+    bad = flip_bits(data, 1e-2, np.random.default_rng(0))
+    x, info = c.receive(bad)
+    assert not info["used"] and info["clamped"] > 0 and c.dropped_maps == 1
+    assert np.array_equal(x, c.decompress(bad)[0])  # the decoded map is still returned, for reports
+    x, info = c.receive(bad, "keep")
+    assert info["used"] and c.dropped_maps == 1
+    _, info = c.receive(b"\x00")  # shorter than its header: nothing decoded, nothing used
+    assert not info["used"] and c.dropped_maps == 2
+    with pytest.raises(ValueError, match="edge policy"):
+        c.receive(data, "guess")

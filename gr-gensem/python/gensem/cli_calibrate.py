@@ -13,6 +13,7 @@ import os
 
 from .cli_demo import BACKENDS, resolve_image
 from .semantic.edge_budget import DEFAULT_MAX_BPP, check_max_bpp
+from .semantic.edge_codec import EDGE_POLICIES
 
 
 def add_calibrate_parser(sub, user_error):
@@ -42,6 +43,12 @@ def add_calibrate_parser(sub, user_error):
         help="edge-map budget, as gensem demo (0: no limit)",
     )
     p.add_argument("--clip-model", help="local CLIP model: adds the normalised CLIP column")
+    p.add_argument(
+        "--edge-policy",
+        choices=EDGE_POLICIES,
+        default="drop-corrupt",
+        help="receiver: drop maps decoded from detectably corrupted bits (default) or keep every map",
+    )
     p.add_argument("--out", default="out/calibration")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
@@ -75,6 +82,7 @@ def cmd_calibrate(args, user_error) -> int:
             seeds=tuple(range(args.seeds)),
             clip_model=args.clip_model,
             max_edge_bpp=args.max_edge_bpp,
+            edge_policy=args.edge_policy,
         )
     except ValueError as exc:
         raise user_error(f"gensem calibrate: {exc}") from None
@@ -84,9 +92,16 @@ def cmd_calibrate(args, user_error) -> int:
     if args.json:
         print(json.dumps(r))
     else:
-        print(f"gensem calibrate: backend {backend}, {len(images)} image(s) x {args.seeds} seed(s)")
+        print(
+            f"gensem calibrate: backend {backend}, {len(images)} image(s) x {args.seeds} seed(s), "
+            f"edge policy {args.edge_policy}"
+        )
         for row in r["rows"]:
-            print("  BER %-8g " % row["ber"] + "  ".join(f"{n} {row[n + '_norm']:.4f}" for n in r["metrics"]))
+            print(
+                "  BER %-8g " % row["ber"]
+                + "  ".join(f"{n} {row[n + '_norm']:.4f}" for n in r["metrics"])
+                + f"  (map dropped in {row['edge_dropped']:.0%})"
+            )
         print("  prompt only: " + "  ".join(f"{n} {r['prompt_only'][n + '_norm']:.4f}" for n in r["metrics"]))
         if r["monotone"]:
             print("  monotone: yes (non-increasing in BER, as Lemma 1 needs)")

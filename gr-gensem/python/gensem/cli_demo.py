@@ -46,6 +46,12 @@ def add_demo_parser(sub, user_error):
     p.add_argument("--controlnet", help="ControlNet path/id (controlnet backend)")
     p.add_argument("--steps", type=int, default=None, help="diffusion steps")
     p.add_argument("--clip-model", help="local CLIP model for the CLIP score")
+    p.add_argument(
+        "--edge-policy",
+        choices=("drop-corrupt", "keep"),
+        default="drop-corrupt",
+        help="receiver: drop an edge map decoded from detectably corrupted bits (default) or keep it",
+    )
     p.add_argument("--out", default="out/demo_semantic")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
@@ -113,6 +119,7 @@ def cmd_demo(args, user_error) -> int:
             max_edge_bpp=args.max_edge_bpp,
             seed=args.seed,
             clip_model=args.clip_model,
+            edge_policy=args.edge_policy,
         )
     except ValueError as exc:
         raise user_error(f"gensem demo: {exc}") from None
@@ -130,6 +137,7 @@ def cmd_demo(args, user_error) -> int:
         print(
             f"  edge map: {r['edge_bits']} bits ({r['edge_bpp']:.4f} bpp), M1 = {r['modulation']}, "
             f"p0 share {r['prompt_power_fraction']:.3f}, BER on air {r['edge_ber']}"
+            + ("" if r["edge_decode"].get("used") or not r["edge_parts"] else ", map DROPPED (corrupted)")
         )
         print(
             f"  planner latency {r['latency_ms_model']:.2f} ms (baseline {r['baseline_latency_ms_model']:.2f} ms)"

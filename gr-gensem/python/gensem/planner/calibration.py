@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-IGNORED_COLUMNS = ("n", "images", "samples")
+IGNORED_COLUMNS = ("n", "images", "samples", "edge_dropped")
 
 
 @dataclass

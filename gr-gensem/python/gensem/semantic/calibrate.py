@@ -38,9 +38,13 @@ def run_calibration(
     seeds=(0, 1),
     clip_model=None,
     max_edge_bpp=DEFAULT_MAX_BPP,
+    edge_policy="drop-corrupt",
 ):
     """Fig. 2: normalised metrics vs edge-map BER. Each image's edge map is coded as the demo
-    codes it (Canny, detail lowered to fit ``max_edge_bpp``; 0 = no limit)."""
+    codes it (Canny, detail lowered to fit ``max_edge_bpp``; 0 = no limit), and received as
+    the receiver receives it (``EdgeCodec.receive`` with ``edge_policy``: with
+    ``drop-corrupt`` a map decoded from detectably corrupted bits is replaced by no map; the
+    ``edge_dropped`` column is the fraction of such draws)."""
     from receiver_ai.metrics import evaluate
 
     from .edge_budget import canny_detail, fit_edge_budget
@@ -50,6 +54,7 @@ def run_calibration(
     os.makedirs(out_dir, exist_ok=True)
     names = ["ms_ssim"] + (["clip"] if clip_model else [])
     acc = {b: {n: [] for n in names} for b in bers}
+    dropped = {b: [] for b in bers}
     prompt_only = {n: [] for n in names}
     for path, prompt in zip(images, prompts):
         img = fit_image(load_image(path), codec.size)
@@ -64,7 +69,9 @@ def run_calibration(
                 prompt_only[n].append(po[n] / ref[n])
             rng = np.random.default_rng(seed)
             for b in bers:
-                rx = conditioning_map(codec.decompress(flip_bits(data, b, rng))[0])
+                x, info = codec.receive(flip_bits(data, b, rng), edge_policy)
+                dropped[b].append(not info["used"])
+                rx = conditioning_map(x) if info["used"] else np.zeros_like(ref_edges)
                 m = evaluate(img, generate(prompt, rx, seed=seed), clip_model=clip_model, lpips=False)
                 for n in names:
                     acc[b][n].append(m[n] / ref[n])
@@ -74,6 +81,7 @@ def run_calibration(
             **{f"{n}_norm": float(np.mean(acc[b][n])) for n in names},
             **{f"{n}_norm_std": float(np.std(acc[b][n])) for n in names},
             "n": len(acc[b][names[0]]),
+            "edge_dropped": float(np.mean(dropped[b])),
         }
         for b in bers
     ]
@@ -107,6 +115,7 @@ def run_calibration(
         "violations": violations,
         "images": list(images),
         "seeds": list(seeds),
+        "edge_policy": edge_policy,
     }
 
 

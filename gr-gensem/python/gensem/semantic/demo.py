@@ -42,6 +42,7 @@ def run_demo(
     max_edge_bpp: float = DEFAULT_MAX_BPP,
     seed: int = 1,
     clip_model: str | None = None,
+    edge_policy: str = "drop-corrupt",
 ) -> dict:
     from ..link import LinkConfig, run_link
     from ..planner import TABLE_I, get_calibration, plan
@@ -118,17 +119,19 @@ def run_demo(
         client.close()
     received_prompt = got.prompt if got is not None else None
     if parts and got is not None:
-        rx_edges, info = codec.decompress(got.edge_bytes)
+        rx_edges, info = codec.receive(got.edge_bytes, edge_policy)
     else:
         rx_edges, info = (
             np.zeros(e.shape, np.float32),
             {
                 "ok": False,
                 "reason": "edge map not sent (M1 = 0)" if not parts else "image incomplete at the receiver",
+                "used": False,
             },
         )
     adaptive = link.get("adaptive") if parts else None
-    cond = conditioning_map(rx_edges)
+    # the receiver policy may drop a map decoded from corrupted bits: prompt only then
+    cond = conditioning_map(rx_edges) if info["used"] else np.zeros_like(rx_edges)
     t_gen = time.monotonic()
     generated = generate(received_prompt, cond, seed=seed) if received_prompt else None
     gen_s = time.monotonic() - t_gen

@@ -28,6 +28,7 @@ import numpy as np
 from .images import WORK_SIZE
 
 HEADER_REPEAT = 7
+EDGE_POLICIES = ("drop-corrupt", "keep")  # what the receiver does with a map decoded from bad bits
 LATENT_LIMIT = 32.0  # |y|, |z| of a decoded stream; clean streams of all 53 images measured within +-5
 HEADER_BITS = 16
 
@@ -96,6 +97,7 @@ class EdgeCodec:
         self.decodes = 0
         self.corrupt_decodes = 0
         self.clamped_decodes = 0
+        self.dropped_maps = 0
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -194,6 +196,21 @@ class EdgeCodec:
         self.clamped_decodes += bool(clamped)
         reason = f"{clamped} decoded latents out of range (corrupted bits) clamped" if clamped else None
         return x.astype(np.float32), {"ok": True, "reason": reason, "clamped": clamped}
+
+    def receive(self, data: bytes, policy: str = "drop-corrupt") -> tuple[np.ndarray, dict]:
+        """The receiver's decode: ``decompress`` plus ``info["used"]``, whether the map should
+        condition the generator. ``drop-corrupt``: not when the decode shows corrupted bits
+        (latents out of range, or a failed decode): generate from the prompt only, because a
+        derailed map hurts more than none (docs/semantic.md, "Receiver policy"). ``keep``:
+        always use it. Dropped maps are counted in ``dropped_maps``."""
+        if policy not in EDGE_POLICIES:
+            raise ValueError(f"edge policy must be one of {EDGE_POLICIES}, got {policy!r}")
+        x, info = self.decompress(data)
+        info = dict(info, used=True, policy=policy)
+        if policy == "drop-corrupt" and (info.get("clamped") or not info["ok"]):
+            info["used"] = False
+            self.dropped_maps += 1
+        return x, info
 
     def bits_per_pixel(self, data: bytes) -> float:
         return 8 * len(data) / (self.size[0] * self.size[1])
