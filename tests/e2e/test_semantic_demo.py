@@ -79,8 +79,15 @@ def test_demo_with_hed_edges(tiny, tmp_path):
     assert r["edges"] == "hed" and r["edge_bits"] > 0 and r["prompt_received"] == "a cat"
 
 
-def test_demo_cli_errors():
+def test_demo_cli_errors(tmp_path):
+    from PIL import Image
     from test_cli import gensem
+
+    Image.new("L", (3, 2)).save(tmp_path / "tiny.png")
+    r = gensem("demo", "--image", str(tmp_path / "tiny.png"), "--prompt", "x")
+    assert r.returncode == 2 and "need at least 32 px" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = gensem("demo", "--prompt", "  ")
+    assert r.returncode == 2 and "--prompt is empty" in r.stderr, r.stderr
 
     r = gensem("demo", "--image", "/nonexistent.png", "--prompt", "x")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -185,3 +185,19 @@ def test_receiver_policy_drops_maps_decoded_from_corrupted_bits():
     assert not info["used"] and c.dropped_maps == 2
     with pytest.raises(ValueError, match="edge policy"):
         c.receive(data, "guess")
+
+
+def test_load_image_converts_modes_and_rejects_degenerate_sizes(tmp_path):
+    from PIL import Image
+
+    a16 = np.full((40, 50), 40000, np.uint16)
+    Image.fromarray(a16).save(tmp_path / "u16.png")
+    img = load_image(str(tmp_path / "u16.png"))
+    assert img.shape == (40, 50, 3) and img.dtype == np.uint8 and img[0, 0, 0] == round(40000 / 257)
+    Image.new("CMYK", (40, 40), (0, 0, 0, 0)).save(tmp_path / "cmyk.jpg")
+    assert load_image(str(tmp_path / "cmyk.jpg")).shape == (40, 40, 3)
+    Image.new("RGBA", (33, 60)).save(tmp_path / "rgba.png")
+    assert load_image(str(tmp_path / "rgba.png")).shape == (60, 33, 3)
+    Image.new("L", (3, 2)).save(tmp_path / "tiny.png")
+    with pytest.raises(ValueError, match="3x2: need at least 32 px"):
+        load_image(str(tmp_path / "tiny.png"))

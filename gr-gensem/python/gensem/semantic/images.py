@@ -7,13 +7,37 @@ import numpy as np
 WORK_SIZE = (768, 512)  # (width, height), as in the paper's Fig. 3 example
 
 
+MIN_SIDE = 32  # px: smaller images are degenerate (a 32 px side is already scaled 16x or more)
+
+
+def _to_rgb8(im) -> np.ndarray:
+    """Any PIL mode -> RGB uint8: 16-bit greyscale scaled by 1/257 (not clipped at 255, as
+    PIL's convert does), 32-bit integer / float greyscale stretched from min to max."""
+    if im.mode.startswith("I;16"):
+        a = np.asarray(im, dtype=np.float64) / 257.0
+    elif im.mode in ("I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(np.min(a)), float(np.max(a))
+        a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    else:
+        return np.asarray(im.convert("RGB"))
+    a = np.clip(np.round(a), 0, 255).astype(np.uint8)
+    return np.repeat(a[..., None], 3, axis=-1)
+
+
 def load_image(path: str) -> np.ndarray:
-    """RGB uint8 array; ValueError with the reason for anything that is not a readable image."""
+    """RGB uint8 array (any PIL mode converted, 16-bit scaled); ValueError with the reason for
+    anything that is not a readable image of at least MIN_SIDE pixels on each side."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            if min(im.size) < MIN_SIDE:
+                raise ValueError(
+                    f"image {path} is {im.size[0]}x{im.size[1]}: need at least {MIN_SIDE} px on each side "
+                    f"(it is scaled to cover {WORK_SIZE[0]}x{WORK_SIZE[1]})"
+                )
+            return _to_rgb8(im)
     except FileNotFoundError:
         raise ValueError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
