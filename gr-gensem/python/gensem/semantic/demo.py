@@ -194,13 +194,18 @@ def write_report_png(path, img, edges_sent, edges_rx, generated, r) -> str:
     ax[1].set_title(f"edges sent: {r['edge_bits']} bits, {r['edge_bpp']:.4f} bpp")
     ax[2].imshow(edges_rx, cmap="gray", vmin=0, vmax=1)
     ber = "not sent" if r["edge_ber"] is None else f"BER {r['edge_ber']:.2e}, {r['modulation']}-QAM"
+    if r["edge_parts"] and not r["edge_decode"].get("used", True):
+        ber += "; DROPPED: corrupted bits"
     ax[2].set_title(f"edges received\n({ber})", fontsize=9)
     if generated is not None:
+        import textwrap
+
         ax[3].imshow(generated)
         m = r["metrics"] or {}
+        backend = textwrap.shorten(str(r["backend"]), width=70, placeholder=" ...")
         ax[3].set_title(
-            f"generated ({r['backend']}): PSNR {m.get('psnr_db', float('nan')):.2f} dB, "
-            f"MS-SSIM {m.get('ms_ssim', float('nan')):.3f}",
+            f"generated: PSNR {m.get('psnr_db', float('nan')):.2f} dB, "
+            f"MS-SSIM {m.get('ms_ssim', float('nan')):.3f}\n{backend}",
             fontsize=8,
         )
     else:
