@@ -22,6 +22,7 @@ import os
 import sys
 import time
 
+from gensem.semantic.edge_codec import EDGE_POLICIES
 from receiver_ai.pipelines import BACKENDS, DEFAULT_CONTROLNET, DEFAULT_EDGE_DIFFUSION, DEFAULT_SD
 
 PROG = "gensem-receiver"
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--edge-policy",
-        choices=("drop-corrupt", "keep"),
+        choices=EDGE_POLICIES,
         default="drop-corrupt",
         help="drop an edge map decoded from detectably corrupted bits and generate from the "
         "prompt only (default), or keep every map",

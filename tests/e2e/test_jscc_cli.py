@@ -176,3 +176,40 @@ def test_bridge_user_errors_are_one_line(weights, tmp_path, capsys):
         rc = receiver_cli.main(base + extra)
         err = capsys.readouterr().err.strip()
         assert rc == 2 and needle in err and len(err.splitlines()) == 1, (extra, err)
+
+
+def test_receiver_reports_corrupted_or_symbol_less_images_and_goes_on(weights, tmp_path):
+    """process_jscc: corrupted side information is an error in the record, not an exception;
+    side information whose symbols never came still decodes (every symbol zero)."""
+    import numpy as np
+
+    from receiver_ai.cdm_jscc import checkpoint, side_info
+    from receiver_ai.cli import process_jscc
+    from receiver_ai.jscc_assembler import JsccImage
+
+    model, _ = checkpoint.load(os.path.join(weights, "cdm_jscc_d.pt"))
+    x = torch.rand(1, 3, 64, 64)
+    enc = model.encode(x, target_cbr=1 / 12)
+    c = model.config
+    blob = side_info.pack(
+        enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], c["unit"], c["max_len"]
+    )
+    n = int(enc["lengths"][0].sum())
+
+    def image(side, symbols, partial=None):
+        return JsccImage(0, side, symbols, 0, [], 1, 1, None, 0.0, 0.0, partial)
+
+    good = process_jscc(
+        image(blob, enc["symbols"][0].numpy().astype(np.complex64)), model, 1, str(tmp_path), 0
+    )
+    assert good["error"] is None and good["size"] == [64, 64] and os.path.isfile(good["files"]["generated"])
+    bad = process_jscc(
+        image(blob[:-1] + bytes([blob[-1] ^ 1]), np.zeros(n, np.complex64)), model, 1, str(tmp_path), 0
+    )
+    assert "CRC mismatch" in bad["error"] and "generated" not in bad["files"]
+    short = process_jscc(image(blob, np.zeros(n - 1, np.complex64)), model, 1, str(tmp_path), 0)
+    assert "symbols received" in short["error"]
+    lost = process_jscc(
+        image(blob, np.zeros(n, np.complex64), "no symbols arrived"), model, 1, str(tmp_path), 0
+    )
+    assert lost["error"] is None and lost["partial"] == "no symbols arrived"

@@ -13,6 +13,7 @@ import json
 import os
 
 from .semantic.edge_budget import DEFAULT_MAX_BPP, check_max_bpp
+from .semantic.edge_codec import EDGE_POLICIES
 
 BACKENDS = ("edge-diffusion", "controlnet")
 
@@ -48,7 +49,7 @@ def add_demo_parser(sub, user_error):
     p.add_argument("--clip-model", help="local CLIP model for the CLIP score")
     p.add_argument(
         "--edge-policy",
-        choices=("drop-corrupt", "keep"),
+        choices=EDGE_POLICIES,
         default="drop-corrupt",
         help="receiver: drop an edge map decoded from detectably corrupted bits (default) or keep it",
     )
