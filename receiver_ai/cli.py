@@ -22,6 +22,7 @@ import os
 import sys
 import time
 
+from gensem.errors import first_line
 from gensem.semantic.edge_codec import EDGE_POLICIES
 from receiver_ai.pipelines import BACKENDS, DEFAULT_CONTROLNET, DEFAULT_EDGE_DIFFUSION, DEFAULT_SD
 
@@ -122,7 +123,7 @@ def process(msg, codec, generate, out_dir: str, seed: int, policy: str = "drop-c
         )
         rec["size"] = [int(img.shape[1]), int(img.shape[0])]
     except Exception as exc:  # keep receiving: one bad image must not stop the receiver
-        rec["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        rec["error"] = first_line(exc, 300)
     t2 = time.monotonic()
     rec["timings_s"] = {
         "assembly": round(msg.assembly_s, 4),
@@ -158,7 +159,7 @@ def process_jscc(img, model, steps: int, out_dir: str, seed: int) -> dict:
         )
         rec["size"] = facts["size"]
     except Exception as exc:  # corrupted side information etc.: report it and keep receiving
-        rec["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        rec["error"] = first_line(exc, 300)
     t1 = time.monotonic()
     rec["timings_s"] = {
         "assembly": round(img.assembly_s, 4),
@@ -180,7 +181,7 @@ def _load_jscc(args):
     try:
         model, ckpt = checkpoint.load(path, device=device)
     except (RuntimeError, AssertionError) as exc:  # e.g. a CUDA device that is not there
-        raise ValueError(f"cannot load {path} on {device}: {str(exc).splitlines()[0][:200]}") from None
+        raise ValueError(f"cannot load {path} on {device}: {first_line(exc, 200, with_type=False)}") from None
     if not isinstance(model, CDMJSCC):
         raise ValueError(f"{path} is a {ckpt['kind']} checkpoint; --backend cdm-jscc needs a CDM-JSCC one")
     steps = int(args.steps or ckpt.get("recipe", {}).get("sample_steps") or 1)

@@ -153,9 +153,11 @@ def clip_score(a, b, model_path: str | None = None) -> tuple[float | None, str |
     try:
         model, proc = _load_clip(path)
     except Exception as exc:  # missing files, wrong format: report, do not crash the receiver
+        from gensem.errors import first_line
+
         return (
             None,
-            f"CLIP checkpoint {path!r} could not be loaded ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+            f"CLIP checkpoint {path!r} could not be loaded ({first_line(exc, 160)})",
         )
     import torch
 

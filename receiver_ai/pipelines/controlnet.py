@@ -40,7 +40,9 @@ def _missing(what: str, name: str, exc: Exception, allow_download: bool) -> Valu
         if not os.path.isdir(name)
         else "point at a diffusers-format directory (model_index.json / config.json + weights)"
     )
-    reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+    from gensem.errors import first_line
+
+    reason = first_line(exc, 160, with_type=False)
     return ValueError(f"{what} {name!r} not found {where}: {fix} [{reason}]")
 
 

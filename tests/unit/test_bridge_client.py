@@ -230,3 +230,12 @@ def test_push_pull_two_receivers_split_without_loss_or_duplicates():
     push.disable_monitor()
     mon.close()
     push.close()
+
+
+def test_first_line_of_an_exception():
+    from gensem.errors import first_line
+
+    assert first_line(ValueError("bad thing\nTraceback details")) == "ValueError: bad thing"
+    assert first_line(RuntimeError("")) == "RuntimeError"  # no IndexError on an empty message
+    assert first_line(OSError("  \n  x"), with_type=False) == "x"
+    assert len(first_line(ValueError("y" * 500), limit=50)) == 50

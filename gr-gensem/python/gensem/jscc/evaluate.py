@@ -179,7 +179,9 @@ def evaluate(
                     per = run_cdm(model, images, snr_db, cbr, n, seed)
         except (ValueError, ImportError, RuntimeError) as exc:
             row.update(psnr=None, ms_ssim=None, lpips=None, cbr=None, decode_s=None)
-            row["error"] = str(exc).splitlines()[0]
+            from ..errors import first_line
+
+            row["error"] = first_line(exc, 300, with_type=False)
             results.append(row)
             continue
         scores = [_metrics(img, r["recon"], want_lpips) for (_, img), r in zip(images, per)]

@@ -34,8 +34,10 @@ class Captioner:
             proc = BlipProcessor.from_pretrained(model, local_files_only=not allow_download)
             net = BlipForConditionalGeneration.from_pretrained(model, local_files_only=not allow_download)
         except (OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"no BLIP captioner at {model!r} ({first[:160]}); give --prompt TEXT") from None
+            from ..errors import first_line
+
+            reason = first_line(exc, 160, with_type=False)
+            raise ValueError(f"no BLIP captioner at {model!r} ({reason}); give --prompt TEXT") from None
         return cls(net, proc, device)
 
     def __call__(self, image: np.ndarray) -> str:

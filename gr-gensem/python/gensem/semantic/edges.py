@@ -41,9 +41,10 @@ def hed_edges(img: np.ndarray, weights_dir: str) -> np.ndarray:
     try:
         det = HEDdetector.from_pretrained(weights_dir)
     except Exception as exc:  # a user-supplied file: any failure is "bad weights", in one line
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+        from ..errors import first_line
+
         raise ValueError(
-            f"cannot load HED weights from {weights_dir} ({type(exc).__name__}: {reason}); use --edges canny"
+            f"cannot load HED weights from {weights_dir} ({first_line(exc, 200)}); use --edges canny"
         ) from None
     from PIL import Image
 
