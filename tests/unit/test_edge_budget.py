@@ -28,8 +28,8 @@ def test_fits_budget_with_the_most_detail():
     # soft_detail keeps values >= 255 (1 - 1/s): about 1/s of the ramp, so rate ~ 0.1/s
     out = fit_edge_budget(soft_detail(ramp()), codec, max_bpp=0.04)
     assert out["within_budget"] and out["bpp"] <= 0.04
-    assert 2.5 <= out["scale"] <= 2.5 + 3 / 64 + 0.05  # 0.1 / 0.04 = 2.5, bisection resolution
-    assert codec.calls == 7
+    assert 2.5 <= out["scale"] <= 2.5 + 3 / 1024 + 0.01  # 0.1 / 0.04 = 2.5; 10 steps: 3/1024
+    assert codec.calls == 11
 
 
 def test_under_budget_is_sent_as_is_and_zero_means_no_limit():

@@ -37,8 +37,11 @@ def soft_detail(edges: np.ndarray):
     return lambda s: np.where(e >= 255.0 * (1.0 - 1.0 / s), e, 0).astype(e.dtype)
 
 
-def fit_edge_budget(make_edges, codec, max_bpp: float, iters: int = 6) -> dict:
-    """-> {"edges", "bits" (bytes), "bpp", "scale", "within_budget"}; ``max_bpp <= 0``: no limit."""
+def fit_edge_budget(make_edges, codec, max_bpp: float, iters: int = 10) -> dict:
+    """-> {"edges", "bits" (bytes), "bpp", "scale", "within_budget"}; ``max_bpp <= 0``: no limit.
+
+    ``iters`` bisection steps on s in [1, MAX_SCALE]: 10 resolve s to 0.003 (6 resolved it to
+    0.047, and left immunohistochemistry at 0.0138 bpp where s = 1.05 fits at 0.0193)."""
     e = make_edges(1.0)
     bits = codec.compress(e)
     best = {"edges": e, "bits": bits, "bpp": codec.bits_per_pixel(bits), "scale": 1.0}
