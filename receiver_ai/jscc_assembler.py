@@ -5,7 +5,9 @@ container per image: ``gensem.dsp.jscc_container``); stream 1 delivers its JSCC 
 analog frames (``analog``; the ``first`` / ``last`` flags delimit one image's run of frames,
 frames lost on the air leave zero-filled gaps: ``gensem.dsp.analog_assembler``). The
 assembler pairs the n-th complete container with the n-th run of frames (the TX sends
-images one after another on both streams) and emits a ``JsccImage``.
+images one after another on both streams) and emits a ``JsccImage``; a run whose first and
+last frames show a symbol count other than the container's is not that image's and is
+dropped (``mismatch``: its own side information was lost).
 
 Robustness (counters in ``counters``): a gap in the ARQ sequence (the TX gave up on a
 packet) drops the container being built (``side_gap``); packets that do not start a
@@ -86,6 +88,7 @@ class JsccAssembler:
         "side_bad",
         "analog_frames",
         "runs_unpaired",
+        "mismatch",
         "run_overflow",
         "evicted",
         "timeouts",
@@ -205,13 +208,30 @@ class JsccAssembler:
         self._runs.append(run)
 
     # pairing -------------------------------------------------------------------------
-    def _pair(self) -> JsccImage | None:
-        if not self._containers or not self._runs:
+    @staticmethod
+    def _run_symbols(run: _Run) -> int | None:
+        """The run's symbol count when its first and last frames are both in, else None:
+        (frames spanned - 1) x K + the last frame's count."""
+        first = next((f for f in run.frames if f.first), None)
+        last = next((f for f in run.frames if f.last), None)
+        if first is None or last is None:
             return None
-        side, n_sym, done, packets, _ = self._containers.popleft()
-        run = self._runs.popleft()
-        self.counters["completed"] += 1
-        return self._image(side, n_sym, packets, min(done, run.first_seen), run.frames, None)
+        span = (last.seq - first.seq) % SEQ_MOD
+        return span * first.symbols.size + last.symbols.size if span else last.symbols.size
+
+    def _pair(self) -> JsccImage | None:
+        while self._containers and self._runs:
+            side, n_sym, done, packets, _ = self._containers[0]
+            run = self._runs.popleft()
+            have = self._run_symbols(run)
+            if have is not None and have != n_sym:
+                # not this container's symbols: an image whose side information was lost
+                self.counters["mismatch"] += 1
+                continue
+            self._containers.popleft()
+            self.counters["completed"] += 1
+            return self._image(side, n_sym, packets, min(done, run.first_seen), run.frames, None)
+        return None
 
     def _image(self, side, n_sym, packets, first_seen, frames, partial) -> JsccImage:
         asm = AnalogAssembler(n_sym)

@@ -141,3 +141,16 @@ def test_queues_are_bounded():
     assert asm.counters["run_overflow"] == 1
     with pytest.raises(ValueError):
         JsccAssembler(timeout_s=0)
+
+
+def test_a_run_whose_side_information_was_lost_is_not_paired_with_the_next_image():
+    """Image 0's side information is lost (ARQ gap); its symbols arrive. Image 1's container
+    must pair with image 1's run, not image 0's: the symbol counts tell them apart."""
+    asm = JsccAssembler(clock=Clock())
+    sym0, sym1 = _symbols(300, 0), _symbols(250, 1)
+    s0 = side_msgs(b"zero" * 20, sym0.size, 0)
+    feed(asm, [s0[0]])  # the rest of image 0's container never arrives: the ARQ gave up
+    assert feed(asm, analog_msgs(sym0, 0)) == []
+    got = feed(asm, side_msgs(b"one" * 20, sym1.size, len(s0) + 1) + analog_msgs(sym1, 3))
+    assert len(got) == 1 and got[0].side_info == b"one" * 20 and np.array_equal(got[0].symbols, sym1)
+    assert asm.counters["mismatch"] == 1 and asm.counters["side_gap"] == 1 and not asm.pending
