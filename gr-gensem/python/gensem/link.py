@@ -25,7 +25,7 @@ from gnuradio import gr
 from .dsp import qam
 from .dsp.channel import noise_var_for_snr
 from .dsp.ofdm_params import OfdmParams
-from .dsp.prompt_packet import encode_text, image_payload
+from .dsp.prompt_packet import prompt_payload
 
 SNR_RANGE_DB = (-10.0, 60.0)
 STREAMS = ("adaptive", "prompt", "both")
@@ -87,10 +87,7 @@ class LinkConfig:
         if self.channel not in ("awgn", "rayleigh"):
             raise ValueError(f"unknown channel {self.channel!r}; use awgn or rayleigh")
         if self.stream in ("prompt", "both"):
-            if self.n_parts is None:
-                encode_text(self.text)
-            else:
-                image_payload(self.text, self.n_parts)
+            prompt_payload(self.text, self.n_parts)
         if self.bridge_pattern not in ("pub", "push"):
             raise ValueError("bridge pattern must be pub or push")
         if self.adaptive_payloads:

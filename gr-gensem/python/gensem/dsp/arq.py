@@ -52,10 +52,7 @@ class StopAndWaitSender:
     # -- user side
     def submit(self, text: str, n_parts: int | None = None) -> int:
         """Queue a prompt; with ``n_parts`` it goes as an image prompt (its edge-part count)."""
-        if n_parts is None:
-            payload = prompt_packet.encode_text(text)  # raises ValueError on bad input
-        else:
-            payload = prompt_packet.image_payload(text, n_parts)
+        payload = prompt_packet.prompt_payload(text, n_parts)  # raises ValueError on bad input
         item = PromptOutcome(seq=self._next_seq, text=text, payload=payload)
         self._next_seq = (self._next_seq + 1) % SEQ_MOD
         self.queue.append(item)

@@ -60,6 +60,11 @@ def image_payload(text: str, n_parts: int) -> bytes:
     return data
 
 
+def prompt_payload(text: str, n_parts: int | None = None) -> bytes:
+    """The ARQ payload of a prompt: plain UTF-8, or an image prompt when ``n_parts`` is given."""
+    return encode_text(text) if n_parts is None else image_payload(text, n_parts)
+
+
 def split_payload(payload: bytes) -> tuple[bytes, int | None]:
     """(UTF-8 text bytes, n_parts) of an image prompt; (payload, None) for a plain one."""
     payload = bytes(payload)
