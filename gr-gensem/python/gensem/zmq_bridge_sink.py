@@ -137,18 +137,20 @@ class zmq_bridge_sink(gr.basic_block):
         self._handle(self.stream0, msg)
 
     def _on_adaptive(self, msg):
-        self._handle("analog" if parse_c32_pdu(msg) is not None else "edge", msg)
+        analog = parse_c32_pdu(msg)  # an analog frame (c32 symbols), else edge-map bytes
+        if analog is None:
+            self._handle("edge", msg)
+        else:
+            meta, symbols = analog
+            self._handle("analog", msg, (meta, symbols.astype("<c8").tobytes()))
 
     def _on_frames(self, msg):
         self._handle("frame", msg)
 
-    def _handle(self, stream, msg):
+    def _handle(self, stream, msg, parsed=None):
+        """Send one PDU as a bridge message; ``parsed``: its (meta, payload bytes) if known."""
         try:
-            if stream == "analog":
-                meta, symbols = parse_c32_pdu(msg)
-                data = symbols.astype("<c8").tobytes()
-            else:
-                meta, data = parse_pdu(msg)
+            meta, data = parsed if parsed is not None else parse_pdu(msg)
             extra = {"ber_est": _ber_est(meta.get("snr1_db"), meta.get("mod"))} if stream == "edge" else {}
             bmsg = message_from_pdu(stream, meta, data, sent_time=time.time(), **extra)
             frames = encode(bmsg, self.max_bytes)
