@@ -114,10 +114,9 @@ def process(msg, codec, generate, out_dir: str, seed: int, policy: str = "drop-c
         "error": None,
     }
     try:
-        from gensem.semantic.edge_codec import conditioning_map
+        from gensem.semantic.edge_codec import received_conditioning
 
-        cond = conditioning_map(edges) if info["used"] else np.zeros_like(edges)
-        img = generate(msg.prompt, cond, seed=seed)
+        img = generate(msg.prompt, received_conditioning(edges, info), seed=seed)
         rec["files"]["generated"] = _save_png(
             os.path.join(out_dir, f"image_{msg.image_id}_generated.png"), img
         )

@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 import torch
+from gensem.errors import first_line
 
 from receiver_ai.models.edge_unet import TINY_CONFIG, EdgeUNet
 
@@ -75,7 +76,7 @@ class EdgeDiffusionPipeline:
             sd.setdefault("text.known", model.text.known)  # older checkpoints: every bucket known
             model.load_state_dict(sd)
         except Exception as exc:  # a user-supplied file: any failure is "bad checkpoint"
-            raise ValueError(f"bad edge-diffusion checkpoint {path}: {type(exc).__name__}: {exc}") from None
+            raise ValueError(f"bad edge-diffusion checkpoint {path}: {first_line(exc)}") from None
         meta = {"trained": True, "step": ck.get("step"), "recipe": ck.get("recipe")}
         return cls(model, ck.get("scheduler"), device=device, meta=meta)
 

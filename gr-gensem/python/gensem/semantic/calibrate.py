@@ -48,7 +48,7 @@ def run_calibration(
     from receiver_ai.metrics import evaluate
 
     from .edge_budget import canny_detail, fit_edge_budget
-    from .edge_codec import conditioning_map
+    from .edge_codec import conditioning_map, received_conditioning
     from .images import fit_image, load_image
 
     os.makedirs(out_dir, exist_ok=True)
@@ -71,7 +71,7 @@ def run_calibration(
             for b in bers:
                 x, info = codec.receive(flip_bits(data, b, rng), edge_policy)
                 dropped[b].append(not info["used"])
-                rx = conditioning_map(x) if info["used"] else np.zeros_like(ref_edges)
+                rx = received_conditioning(x, info)
                 m = evaluate(img, generate(prompt, rx, seed=seed), clip_model=clip_model, lpips=False)
                 for n in names:
                     acc[b][n].append(m[n] / ref[n])

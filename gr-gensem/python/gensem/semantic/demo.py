@@ -47,7 +47,7 @@ def run_demo(
     from ..link import LinkConfig, run_link
     from ..planner import TABLE_I, get_calibration, plan
     from .edge_budget import canny_detail, fit_edge_budget, soft_detail
-    from .edge_codec import EdgeCodec, conditioning_map, default_checkpoint
+    from .edge_codec import EdgeCodec, conditioning_map, default_checkpoint, received_conditioning
     from .edge_packets import HEADER_BYTES, packetize
     from .edges import edge_f1, edge_map
 
@@ -130,8 +130,7 @@ def run_demo(
             },
         )
     adaptive = link.get("adaptive") if parts else None
-    # the receiver policy may drop a map decoded from corrupted bits: prompt only then
-    cond = conditioning_map(rx_edges) if info["used"] else np.zeros_like(rx_edges)
+    cond = received_conditioning(rx_edges, info)  # prompt only when the policy dropped the map
     t_gen = time.monotonic()
     generated = generate(received_prompt, cond, seed=seed) if received_prompt else None
     gen_s = time.monotonic() - t_gen

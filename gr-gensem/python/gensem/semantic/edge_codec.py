@@ -25,6 +25,7 @@ import os
 
 import numpy as np
 
+from ..errors import first_line
 from .images import WORK_SIZE
 
 HEADER_REPEAT = 7
@@ -86,6 +87,12 @@ def conditioning_map(decoded: np.ndarray) -> np.ndarray:
     return m / m.max() if m.size and m.max() > 0.05 else m
 
 
+def received_conditioning(decoded: np.ndarray, info: dict) -> np.ndarray:
+    """The conditioning of a received map (``EdgeCodec.receive``): ``conditioning_map`` of it,
+    or an empty map when the receiver policy dropped it (``info["used"]`` False): prompt only."""
+    return conditioning_map(decoded) if info["used"] else np.zeros_like(decoded, dtype=np.float32)
+
+
 class EdgeCodec:
     def __init__(self, model, size=WORK_SIZE, meta: dict | None = None):
         w, h = size
@@ -124,7 +131,7 @@ class EdgeCodec:
             model = _build_model(int(cfg["N"]), int(cfg["M"]))
             model.load_state_dict(ck["state_dict"])
         except Exception as exc:  # a user-supplied file: any failure is "bad checkpoint"
-            raise ValueError(f"bad edge-codec checkpoint {path}: {type(exc).__name__}: {exc}") from None
+            raise ValueError(f"bad edge-codec checkpoint {path}: {first_line(exc)}") from None
         return cls(model, tuple(cfg.get("size", WORK_SIZE)), dict(cfg, trained=True, recipe=ck.get("recipe")))
 
     def save(self, path: str, recipe: dict | None = None):
@@ -191,7 +198,7 @@ class EdgeCodec:
                 raise ValueError("decoded map has non-finite values")
         except Exception as exc:  # any failure of the range decoder on corrupted bits
             self.corrupt_decodes += 1
-            return empty, {"ok": False, "reason": f"{type(exc).__name__}: {exc}"[:200], "clamped": 0}
+            return empty, {"ok": False, "reason": first_line(exc, 200), "clamped": 0}
         clamped = out["clamped"]
         self.clamped_decodes += bool(clamped)
         reason = f"{clamped} decoded latents out of range (corrupted bits) clamped" if clamped else None
