@@ -16,6 +16,11 @@ import torch
 from . import side_info as side_info_mod
 
 
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """The first image of a decoded batch (N x 3 x H x W in [0, 1]) as RGB uint8 H x W x 3."""
+    return (x[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy() * 255.0).round().astype(np.uint8)
+
+
 def decode_received(
     model, side_info: bytes, symbols: np.ndarray, steps: int = 1, seed: int = 0
 ) -> tuple[np.ndarray, dict]:
@@ -42,6 +47,10 @@ def decode_received(
     if dev.type == "cuda":
         torch.cuda.synchronize()
     decode_s = time.perf_counter() - t0
-    img = (out[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy() * 255.0).round().astype(np.uint8)
     h, w = info["image_hw"]
-    return img, {"decode_s": decode_s, "size": [int(w), int(h)], "symbols": need, "steps": int(steps)}
+    return to_uint8(out), {
+        "decode_s": decode_s,
+        "size": [int(w), int(h)],
+        "symbols": need,
+        "steps": int(steps),
+    }

@@ -65,7 +65,9 @@ def _to_tensor(img: np.ndarray):
 
 
 def _to_uint8(x) -> np.ndarray:
-    return (x[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+    from receiver_ai.cdm_jscc.receive import to_uint8  # torch: imported when first needed
+
+    return to_uint8(x)
 
 
 def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0) -> list[dict]:
