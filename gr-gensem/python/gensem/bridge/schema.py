@@ -66,8 +66,8 @@ class BridgeMessage:
     "frame" (a per-frame report of the RX); v2: "side" (a stream-0 packet of CDM-JSCC side
     information delivered by the ARQ, binary) and "analog" (one stream-1 frame of analog JSCC
     symbols, complex64 little endian; meta has bool ``first`` / ``last`` and ``noise_var1``).
-    seq: the frame number on air (prompt, side: the ARQ's packet sequence number). image_id / part / n_parts delimit an image's edge map
-    (part in 0..n_parts-1); a prompt may carry n_parts (its image's part count, 0 = no
+    seq: the frame number on air (prompt, side: the ARQ's packet sequence number).
+    image_id / part / n_parts delimit an image's edge map (part in 0..n_parts-1); a prompt may carry n_parts (its image's part count, 0 = no
     edge map) but no part. crc_ok: CRC verdict (None for stream 1, which has no CRC).
     snr_db: the RX's Es/N0 estimate of the stream. mod: M-QAM order. ber_est: the BER
     expected from snr_db and mod (AWGN theory). evm_db: stream-1 EVM. tx_time / rx_time /
@@ -313,8 +313,8 @@ def message_from_pdu(stream: str, meta: dict, payload: bytes, **overrides) -> Br
     seq: ``prompt_seq`` for prompts and side information, else ``frame``; snr_db: ``snr0_db``
     (prompt, side, frame) or ``snr1_db`` (edge, analog); crc_ok: True for ARQ deliveries,
     ``crc_ok`` for frame reports, None for stream 1; an analog ``payload`` is the symbols as
-    complex64 little-endian bytes; image_id / part / n_parts / tx_time / rx_time / mod / evm_db pass
-    through; other scalar keys go to ``meta``. Non-finite numbers become None.
+    complex64 little-endian bytes; image_id / part / n_parts / tx_time / rx_time / mod /
+    evm_db pass through; other scalar keys go to ``meta``. Non-finite numbers become None.
     Raises BridgeError if the result is not a valid message.
     """
     if stream not in STREAMS:

@@ -6,8 +6,8 @@
 feedback -> TX); only the channel would change over the air.
 
 Stream 0 carries one container (``dsp.jscc_container``: ``GJ`` | version 1 | side-info
-bytes (u16) | symbols (u32) | side info), cut into packets of at most 505 bytes, each with its CRC-32 and its own
-stop-and-wait ARQ, reassembled in ARQ order. Stream 1 carries the symbols as analog frames
+bytes (u16) | symbols (u32) | side info), cut into packets of at most 505 bytes, each with
+its CRC-32 and its own stop-and-wait ARQ, reassembled in ARQ order. Stream 1 carries the symbols as analog frames
 (``analog_frame_symbols`` each); ``dsp.analog_assembler`` puts them back and zero-fills
 the frames whose header was lost.
 
@@ -137,8 +137,9 @@ def send_over_link(
     stream0_transmissions, stream0_packets, frames (analog frames sent), frames_received,
     frames_total (all frames on air), timed_out, elapsed_s.
 
-    ``bridge``: ``{"endpoint": ..., "pattern": "pub" | "push"}`` also sends the decoded PDUs (side-information packets and analog frames) over the ZeroMQ bridge, for a
-    receiver on another host (PUB binds, e.g. tcp://*:5555; PUSH connects to the receiver's
+    ``bridge``: ``{"endpoint": ..., "pattern": "pub" | "push"}`` also sends the decoded PDUs
+    (side-information packets and analog frames) over the ZeroMQ bridge, for a receiver on
+    another host (PUB binds, e.g. tcp://*:5555; PUSH connects to the receiver's
     PULL, e.g. tcp://gpu-host:5555); the report then has ``bridge_sent`` / ``bridge_dropped``.
     """
     _check(side_info, symbols, snr_db, channel, prompt_power, frame_symbols)
