@@ -65,7 +65,6 @@ class _Container:
     first_seen: float
     last_seen: float
     packets: int = 0
-    snr_db: list = field(default_factory=list)
 
 
 @dataclass
@@ -112,7 +111,7 @@ class JsccAssembler:
         self.emit_partial = bool(emit_partial)
         self.counters = Counter()
         self._open: _Container | None = None
-        self._containers: deque = deque(maxlen=int(max_pending))  # (side, n_sym, first_seen, packets, snr)
+        self._containers: deque = deque(maxlen=int(max_pending))  # (side, n_sym, first_seen, packets)
         self._run: _Run | None = None
         self._runs: deque = deque(maxlen=int(max_pending))
         self._next_id = 0
@@ -156,8 +155,6 @@ class JsccAssembler:
         c.blob += msg.payload
         c.packets += 1
         c.next_seq = (msg.seq + 1) % ARQ_SEQ_MOD
-        if msg.snr_db is not None:
-            c.snr_db.append(msg.snr_db)
         try:
             head = jscc_container.header(c.blob)
             if head is None or len(c.blob) < jscc_container.HEAD.size + head[0]:
@@ -170,7 +167,7 @@ class JsccAssembler:
         self._open = None
         if len(self._containers) == self._containers.maxlen:
             self.counters["evicted"] += 1  # the oldest waiting container makes room
-        self._containers.append((side, n_sym, c.first_seen, c.packets, c.snr_db))
+        self._containers.append((side, n_sym, c.first_seen, c.packets))
 
     # stream 1 ------------------------------------------------------------------------
     def _on_analog(self, msg: BridgeMessage):
@@ -221,7 +218,7 @@ class JsccAssembler:
 
     def _pair(self) -> JsccImage | None:
         while self._containers and self._runs:
-            side, n_sym, done, packets, _ = self._containers[0]
+            side, n_sym, first_seen, packets = self._containers[0]
             run = self._runs.popleft()
             have = self._run_symbols(run)
             if have is not None and have != n_sym:
@@ -230,7 +227,7 @@ class JsccAssembler:
                 continue
             self._containers.popleft()
             self.counters["completed"] += 1
-            return self._image(side, n_sym, packets, min(done, run.first_seen), run.frames, None)
+            return self._image(side, n_sym, packets, min(first_seen, run.first_seen), run.frames, None)
         return None
 
     def _image(self, side, n_sym, packets, first_seen, frames, partial) -> JsccImage:
@@ -257,8 +254,9 @@ class JsccAssembler:
     def expire(self, now: float | None = None) -> list[dict]:
         """Close, drop or deliver (partially) what waited longer than ``timeout_s``.
 
-        An open run or container times out ``timeout_s`` after its latest piece; a closed
-        run or a complete container ``timeout_s`` after it was closed / completed."""
+        An open run or container times out ``timeout_s`` after its latest piece, a closed run
+        ``timeout_s`` after it was closed, a complete container ``timeout_s`` after its first
+        packet."""
         now = self.clock() if now is None else now
         out = []
         run = self._run
@@ -289,7 +287,7 @@ class JsccAssembler:
                 }
             )
         while self._containers and now - self._containers[0][2] >= self.timeout_s:
-            side, n_sym, first_seen, packets, _ = self._containers.popleft()
+            side, n_sym, first_seen, packets = self._containers.popleft()
             self.counters["timeouts"] += 1
             rec = {
                 "what": "side information without symbols",
