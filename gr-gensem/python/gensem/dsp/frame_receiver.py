@@ -1,9 +1,12 @@
 """Receive side of the two-stream OFDM frame (numpy core of ``gensem_two_stream_rx``).
 
 Streaming: ``push(samples)`` returns the frames completed so far. Per frame:
-Schmidl & Cox detection and coarse CFO -> fine timing by LTS cross-correlation -> CFO
-refinement on the LTS pair -> averaged, tap-denoised channel estimate -> header (BPSK,
-repetition, CRC-16) -> pilot phase tracking (residual CFO + common phase) -> per-stream
+front end (running DC removal, blind IQ-imbalance compensation: ``rx_frontend``) ->
+tone-rejecting Schmidl & Cox detection and fractional CFO -> integer CFO and fine timing
+jointly, by LTS cross-correlation over every candidate carrier offset -> CFO refinement on
+the LTS pair -> averaged, tap-denoised channel estimate -> header (BPSK, repetition,
+CRC-16) -> sample-clock drift (pilot phase slope; FFT windows re-timed when the drift
+reaches a sample) -> pilot phase tracking (residual CFO + common phase) -> per-stream
 equalisation and demapping: stream 0 soft QPSK -> de-interleave -> Viterbi -> CRC-32;
 stream 1 hard M-QAM, or, in analog frames, the equalised complex symbols themselves
 (with the expected error variance of each frame's symbols). Per-stream SNR estimate (Es/N0 on that stream's subcarriers) from
@@ -31,11 +34,19 @@ from .frame_header import FrameHeader
 from .ofdm_params import OfdmParams
 from .ofdm_symbols import lts_freq, lts_time, ofdm_demodulate, pilot_values, preamble_len
 from .prompt_packet import parse as parse_prompt
+from .rx_frontend import RxFrontEnd
 
-DETECT_THRESHOLD = 0.22  # smoothed Schmidl & Cox metric
-DETECT_SMOOTH = 8
+DETECT_THRESHOLD = 0.19  # smoothed tone-rejecting Schmidl & Cox metric (see _detect_span)
+DETECT_SMOOTH = 8  # samples
+DETECT_STRIDE = 4  # metric evaluated every 4 samples
 DETECT_SPAN = 4096
-LTS_MIN_CORR = 0.08  # normalised LTS correlation a real preamble must exceed
+LTS_MIN_CORR = 0.12  # normalised LTS correlation a real preamble must exceed
+# Carrier offsets the acquisition searches (subcarrier spacings). The STS repeats every
+# fft_len/2 samples, so its CFO estimate is ambiguous by 2 spacings; every integer
+# hypothesis within this range is tried on the LTS. Beyond it the used band (+-26 of +-32
+# bins) would leave the radio's passband: frames there are lost and counted (sync_failures).
+MAX_CFO_SUBCARRIERS = 5.5
+SFO_FIT_SYMBOLS = 64  # symbols the first drift estimate uses (< 1 sample of drift at 100 ppm)
 
 
 @dataclass
@@ -75,7 +86,7 @@ class RxStats:
 
 
 class FrameReceiver:
-    def __init__(self, params: OfdmParams | None = None, code: ConvCode | None = None):
+    def __init__(self, params: OfdmParams | None = None, code: ConvCode | None = None, frontend: bool = True):
         self.p = params or OfdmParams()
         self.code = code or ConvCode()
         self.stats = RxStats()
@@ -102,6 +113,20 @@ class FrameReceiver:
         self._sts_len = p.symbol_len
         self._lts_off = p.symbol_len + 2 * p.cp_len  # STS start -> LTS1 start
         self._max_frame = preamble_len(p) + (p.n_header_symbols + MAX_DATA_SYMBOLS) * p.symbol_len
+        self.frontend = RxFrontEnd() if frontend else None
+        # detection cache: metric computed up to _scan_end, crossings not yet consumed
+        self._hits = np.zeros(0, np.int64)
+        self._scan_end = 0
+        # integer-CFO hypotheses: LTS templates shifted by 2m subcarriers (see _synchronise)
+        n = np.arange(p.fft_len)
+        m_max = int(np.ceil((MAX_CFO_SUBCARRIERS + 1.0) / 2.0))
+        self._cfo_steps = 2.0 * np.arange(-m_max, m_max + 1)
+        self._lts_shifted = np.conj(
+            self._lts_t[:, None] * np.exp(2j * np.pi * np.outer(n, self._cfo_steps) / p.fft_len)
+        )
+        # pilot positions in subcarriers (for the timing-drift phase slope)
+        self._k_pilot = np.asarray(p.pilot_carriers, float)
+        self._k_used = np.asarray(p.used_carriers, float)
 
     # ---------------------------------------------------------------- streaming
     def reset(self):
@@ -110,13 +135,20 @@ class FrameReceiver:
         self._buf = np.zeros(0, np.complex64)
         self._pos = 0
         self._pending = None
+        self._hits = np.zeros(0, np.int64)
+        self._scan_end = 0
 
     def push(self, samples: np.ndarray) -> list[DecodedFrame]:
         if samples.size:
+            samples = np.asarray(samples, np.complex64)
+            if self.frontend is not None:
+                samples = self.frontend.process(samples)
             shift = self._pos
-            self._buf = np.concatenate([self._buf[shift:], samples.astype(np.complex64)])
+            self._buf = np.concatenate([self._buf[shift:], samples])
             self._base += shift
             self._pos = 0
+            self._scan_end = max(self._scan_end - shift, 0)
+            self._hits = self._hits[self._hits >= shift] - shift
             if self._pending is not None:
                 for key in ("cand", "t1"):
                     if key in self._pending:
@@ -147,7 +179,7 @@ class FrameReceiver:
             sync = self._synchronise(st["cand"])
             if sync is None:
                 self.stats.sync_failures += 1
-                return self._skip(st["cand"] + self._half)
+                return self._skip(self._plateau_end(st["cand"]))
             st.update(sync)
         if "hdr" not in st:
             need = st["t1"] + 2 * self.p.fft_len + self.p.n_header_symbols * self.p.symbol_len
@@ -156,114 +188,217 @@ class FrameReceiver:
             hdr = self._decode_header(st)
             if hdr is None:
                 self.stats.header_failures += 1
-                return self._skip(st["cand"] + self._half)
+                return self._skip(self._plateau_end(st["cand"]))
             st["hdr"] = hdr
         hdr = st["hdr"]
         n_sym = st["n_sym"]
         end = st["t1"] + 2 * self.p.fft_len + (self.p.n_header_symbols + n_sym) * self.p.symbol_len
-        if buf.size < end:
+        # room for a sample-clock drift of up to 200 ppm over the frame
+        if buf.size < end + self._drift_margin(n_sym):
             return None
         frame = self._decode_payload(st)
         self.stats.frames += 1
         self._pending = None
-        self._pos = end
+        self._pos = end + min(0, st.get("last_shift", 0))  # a slow clock: next frame is early
         return frame
+
+    def _drift_margin(self, n_sym: int) -> int:
+        return 1 + int(2e-4 * (self.p.n_header_symbols + n_sym) * self.p.symbol_len)
 
     def _skip(self, new_pos):
         self._pending = None
         self._pos = max(self._pos, int(new_pos))
         return "skipped"
 
+    def _plateau_end(self, cand: int) -> int:
+        """First position after the run of detector crossings that starts at ``cand``
+        (at most one preamble on): a rejected candidate is not searched again sample by
+        sample, and a real preamble later in the run is still found."""
+        run = self._hits[self._hits >= cand]
+        gaps = np.flatnonzero(np.diff(run) > 1)
+        end = int(run[gaps[0]]) if gaps.size else (int(run[-1]) if run.size else cand)
+        return min(max(end + 1, cand + 1), cand + preamble_len(self.p))
+
     # ---------------------------------------------------------------- detection
     def _detect(self, start: int):
-        """First index >= start where the smoothed Schmidl & Cox metric crosses the
-        threshold, or None (and the search position moves on)."""
+        """First index >= start where the smoothed detection metric crosses the
+        threshold, or None (the search position moves on). The metric of every sample is
+        computed once (cached crossings), in bounded spans: cost linear in samples."""
         buf = self._buf
         h = self._half
         stop = buf.size - 2 * h - DETECT_SMOOTH  # last d with full windows
-        if stop - start < 1:
-            return None
-        while stop - start > DETECT_SPAN:  # search in bounded spans: cost linear in samples
-            hit = self._detect_span(start, start + DETECT_SPAN)
-            if hit is not None:
-                return hit
-            start += DETECT_SPAN - 2 * h
-        return self._detect_span(start, stop)
+        while True:
+            if self._hits.size:
+                i = int(np.searchsorted(self._hits, start))
+                if i < self._hits.size:
+                    return int(self._hits[i])
+            lo = max(self._scan_end, start)
+            if stop - lo < 1:
+                self._pos = max(self._pos, min(start, max(stop, 0)))
+                return None
+            hi = min(lo + DETECT_SPAN, stop)
+            self._hits = np.concatenate([self._hits[self._hits >= start], self._detect_span(lo, hi)])
+            self._scan_end = hi
+            if not self._hits.size:
+                self._pos = max(self._pos, hi)
 
-    def _detect_span(self, start: int, stop: int):
+    def _detect_span(self, start: int, stop: int) -> np.ndarray:
+        """Indices d in [start, stop), on a grid of DETECT_STRIDE, where the smoothed
+        metric exceeds the threshold.
+
+        Schmidl & Cox with tone rejection: M(d) = (|P_h(d)|^2 - |P_q(d)|^2) / (E_1 E_2), with
+        P_L the correlation of h-sample windows L samples apart, h = fft_len/2 (the STS
+        period), q = h/2, and E_1, E_2 the energies of the two windows P_h correlates
+        (Cauchy-Schwarz: M <= 1 everywhere, so a burst's end against silence, where the
+        classic |P|^2 / E_2^2 explodes, does not fire). The STS repeats after h but not
+        after q (|P_q| ~ 0.08 E), while DC, tones and other slowly varying or
+        constant-envelope inputs correlate at both lags alike and give M ~ 0 (the plain
+        metric gives them ~1). On noise E[M] = 0. M is evaluated every DETECT_STRIDE
+        samples from block sums (the plateau is a cyclic prefix wide; the LTS search
+        that follows spans +-40 samples), which makes idle input cheap."""
         buf = self._buf
         h = self._half
-        r = buf[start : stop + 2 * h + DETECT_SMOOTH].astype(np.complex128)
-        prod = np.conj(r[:-h]) * r[h:]
-        cp = np.concatenate(([0], np.cumsum(prod)))
-        pwr = np.abs(r[h:]) ** 2
-        ce = np.concatenate(([0], np.cumsum(pwr)))
-        p_d = cp[h:] - cp[:-h]
-        r_d = ce[h:] - ce[:-h]
-        m = np.abs(p_d) ** 2 / (r_d**2 + 1e-30)
-        cm = np.concatenate(([0], np.cumsum(m)))
-        ms = (cm[DETECT_SMOOTH:] - cm[:-DETECT_SMOOTH]) / DETECT_SMOOTH
-        hits = np.flatnonzero(ms > DETECT_THRESHOLD)
-        if hits.size == 0:
-            self._pos = max(start, stop - 2 * h)
-            return None
-        return start + int(hits[0])
+        q = h // 2
+        s = DETECT_STRIDE
+        hb = h // s  # window length in blocks
+        n_pts = -(-(stop - start) // s)  # grid points d = start + s * j
+        m_pts = n_pts + DETECT_SMOOTH // s - 1  # metric points the smoothing needs
+        n_blk = m_pts + 2 * hb - 1  # blocks of s samples from ``start``
+        r = buf[start : start + (n_blk + 1) * s + h]
+        if r.size < (n_blk + 1) * s + h:  # the caller guarantees full windows up to ``stop``
+            r = np.concatenate([r, np.zeros((n_blk + 1) * s + h - r.size, r.dtype)])
+        a = r[: n_blk * s]
+        ph = _block_sum(np.conj(a[: (n_blk - hb) * s]) * a[h : n_blk * s], s)
+        pq = _block_sum(np.conj(a[h - q : (n_blk - hb) * s + h - q]) * a[h : n_blk * s], s)
+        e = _block_sum(a.real**2 + a.imag**2, s)
+        ph, pq, e = _moving_sum(ph, hb), _moving_sum(pq, hb), _moving_sum(e, hb)
+        num = (ph.real**2 + ph.imag**2) - (pq.real**2 + pq.imag**2)
+        m = num[:m_pts] / (e[:m_pts] * e[hb : m_pts + hb] + 1e-30)
+        k = DETECT_SMOOTH // s
+        ms = _moving_sum(m, k) / k
+        return start + s * np.flatnonzero(ms[:n_pts] > DETECT_THRESHOLD)
 
     def _synchronise(self, cand: int):
+        """Fractional CFO from the STS, then integer CFO and fine timing jointly: the LTS
+        pair is cross-correlated with the LTS shifted by every candidate offset
+        eps_c + 2m (|.| <= MAX_CFO_SUBCARRIERS); the best (offset, delay) must reach
+        LTS_MIN_CORR. Then the CFO is refined on the LTS pair (64 samples apart)."""
         p = self.p
         buf = self._buf
         h = self._half
-        # coarse CFO: the S&C correlation, taken at the best plateau point
+        # fractional CFO: the S&C correlation, taken at the best plateau point
         seg = buf[cand : cand + self._sts_len + h].astype(np.complex128)
         prod = np.conj(seg[:-h]) * seg[h:]
         c = np.concatenate(([0], np.cumsum(prod)))
         p_d = c[h:] - c[:-h]
         d_pk = int(np.argmax(np.abs(p_d[: p.cp_len + 16])))
-        eps_c = np.angle(p_d[d_pk]) / np.pi  # subcarriers; |eps| < 1
-        # fine timing: LTS cross-correlation (both symbols), after coarse derotation
-        lo = cand + self._lts_off - 40
+        eps_c = np.angle(p_d[d_pk]) / np.pi  # subcarriers, modulo 2
+        cands = eps_c + self._cfo_steps
+        ok = np.abs(cands) <= MAX_CFO_SUBCARRIERS
+        # fine timing x integer CFO: LTS cross-correlation against shifted templates
+        lo = max(cand + self._lts_off - 40, 0)
         hi = cand + self._lts_off + 48
-        lo = max(lo, 0)
         n_win = hi - lo
-        seg = buf[lo : hi + 2 * p.fft_len].astype(np.complex128)
-        n = np.arange(seg.size)
-        seg = seg * np.exp(-2j * np.pi * eps_c * (n + lo) / p.fft_len)
-        w = np.lib.stride_tricks.sliding_window_view(seg, p.fft_len)
-        corr = w @ np.conj(self._lts_t)
+        seg = buf[lo : hi + 2 * p.fft_len]
+        w = np.ascontiguousarray(np.lib.stride_tricks.sliding_window_view(seg, p.fft_len))
+        # derotate by the fractional part; the template carries the integer part
+        frac = np.exp(-2j * np.pi * eps_c * np.arange(p.fft_len) / p.fft_len)
+        corr = w @ (self._lts_shifted[:, ok] * frac[:, None]).astype(np.complex64)  # (windows, hyps)
         metric = np.abs(corr[:n_win]) ** 2 + np.abs(corr[p.fft_len : p.fft_len + n_win]) ** 2
-        energy = np.sum(np.abs(w[:n_win]) ** 2, axis=1) + np.sum(
-            np.abs(w[p.fft_len : p.fft_len + n_win]) ** 2, axis=1
-        )
-        norm = metric / (self._lts_energy * energy + 1e-30)
-        best = int(np.argmax(metric))
-        if norm[best] < LTS_MIN_CORR:
+        e_win = _moving_sum(seg.real**2 + seg.imag**2, p.fft_len)
+        energy = e_win[:n_win] + e_win[p.fft_len : p.fft_len + n_win]
+        best_flat = int(np.argmax(metric))
+        best, j = divmod(best_flat, metric.shape[1])
+        norm = metric[best, j] / (self._lts_energy * energy[best] + 1e-30)
+        if norm < LTS_MIN_CORR:
             return None
+        eps_c = float(cands[ok][j])
+        col = metric[:, j]
         # earliest significant path (multipath: the first tap may not be the strongest)
-        early = np.flatnonzero(metric[max(best - 8, 0) : best + 1] > 0.5 * metric[best])
+        early = np.flatnonzero(col[max(best - 8, 0) : best + 1] > 0.5 * col[best])
         best = max(best - 8, 0) + int(early[0])
         t1 = lo + best
-        # CFO refinement on the LTS pair (64 samples apart)
+        # CFO refinement on the LTS pair (64 samples apart): |residual| < 0.5 spacing
         l1 = buf[t1 : t1 + p.fft_len].astype(np.complex128)
         l2 = buf[t1 + p.fft_len : t1 + 2 * p.fft_len].astype(np.complex128)
-        nn = np.arange(p.fft_len)
-        rot = np.exp(-2j * np.pi * eps_c * (nn + t1) / p.fft_len)
-        eps_f = np.angle(np.sum(np.conj(l1 * rot) * (l2 * rot * np.exp(-2j * np.pi * eps_c)))) / (2 * np.pi)
+        eps_f = np.angle(np.sum(np.conj(l1) * l2) * np.exp(-2j * np.pi * eps_c)) / (2 * np.pi)
         return {"t1": t1, "cfo": float(eps_c + eps_f)}
 
     # ---------------------------------------------------------------- helpers
-    def _windows(self, st, first: int, count: int) -> np.ndarray:
+    def _windows(self, st, first: int, count: int, shifts=None) -> np.ndarray:
         """FFT windows of ``count`` header/data symbols from symbol ``first`` (0 = first
-        header symbol), CFO-corrected, CP removed with the configured back-off."""
+        header symbol), CFO-corrected, CP removed with the configured back-off;
+        ``shifts`` (samples, one per symbol) re-time the windows for sample-clock drift."""
         p = self.p
         start = st["t1"] + 2 * p.fft_len + first * p.symbol_len
         off = p.cp_len - p.fft_backoff
-        x = self._buf[start : start + count * p.symbol_len].reshape(count, p.symbol_len)
-        x = x[:, off : off + p.fft_len]
-        # CFO derotation exp(-j w n), n absolute: per-symbol constant times in-symbol ramp
         w = 2 * np.pi * st["cfo"] / p.fft_len
-        n0 = start + self._base + off + np.arange(count) * p.symbol_len
-        rot = np.exp(-1j * w * n0)[:, None] * self._ramp(w)[None, :]
+        n0 = start + off + np.arange(count) * p.symbol_len
+        if shifts is None:
+            x = self._buf[start : start + count * p.symbol_len].reshape(count, p.symbol_len)
+            x = x[:, off : off + p.fft_len]
+        else:
+            n0 = n0 + shifts
+            x = self._buf[n0[:, None] + np.arange(p.fft_len)[None, :]]
+        # CFO derotation exp(-j w n), n absolute: per-symbol constant times in-symbol ramp
+        rot = np.exp(-1j * w * (n0 + self._base))[:, None] * self._ramp(w)[None, :]
         return ofdm_demodulate(x * rot.astype(np.complex64), p)
+
+    def _drift_slope(self, y_used: np.ndarray, h: np.ndarray, sym_index: np.ndarray) -> float:
+        """Sample-clock drift as the growth of the pilots' phase slope across the band.
+
+        A window D samples early turns subcarrier k by -2 pi k D / N. Per symbol n the
+        slope theta_n (rad per subcarrier) is fitted to the pilots after removing their
+        common phase; the drift is linear in time, theta_n = b (n + n_ref) with n_ref the
+        distance of symbol 0 from the channel estimate (the LTS pair) in symbols, and b
+        is fitted by least squares and shrunk by b^2 / (b^2 + var b) (a noisy slope is
+        not applied at low SNR or on short frames). Returns b."""
+        p = self.p
+        pil = pilot_values(p, sym_index)
+        hp = h[self._idx_pilot]
+        z = y_used[:, self._idx_pilot] * np.conj(hp * pil)
+        c = np.sum(z, axis=1)
+        r = np.angle(z * np.conj(c)[:, None])
+        wgt = np.abs(hp) ** 2
+        k = self._k_pilot
+        theta = r @ (k * wgt) / float(np.sum(k * k * wgt))
+        t = sym_index + self._n_ref
+        tt = float(t @ t)
+        b = float(theta @ t) / tt
+        if t.size > 2:
+            res = theta - b * t
+            var_b = float(res @ res) / (t.size - 1) / tt
+            b *= b * b / (b * b + var_b + 1e-30)
+        return b
+
+    @property
+    def _n_ref(self) -> float:
+        """Header symbol 0's FFT window minus the mean of the two LTS windows, in symbols."""
+        p = self.p
+        return (1.5 * p.fft_len + p.cp_len) / p.symbol_len
+
+    def _payload_grid(self, st, n_tot: int):
+        """Used-carrier grid of the header and data symbols, with the sample-clock drift
+        removed: a first slope from the first SFO_FIT_SYMBOLS symbols; where the drift it
+        predicts reaches half a sample the windows are re-timed (whole samples) and the
+        fraction is a phase ramp; then a residual slope over the whole frame."""
+        p = self.p
+        h = st["h"]
+        n = np.arange(n_tot)
+        y = self._windows(st, 0, n_tot)[:, self._used_bins]
+        n_fit = min(n_tot, SFO_FIT_SYMBOLS)
+        b = self._drift_slope(y[:n_fit], h, n[:n_fit])
+        drift = -b * (n + self._n_ref) * p.fft_len / (2 * np.pi)  # samples, + = late
+        if np.max(np.abs(drift)) >= 0.5:
+            shifts = np.rint(drift).astype(np.int64)
+            st["last_shift"] = int(shifts[-1])
+            y = self._windows(st, 0, n_tot, shifts)[:, self._used_bins]
+            frac = drift - shifts
+            y = y * np.exp(2j * np.pi * np.outer(frac, self._k_used) / p.fft_len).astype(np.complex64)
+        b = self._drift_slope(y, h, n)
+        if b:
+            y = y * np.exp(-1j * b * np.outer(n + self._n_ref, self._k_used)).astype(np.complex64)
+        return y
 
     def _ramp(self, w: float) -> np.ndarray:
         if getattr(self, "_ramp_w", None) != w:
@@ -352,7 +487,7 @@ class FrameReceiver:
         )
         if n_sym == 0:
             return frame
-        y = np.concatenate([st["y_header"], self._windows(st, n_h, n_sym)[:, self._used_bins]])
+        y = self._payload_grid(st, n_h + n_sym)
         phi = self._phase_track(y, h, np.arange(n_h + n_sym))
         y = y[n_h:] * np.exp(-1j * phi[n_h:])[:, None]
         if hdr.s0_bytes:
@@ -408,6 +543,22 @@ class FrameReceiver:
         z = (y[:rows, self._idx_s1] / (hs[None, :] * g1)).reshape(-1)[:n]
         var = float(np.mean(noise_var / (g1**2 * np.abs(hs) ** 2)))
         return z.astype(np.complex64), var
+
+
+def _block_sum(x: np.ndarray, s: int) -> np.ndarray:
+    """Sums of consecutive blocks of ``s`` values (strided adds: faster than a reshape-sum)."""
+    out = x[::s].copy()
+    for i in range(1, s):
+        out += x[i::s]
+    return out
+
+
+def _moving_sum(x: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``n`` consecutive values (len(x) - n + 1 of them), in double precision."""
+    c = np.cumsum(x, dtype=np.complex128 if np.iscomplexobj(x) else np.float64)
+    out = c[n - 1 :].copy()
+    out[1:] -= c[:-n]
+    return out
 
 
 def _db(x: float) -> float:
