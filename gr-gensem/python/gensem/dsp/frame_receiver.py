@@ -34,7 +34,7 @@ from .frame_header import FrameHeader
 from .ofdm_params import OfdmParams
 from .ofdm_symbols import lts_freq, lts_time, ofdm_demodulate, pilot_values, preamble_len
 from .prompt_packet import parse as parse_prompt
-from .rx_frontend import RxFrontEnd
+from .rx_frontend import RxFrontEnd, ToneWhitener
 
 DETECT_THRESHOLD = 0.19  # smoothed tone-rejecting Schmidl & Cox metric (see _detect_span)
 DETECT_SMOOTH = 8  # samples
@@ -114,6 +114,8 @@ class FrameReceiver:
         self._lts_off = p.symbol_len + 2 * p.cp_len  # STS start -> LTS1 start
         self._max_frame = preamble_len(p) + (p.n_header_symbols + MAX_DATA_SYMBOLS) * p.symbol_len
         self.frontend = RxFrontEnd() if frontend else None
+        self.whitener = ToneWhitener() if frontend else None
+        self._wbuf = np.zeros(0, np.complex64)  # whitened copy of _buf: detection only
         # detection cache: metric computed up to _scan_end, crossings not yet consumed
         self._hits = np.zeros(0, np.int64)
         self._scan_end = 0
@@ -133,6 +135,7 @@ class FrameReceiver:
         """Drop buffered samples and any half-decoded frame (after an internal error)."""
         self._base += self._buf.size
         self._buf = np.zeros(0, np.complex64)
+        self._wbuf = np.zeros(0, np.complex64)
         self._pos = 0
         self._pending = None
         self._hits = np.zeros(0, np.int64)
@@ -145,6 +148,8 @@ class FrameReceiver:
                 samples = self.frontend.process(samples)
             shift = self._pos
             self._buf = np.concatenate([self._buf[shift:], samples])
+            white = self.whitener.process(samples) if self.whitener is not None else samples
+            self._wbuf = np.concatenate([self._wbuf[shift:], white])
             self._base += shift
             self._pos = 0
             self._scan_end = max(self._scan_end - shift, 0)
@@ -246,17 +251,17 @@ class FrameReceiver:
         """Indices d in [start, stop), on a grid of DETECT_STRIDE, where the smoothed
         metric exceeds the threshold.
 
-        Schmidl & Cox with tone rejection: M(d) = (|P_h(d)|^2 - |P_q(d)|^2) / (E_1 E_2), with
-        P_L the correlation of h-sample windows L samples apart, h = fft_len/2 (the STS
-        period), q = h/2, and E_1, E_2 the energies of the two windows P_h correlates
-        (Cauchy-Schwarz: M <= 1 everywhere, so a burst's end against silence, where the
-        classic |P|^2 / E_2^2 explodes, does not fire). The STS repeats after h but not
+        Schmidl & Cox with tone rejection: M(d) = rho_h(d)^2 - rho_q(d)^2, with rho_L the
+        correlation coefficient |P_L| / sqrt(E E') of two h-sample windows L samples apart
+        (the second window fixed at d + h), h = fft_len/2 (the STS period), q = h/2
+        (Cauchy-Schwarz: -1 <= M <= 1 everywhere, so a burst's edge against silence, where
+        the classic |P|^2 / E_2^2 explodes, does not fire). The STS repeats after h but not
         after q (|P_q| ~ 0.08 E), while DC, tones and other slowly varying or
         constant-envelope inputs correlate at both lags alike and give M ~ 0 (the plain
         metric gives them ~1). On noise E[M] = 0. M is evaluated every DETECT_STRIDE
         samples from block sums (the plateau is a cyclic prefix wide; the LTS search
         that follows spans +-40 samples), which makes idle input cheap."""
-        buf = self._buf
+        buf = self._wbuf
         h = self._half
         q = h // 2
         s = DETECT_STRIDE
@@ -272,8 +277,10 @@ class FrameReceiver:
         pq = _block_sum(np.conj(a[h - q : (n_blk - hb) * s + h - q]) * a[h : n_blk * s], s)
         e = _block_sum(a.real**2 + a.imag**2, s)
         ph, pq, e = _moving_sum(ph, hb), _moving_sum(pq, hb), _moving_sum(e, hb)
-        num = (ph.real**2 + ph.imag**2) - (pq.real**2 + pq.imag**2)
-        m = num[:m_pts] / (e[:m_pts] * e[hb : m_pts + hb] + 1e-30)
+        e2 = e[hb : m_pts + hb]
+        m = (ph.real[:m_pts] ** 2 + ph.imag[:m_pts] ** 2) / (e[:m_pts] * e2 + 1e-30)
+        qb = (h - q) // s  # P_q's first window starts q samples before the second
+        m -= (pq.real[:m_pts] ** 2 + pq.imag[:m_pts] ** 2) / (e[qb : m_pts + qb] * e2 + 1e-30)
         k = DETECT_SMOOTH // s
         ms = _moving_sum(m, k) / k
         return start + s * np.flatnonzero(ms[:n_pts] > DETECT_THRESHOLD)
@@ -286,8 +293,9 @@ class FrameReceiver:
         p = self.p
         buf = self._buf
         h = self._half
-        # fractional CFO: the S&C correlation, taken at the best plateau point
-        seg = buf[cand : cand + self._sts_len + h].astype(np.complex128)
+        # fractional CFO: the S&C correlation (on the whitened samples: a spur would bias
+        # it), taken at the best plateau point
+        seg = self._wbuf[cand : cand + self._sts_len + h].astype(np.complex128)
         prod = np.conj(seg[:-h]) * seg[h:]
         c = np.concatenate(([0], np.cumsum(prod)))
         p_d = c[h:] - c[:-h]
