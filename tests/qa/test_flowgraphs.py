@@ -31,7 +31,7 @@ def compiled(tmp_path_factory):
     if grcc is None:
         pytest.skip("grcc not installed")
     out = tmp_path_factory.mktemp("grcc_all")
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(GRC_DIR))
+    env = dict(ENV, GRC_BLOCKS_PATH=str(GRC_DIR))  # PYTHONPATH: the loopbacks import gensem
     res = subprocess.run(
         [grcc, "-o", str(out), *map(str, FLOWGRAPHS)],
         env=env,

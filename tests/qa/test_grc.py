@@ -164,7 +164,10 @@ def compiled_flowgraph(tmp_path_factory):
     if grcc is None:
         pytest.skip("grcc not installed")
     out = tmp_path_factory.mktemp("grcc")
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(GRC_DIR))
+    # the flowgraph's radio-profile variable imports gensem while grcc evaluates it (README: GRC
+    # runs with PYTHONPATH=gr-gensem/python)
+    pypath = os.pathsep.join(filter(None, [str(PKG_PARENT), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, GRC_BLOCKS_PATH=str(GRC_DIR), PYTHONPATH=pypath)
     res = subprocess.run(
         [grcc, "-o", str(out), str(FLOWGRAPH)],
         env=env,

@@ -23,7 +23,9 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
+def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False, rate_args: bool = True):
+    """The options of link-style commands; ``rate_args`` False when the command defines its
+    own ``--samp-rate`` / centre frequency (``gensem record``)."""
     p.add_argument(
         "--stream",
         choices=["adaptive", "prompt", "both"],
@@ -49,7 +51,12 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
     )
     p.add_argument("--payload-bytes", type=int, default=256, help="stream-1 bytes per frame")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--cfo-subcarriers", type=float, default=0.0)
+    p.add_argument(
+        "--cfo-subcarriers",
+        type=float,
+        default=0.0,
+        help="carrier offset in subcarrier spacings (+-16, with --cfo-ppm's share)",
+    )
     p.add_argument("--timing-offset", type=int, default=0, help="samples")
     p.add_argument("--multipath", type=int, default=1, help="channel taps")
     p.add_argument(
@@ -82,6 +89,9 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False):
             "--plan-margin-db", type=float, default=1.0, help="plan at the estimated SNR minus this margin"
         )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    from .cli_impairments import add_impairment_args
+
+    add_impairment_args(p, rate_args=rate_args)
 
 
 DEFAULT_PLAN_TEXT = "a red car parked in front of a brick building"
@@ -119,6 +129,7 @@ def _plan_ber(args) -> float:
 
 def _config(args, snr_db, command: str):
     """The validated LinkConfig of a link-style command; a bad value is a UserError."""
+    from .cli_impairments import impairments_from_args
     from .link import LinkConfig
 
     plan = bool(getattr(args, "adaptive_plan", False))
@@ -126,14 +137,14 @@ def _config(args, snr_db, command: str):
     text = args.text or (DEFAULT_PLAN_TEXT if plan else "")
     extra = {}
     if hasattr(args, "snr_profile"):
-        extra = dict(
-            snr_profile=_parse_profile(args.snr_profile),
-            adaptive_plan=plan,
-            target_ber=_plan_ber(args),
-            v0_bits=args.v0_bits,
-            v1_bits=args.v1_bits,
-            plan_margin_db=args.plan_margin_db,
-        )
+        extra = {
+            "snr_profile": _parse_profile(args.snr_profile),
+            "adaptive_plan": plan,
+            "target_ber": _plan_ber(args),
+            "v0_bits": args.v0_bits,
+            "v1_bits": args.v1_bits,
+            "plan_margin_db": args.plan_margin_db,
+        }
     cfg = LinkConfig(
         **extra,
         stream=stream,
@@ -152,6 +163,7 @@ def _config(args, snr_db, command: str):
         ack_loss=args.ack_loss,
         max_retries=args.max_retries,
         rx_process=args.rx_process,
+        impairments=impairments_from_args(args, command, center_freq=_center_freq(args)),
     )
     try:
         return cfg.validate()
@@ -159,8 +171,18 @@ def _config(args, snr_db, command: str):
         raise UserError(f"gensem {command}: {exc}") from None
 
 
+def _center_freq(args):
+    """``--center-freq``, else a command's ``--freq`` when set (> 0), else None (the profile's)."""
+    f = getattr(args, "center_freq", None)
+    if f is None and getattr(args, "freq", None):
+        f = args.freq
+    return f
+
+
 def _summary_link(cfg, r) -> str:
     lines = [f"gensem link: {cfg.stream} stream(s), {cfg.channel}, SNR {cfg.snr_db:g} dB, seed {cfg.seed}"]
+    if not cfg.impairments.is_ideal:
+        lines.append(f"  radio: {cfg.impairments.describe()}")
     from .link import stream_reports
 
     a, pr = stream_reports(cfg, r)
@@ -203,7 +225,7 @@ def _summary_link(cfg, r) -> str:
             ber = "n/a" if st["ber"] is None else f"{st['ber']:.2e}"
             ber += " (n/a)" if st["ber_settled"] is None else f" ({st['ber_settled']:.1e})"
             lines.append(
-                f"    {st['snr_db']:6.2f}  {est:>6}   {str(st['modulation']):>3} ({st['planned_modulation']:>2})"
+                f"    {st['snr_db']:6.2f}  {est:>6}   {st['modulation']!s:>3} ({st['planned_modulation']:>2})"
                 f"      {st['prompt_power']!s:>7} ({st['planned_prompt_power']:.4f})   {ber:<20}  "
                 f"{st['prompts_delivered']}"
             )
@@ -229,7 +251,7 @@ def _parse_range(spec: str) -> list[float]:
             a, step, b = (float(x) for x in spec.split(":"))
             if step <= 0 or b < a:
                 raise ValueError
-            n = int(math.floor((b - a) / step + 1e-9)) + 1
+            n = math.floor((b - a) / step + 1e-9) + 1
             return [round(a + i * step, 6) for i in range(n)]
         return [float(x) for x in spec.split(",")]
     except ValueError:

@@ -56,6 +56,9 @@ def add_demo_parser(sub, user_error):
     p.add_argument("--out", default="out/demo_semantic")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
+    from .cli_impairments import add_impairment_args
+
+    add_impairment_args(p)  # the radios of the simulated link
     p.set_defaults(func=lambda a: cmd_demo(a, user_error))
     return p
 
@@ -87,8 +90,10 @@ def load_generator(args):
 
 
 def cmd_demo(args, user_error) -> int:
+    from .cli_impairments import check_cfo, impairments_from_args
     from .semantic.demo import run_demo
 
+    radio = check_cfo(impairments_from_args(args, "demo"), "demo")  # before loading any model
     try:
         targets = [float(v) for v in args.targets.split(",")]
         check_max_bpp(args.max_edge_bpp)
@@ -121,6 +126,7 @@ def cmd_demo(args, user_error) -> int:
             seed=args.seed,
             clip_model=args.clip_model,
             edge_policy=args.edge_policy,
+            impairments=radio,
         )
     except ValueError as exc:
         raise user_error(f"gensem demo: {exc}") from None

@@ -70,6 +70,9 @@ def add_jscc_parser(sub, user_error):
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="out/jscc_send")
     s.add_argument("--json", action="store_true")
+    from .cli_impairments import add_impairment_args
+
+    add_impairment_args(s)  # the radios of --over-link's simulated channel
     s.set_defaults(func=lambda a: cmd_send(a, user_error))
     p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
 
@@ -159,6 +162,13 @@ def cmd_send(args, user_error) -> int:
         images = load_images(args.image, split=None)
     except ValueError as exc:
         raise user_error(f"gensem jscc send: {exc}") from None
+    from .cli_impairments import check_cfo, impairments_from_args
+
+    radio = check_cfo(impairments_from_args(args, "jscc send"), "jscc send")
+    if not radio.is_ideal and not args.over_link:
+        raise user_error(
+            "gensem jscc send: the radio impairment options need --over-link (the OFDM loopback)"
+        )
     os.makedirs(args.out, exist_ok=True)
     bridge = None
     if args.bridge:
@@ -191,6 +201,7 @@ def cmd_send(args, user_error) -> int:
                 args.seed,
                 args.out,
                 bridge,
+                impairments=None if radio.is_ideal else radio,
             )
         except (ValueError, RuntimeError) as exc:
             raise user_error(f"gensem jscc send: {exc}") from None

@@ -14,13 +14,15 @@ from .cli import UserError, _add_link_args, _config
 
 
 def cmd_record(args) -> int:
-    cfg = _config(args, args.snr_db, "record")
     if not args.samp_rate > 0:
         raise UserError("gensem record: --samp-rate must be > 0 (Hz)")
+    cfg = _config(args, args.snr_db, "record")  # the radio impairments run at --samp-rate
     from .recording import record_loopback
 
+    # the metadata's frequency: --freq, else the one the simulated radio offsets were computed at
+    freq = args.freq or (0.0 if cfg.impairments.is_ideal else cfg.impairments.center_freq)
     try:
-        r = record_loopback(cfg, args.out, samp_rate=args.samp_rate, center_freq=args.freq)
+        r = record_loopback(cfg, args.out, samp_rate=args.samp_rate, center_freq=freq)
     except OSError as exc:
         raise UserError(f"gensem record: cannot write {args.out}: {exc.strerror or exc}") from None
     if args.json:
@@ -62,10 +64,19 @@ def cmd_replay(args) -> int:
 
 def add_subcommands(sub):
     r = sub.add_parser("record", help="run the loopback and record the RX input to SigMF")
-    _add_link_args(r)
+    _add_link_args(r, rate_args=False)
     r.add_argument("--out", required=True, help="SigMF base name (writes .sigmf-data and .sigmf-meta)")
-    r.add_argument("--samp-rate", type=float, default=1e6, help="sample rate written to the metadata (Hz)")
-    r.add_argument("--freq", type=float, default=0.0, help="centre frequency for the metadata (Hz)")
+    r.add_argument(
+        "--samp-rate", type=float, default=1e6, help="sample rate of the metadata and the radio offsets (Hz)"
+    )
+    r.add_argument(
+        "--freq",
+        "--center-freq",
+        dest="freq",
+        type=float,
+        default=0.0,
+        help="centre frequency for the metadata and the ppm offsets (Hz; 0: 2.45e9 for the offsets)",
+    )
     r.set_defaults(func=cmd_record)
     p = sub.add_parser("replay", help="decode a SigMF recording through the RX chain")
     p.add_argument("file", help=".sigmf-meta, .sigmf-data or their base name")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gnuradio import gr
 
@@ -26,8 +26,10 @@ from .dsp import qam
 from .dsp.channel import noise_var_for_snr
 from .dsp.ofdm_params import OfdmParams
 from .dsp.prompt_packet import prompt_payload
+from .dsp.radio_impairments import RadioImpairments
 
 SNR_RANGE_DB = (-10.0, 60.0)
+MAX_CFO_SUBCARRIERS = 16.0  # total carrier offset the channel accepts (larger ones lose frames)
 STREAMS = ("adaptive", "prompt", "both")
 
 
@@ -64,6 +66,8 @@ class LinkConfig:
     bridge_endpoint: str = ""  # send decoded prompt / edge parts to a GPU receiver over ZeroMQ
     bridge_pattern: str = "pub"  # pub (bind) or push (connect to a PULL receiver: nothing lost)
     n_parts: int | None = None  # send the prompt as an image prompt announcing this many edge parts
+    # what the radios do (carrier/clock offsets in ppm, phase noise, IQ, DC, gain, clipping)
+    impairments: RadioImpairments = field(default_factory=RadioImpairments)
 
     def validate(self):
         if self.snr_profile:
@@ -106,13 +110,31 @@ class LinkConfig:
             raise ValueError("--multipath must be 1..12 taps (inside the cyclic prefix)")
         if self.timing_offset < 0:
             raise ValueError("--timing-offset must be >= 0 samples")
-        if abs(self.cfo_subcarriers) >= 0.9:
-            raise ValueError("--cfo-subcarriers must be within +-0.9 subcarrier spacings")
+        if not abs(self.cfo_subcarriers) <= MAX_CFO_SUBCARRIERS:
+            raise ValueError("--cfo-subcarriers must be within +-16 subcarrier spacings")
+        self.impairments = self.impairments.replace(fft_len=OfdmParams().fft_len).validate()
+        if not abs(self.total_cfo_subcarriers) <= MAX_CFO_SUBCARRIERS:
+            raise ValueError(
+                f"total carrier offset {self.total_cfo_subcarriers:.3g} subcarrier spacings "
+                f"(--cfo-subcarriers + --cfo-ppm at {self.impairments.center_freq:g} Hz, "
+                f"{self.impairments.samp_rate:g} sps) must be within +-16"
+            )
         if not 0 < self.payload_bytes <= 8191:
             raise ValueError("--payload-bytes must be 1..8191")
         if self.max_retries < 0:
             raise ValueError("--max-retries must be >= 0")
         return self
+
+    @property
+    def total_cfo_subcarriers(self) -> float:
+        """The channel's carrier offset: the scenario's plus the radios' crystals (ppm)."""
+        return float(self.cfo_subcarriers) + self.impairments.cfo_subcarriers()
+
+    def channel_kwargs(self) -> dict:
+        """The radio-impairment arguments of ``gensem_ofdm_channel``."""
+        kw = self.impairments.as_dict()
+        kw.pop("fft_len")
+        return kw
 
     @property
     def gain_profile(self) -> list[tuple[int, float]]:
@@ -165,10 +187,10 @@ class LoopbackLink(gr.top_block):
         gr.top_block.__init__(self, "gensem loopback")
         from .feedback_channel import feedback_channel
         from .ofdm_channel import ofdm_channel
+        from .plan_controller import plan_controller
         from .prbs_ber_sink import prbs_ber_sink
         from .prompt_arq_rx import prompt_arq_rx
         from .two_stream_rx import two_stream_rx
-        from .plan_controller import plan_controller
         from .two_stream_tx import two_stream_tx
 
         cfg.validate()
@@ -197,6 +219,7 @@ class LoopbackLink(gr.top_block):
             timing_offset=cfg.timing_offset,
             seed=cfg.seed,
             gain_profile=cfg.gain_profile,
+            **cfg.channel_kwargs(),
         )
         self.rx = two_stream_rx(n_prompt_carriers=cfg.n_prompt_carriers, decode_process=cfg.rx_process)
         if cfg.rx_process:  # let the worker run ahead: the RX consumes only what it confirmed
@@ -350,6 +373,8 @@ def _report(tb: LoopbackLink, cfg: LinkConfig, elapsed: float, timed_out: bool) 
         "msps": round(tb.tx.samples_sent / elapsed / 1e6, 3) if elapsed > 0 else None,
         "timed_out": timed_out,
     }
+    if not cfg.impairments.is_ideal:
+        common["impairments"] = cfg.impairments.as_dict()
     out = {}
     if cfg.stream in ("adaptive", "both"):
         ber = tb.ber

@@ -10,6 +10,8 @@ The ARQ feedback (ACK/NACK) goes from the RX host to the TX host over ZeroMQ PUB
 (``--feedback``): the RX binds, the TX connects. A lost ACK is covered by the TX's ACK
 timeout (window 0) or stall timeout (window > 0). ``--dry-run`` swaps the radio for a
 throttled null sink / zero or SigMF-file source; absent hardware exits 2 with one line.
+``--sim-snr-db`` and the radio-impairment options (``--radio-profile``, ``--cfo-ppm``, ...,
+at ``--freq`` and ``--samp-rate``) put ``gensem_ofdm_channel`` between the radio and the RX.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import sys
 import time
 
 from gnuradio import gr
+
+from .dsp.radio_impairments import RadioImpairments
 
 
 def _zmq(make, address, bind):
@@ -50,7 +54,14 @@ class RadioTx(gr.top_block):
             scale=a.scale,
         )
         self.radio = radio_sink(a.device, a.args, a.samp_rate, a.freq, a.gain, a.antenna, a.dry_run)
-        self.connect(self.sem, self.radio)
+        if getattr(a, "realtime", False) and a.device == "zmq" and not a.dry_run:
+            from gnuradio import blocks
+
+            # a ZeroMQ "radio" has no sample clock: pace the samples at --samp-rate like one
+            self.pace = blocks.throttle(gr.sizeof_gr_complex, float(a.samp_rate))
+            self.connect(self.sem, self.pace, self.radio)
+        else:
+            self.connect(self.sem, self.radio)
         self.feedback = None
         if a.feedback:
             from gnuradio import zeromq
@@ -67,19 +78,37 @@ class RadioRx(gr.top_block):
         from .semantic_rx import semantic_rx
 
         self.radio = radio_source(
-            a.device, a.args, a.samp_rate, a.freq, a.gain, a.antenna, a.dry_run, a.replay or ""
+            a.device,
+            a.args,
+            a.samp_rate,
+            a.freq,
+            a.gain,
+            a.antenna,
+            a.dry_run,
+            a.replay or "",
+            dc_blocker={"auto": None, "on": True, "off": False}[getattr(a, "dc_blocker", "auto")],
         )
         self.sem = semantic_rx(decode_process=a.decode_process)
         self.ber = prbs_ber_sink(seed=a.seed)
         head = self.radio
-        if a.sim_snr_db is not None:  # AWGN on top of the received samples (zmq / dry-run tests)
+        imp = getattr(a, "impairments", None) or RadioImpairments()
+        if a.sim_snr_db is not None or not imp.is_ideal:
+            # a simulated channel on the received samples (zmq / dry-run tests): AWGN and the
+            # radio impairments, levels relative to the TX's samples (power scale**2 per subcarrier)
             from .dsp.channel import noise_var_for_snr
             from .ofdm_channel import ofdm_channel
 
-            self.channel = ofdm_channel(noise_var=noise_var_for_snr(a.sim_snr_db, a.scale**2), seed=a.seed)
+            kw = imp.as_dict()
+            kw.pop("fft_len")
+            nv = 0.0 if a.sim_snr_db is None else noise_var_for_snr(a.sim_snr_db, a.scale**2)
+            self.channel = ofdm_channel(noise_var=nv, seed=a.seed, signal_power=a.scale**2, **kw)
             self.connect(head, self.channel)
             head = self.channel
         self.connect(head, self.sem)
+        from gnuradio import blocks
+
+        self.counter = blocks.null_sink(gr.sizeof_gr_complex)  # samples the receiver was given
+        self.connect(self.radio, self.counter)
         self.msg_connect(self.sem, "adaptive", self.ber, "in")
         self.recorder = None
         if a.record:
@@ -135,6 +164,12 @@ def cmd_radio(a) -> int:
         raise UserError("gensem radio: need --samp-rate > 0, 0 < --scale <= 10, 0 <= --prompt-power <= 1")
     if a.replay and not a.dry_run:
         raise UserError("gensem radio: --replay needs --dry-run (it replaces the radio)")
+    from .cli_impairments import check_cfo, impairments_from_args
+
+    a.impairments = impairments_from_args(a, "radio", samp_rate=a.samp_rate, center_freq=a.freq)
+    if not a.impairments.is_ideal and a.role != "rx":
+        raise UserError("gensem radio: the radio impairment options simulate a receiver; use them with rx")
+    check_cfo(a.impairments, "radio")
     os.environ.setdefault("UHD_LOG_CONSOLE_LEVEL", "warning")  # no UHD banner on stderr
     try:
         if a.role == "tx":
@@ -185,8 +220,12 @@ def cmd_radio(a) -> int:
                 "bits": ber.bits,
                 "bit_errors": ber.bit_errors,
                 "ber": ber.ber if ber.bits else None,
+                "prbs_frames": ber.frames,
+                "samples": int(tb.counter.nitems_read(0)),
                 "elapsed_s": round(elapsed, 3),
             }
+            if not a.impairments.is_ideal:
+                r["impairments"] = a.impairments.as_dict()
     except RadioUnavailable:
         return 2  # the radio block printed the one-line reason
     except ValueError as exc:
@@ -203,7 +242,9 @@ def add_radio_subcommand(sub):
     p.add_argument("role", choices=["tx", "rx"])
     p.add_argument("--device", choices=["usrp", "hackrf", "zmq"], default="usrp")
     p.add_argument("--args", default="", help="device args, e.g. type=b200 / serial=... / tcp://host:port")
-    p.add_argument("--freq", type=float, default=2.45e9, help="centre frequency (Hz)")
+    p.add_argument(
+        "--freq", "--center-freq", dest="freq", type=float, default=2.45e9, help="centre frequency (Hz)"
+    )
     p.add_argument(
         "--gain", type=float, default=20.0, help="gain (dB): USRP gain, HackRF VGA (TX) / LNA (RX)"
     )
@@ -224,6 +265,9 @@ def add_radio_subcommand(sub):
     g.add_argument("--ack-timeout", type=float, default=0.5, help="seconds before a retransmission")
     g.add_argument("--max-retries", type=int, default=32)
     g.add_argument("--scale", type=float, default=0.15, help="digital amplitude (peaks below full scale)")
+    g.add_argument(
+        "--realtime", action="store_true", help="--device zmq: pace the samples at --samp-rate, like a radio"
+    )
     g = p.add_argument_group("rx")
     g.add_argument("--record", default="", help="also record the RX input to this SigMF base name")
     g.add_argument("--replay", default="", help="with --dry-run: read this SigMF recording instead")
@@ -232,6 +276,16 @@ def add_radio_subcommand(sub):
         "--decode-process", action="store_true", help="decode in a worker process (higher sample rates)"
     )
     g.add_argument("--sim-snr-db", type=float, default=None, help="add AWGN at this SNR (tests)")
+    g.add_argument(
+        "--dc-blocker",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="filter.dc_blocker_cc after the radio (auto: on for a HackRF)",
+    )
+    from .cli_impairments import add_impairment_args
+
+    # the radio of the simulated channel (as with --sim-snr-db), at --freq and --samp-rate
+    add_impairment_args(p, rate_args=False)
     p.set_defaults(func=cmd_radio)
 
 

@@ -66,10 +66,13 @@ def record_loopback(cfg, out, samp_rate=1e6, center_freq=0.0) -> dict:
     notes = []
     for m in _stored(frames_dbg):
         label = f"frame {m['frame']}: {m['mod']}-QAM" + (", prompt packet" if m.get("s0_present") else "")
+        # the RX's start estimate can fall a few samples before the recording (a first frame at
+        # sample 0 under radio impairments); SigMF annotations start at >= 0
+        start = max(0, int(m["sample"]))
         notes.append(
             {
-                "sample_start": m["sample"],
-                "sample_count": lengths.get(m["frame"], 0),
+                "sample_start": start,
+                "sample_count": max(0, lengths.get(m["frame"], 0) - (start - int(m["sample"]))),
                 "label": label,
                 "frame": m["frame"],
                 "mod": m["mod"],

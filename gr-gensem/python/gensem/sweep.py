@@ -52,6 +52,9 @@ def run_sweep(cfgs, out_dir: str, progress: bool = False) -> dict:
         "png": os.path.join(out_dir, "sweep.png"),
         "json": os.path.join(out_dir, "sweep.json"),
     }
+    if not c0.impairments.is_ideal:  # the simulated radios (gensem link --radio-profile ...)
+        result["impairments"] = c0.impairments.as_dict()
+        result["radio"] = c0.impairments.describe()
     _plot(result)
     with open(result["json"], "w") as fh:
         json.dump(result, fh, indent=2)
@@ -90,7 +93,12 @@ def _plot(result):
         )
         ax.set_ylabel("packet error rate")
     ax.set_xlabel("SNR (dB)")
-    ax.set_title(f"gensem sweep: {result['stream']}, {result['channel']}")
+    title = f"gensem sweep: {result['stream']}, {result['channel']}"
+    if "radio" in result:
+        import textwrap
+
+        title += "\n" + textwrap.fill("radio: " + result["radio"], 80)
+    ax.set_title(title, fontsize=8 if "radio" in result else None)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

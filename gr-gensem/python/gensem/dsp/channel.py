@@ -6,7 +6,11 @@ fixed h~ = 1 (``fading="none"``). ``n_taps > 1`` adds multipath with an exponent
 delay profile (``pdp_decay_db`` per tap, normalised to unit total power): Rayleigh taps
 redrawn per frame under fading, fixed taps (random phases from the seed) otherwise.
 Then a carrier-frequency offset (in subcarrier spacings), an integer timing offset
-(delay line) and complex AWGN of variance ``noise_var`` per sample.
+(delay line) and complex AWGN of variance ``noise_var`` per sample. ``impairments`` (a
+``radio_impairments.RadioImpairments``) adds what the radios do, in the order of the GNU Radio
+block: carrier offset in ppm, sample-clock offset, phase noise before the AWGN; IQ imbalance,
+DC offset, receiver gain and clipping after it (with a sample-clock offset the output of a
+chunk is about len / epsilon samples long).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class ChannelModel:
         fft_len: int = 64,
         timing_offset: int = 0,
         seed: int = 0,
+        impairments=None,
+        signal_power: float = 1.0,
     ):
         if fading not in ("none", "rayleigh"):
             raise ValueError(f"unknown fading model {fading!r}; use 'none' or 'rayleigh'")
@@ -71,6 +77,11 @@ class ChannelModel:
         self._static_taps = self.taps.copy()
         self.taps = self.taps * self.path_gain
         self.gain_profile: list[tuple[int, float]] = []
+        self.radio = None  # radio_impairments.ImpairmentChain, None for an ideal radio
+        if impairments is not None and not impairments.is_ideal:
+            from .radio_impairments import ImpairmentChain
+
+            self.radio = ImpairmentChain(impairments.replace(fft_len=fft_len), signal_power, seed)
 
     def set_gain_profile(self, profile):
         """Extra power gain per frame, ``[(n_frames, gain_db), ...]`` in frame order (the
@@ -131,8 +142,12 @@ class ChannelModel:
         if self._delay.size:
             ext = np.concatenate([self._delay, y])
             y, self._delay = ext[: x.size], ext[x.size :]
+        if self.radio is not None:
+            y = self.radio.pre_noise(y)
         if self.noise_var > 0:
             s = np.sqrt(self.noise_var / 2.0)
             w = self._noise_rng.standard_normal(2 * y.size).view(np.complex128)
             y = y + (s * w)
+        if self.radio is not None:
+            y = self.radio.post_noise(y)
         return y.astype(np.complex64)

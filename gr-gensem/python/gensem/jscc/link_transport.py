@@ -72,7 +72,18 @@ def reassemble(delivered: list[tuple[int, bytes]]) -> tuple[bytes, int] | None:
         return None
 
 
-def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, n_symbols, bridge):
+def _flowgraph(
+    snr_db,
+    channel,
+    seed,
+    prompt_power,
+    max_retries,
+    frame_symbols,
+    window,
+    n_symbols,
+    bridge,
+    impairments=None,
+):
     from gnuradio import blocks, gr
 
     from ..feedback_channel import feedback_channel
@@ -89,8 +100,15 @@ def _flowgraph(snr_db, channel, seed, prompt_power, max_retries, frame_symbols, 
         analog_frame_symbols=frame_symbols,
         max_queue=max(1024, -(-n_symbols // frame_symbols)),
     )
+    radio = {}
+    if impairments is not None:  # the simulated radios (dsp.radio_impairments.RadioImpairments)
+        radio = impairments.as_dict()
+        radio.pop("fft_len")
     tb.channel = ofdm_channel(
-        noise_var=noise_var_for_snr(snr_db), fading="rayleigh" if channel == "rayleigh" else "none", seed=seed
+        noise_var=noise_var_for_snr(snr_db),
+        fading="rayleigh" if channel == "rayleigh" else "none",
+        seed=seed,
+        **radio,
     )
     tb.rx = two_stream_rx()
     tb.arq_rx = prompt_arq_rx()
@@ -127,6 +145,7 @@ def send_over_link(
     frame_symbols: int = 2400,
     window: int = 4,
     bridge: dict | None = None,
+    impairments=None,
 ) -> dict:
     """Send side information (stream 0, ARQ) and JSCC symbols (stream 1, analog) through the
     loopback flowgraph.
@@ -141,6 +160,7 @@ def send_over_link(
     (side-information packets and analog frames) over the ZeroMQ bridge, for a receiver on
     another host (PUB binds, e.g. tcp://*:5555; PUSH connects to the receiver's
     PULL, e.g. tcp://gpu-host:5555); the report then has ``bridge_sent`` / ``bridge_dropped``.
+    ``impairments``: a ``dsp.radio_impairments.RadioImpairments`` for the simulated radios.
     """
     _check(side_info, symbols, snr_db, channel, prompt_power, frame_symbols)
     if max_retries < 0 or not timeout_s > 0:
@@ -149,7 +169,16 @@ def send_over_link(
 
     t0 = time.monotonic()
     tb = _flowgraph(
-        snr_db, channel, seed, prompt_power, max_retries, frame_symbols, window, symbols.size, bridge
+        snr_db,
+        channel,
+        seed,
+        prompt_power,
+        max_retries,
+        frame_symbols,
+        window,
+        symbols.size,
+        bridge,
+        impairments,
     )
     packets = fragment(side_info, symbols.size)
     for p in packets:

@@ -14,7 +14,7 @@ import numpy as np
 
 
 def send_over_link_cdm(
-    image, method, snr_db, cbr, steps, weights_dir, channel, seed, out_dir, bridge=None
+    image, method, snr_db, cbr, steps, weights_dir, channel, seed, out_dir, bridge=None, impairments=None
 ) -> dict:
     from PIL import Image
 
@@ -32,7 +32,9 @@ def send_over_link_cdm(
         enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], c["unit"], c["max_len"]
     )
     symbols = enc["symbols"][0].numpy().astype(np.complex64)
-    link = send_over_link(blob, symbols, snr_db, channel=channel, seed=seed, bridge=bridge)
+    link = send_over_link(
+        blob, symbols, snr_db, channel=channel, seed=seed, bridge=bridge, impairments=impairments
+    )
     report = {
         "method": method,
         "image": name,

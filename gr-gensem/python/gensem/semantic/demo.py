@@ -43,7 +43,9 @@ def run_demo(
     seed: int = 1,
     clip_model: str | None = None,
     edge_policy: str = "drop-corrupt",
+    impairments=None,
 ) -> dict:
+    from ..dsp.radio_impairments import RadioImpairments
     from ..link import LinkConfig, run_link
     from ..planner import TABLE_I, get_calibration, plan
     from .edge_budget import canny_detail, fit_edge_budget, soft_detail
@@ -97,6 +99,7 @@ def run_demo(
                 bridge_endpoint=client.endpoint,
                 bridge_pattern="push",
                 seed=seed,
+                impairments=impairments or RadioImpairments(),
             )
         else:  # M1 = 0: the edge map is not sent; the prompt gets all the power (half the band: +3 dB)
             f0 = 1.0
@@ -109,6 +112,7 @@ def run_demo(
                 bridge_endpoint=client.endpoint,
                 bridge_pattern="push",
                 seed=seed,
+                impairments=impairments or RadioImpairments(),
             )
         link = run_link(cfg)
         pr = link["prompt"] if parts else link
