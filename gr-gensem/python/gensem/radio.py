@@ -178,7 +178,26 @@ def cmd_radio(a) -> int:
 
                 encode_text(a.text)
             tb = RadioTx(a)
-            elapsed = _run(tb, lambda: tb.sem.finished, a.duration)
+            # ZeroMQ IQ: the PUSH socket still holds samples the RX has not taken when the TX is
+            # done, and closing it drops them; keep the graph idle for --linger s (zeros are not
+            # sent: the RX sees the stream end) so the queue drains to the RX
+            linger = a.linger if a.linger is not None else (2.0 if a.device == "zmq" else 0.0)
+            tb.sem.tx.hold_end = linger > 0
+            done_at = []
+
+            def tx_done():
+                if not tb.sem.finished:
+                    return False
+                done_at.append(time.monotonic())
+                if done_at[-1] - done_at[0] < linger:
+                    return False
+                tb.sem.tx.hold_end = False
+                return True
+
+            t_start = time.monotonic()
+            elapsed = _run(tb, tx_done, a.duration)
+            if done_at:  # the time to the last frame, without the linger
+                elapsed = done_at[0] - t_start
             tx, arq = tb.sem.tx, tb.sem.tx.arq
             outcomes = arq.outcomes + ([arq.current] if arq.current else [])
             r = {
@@ -267,6 +286,12 @@ def add_radio_subcommand(sub):
     g.add_argument("--scale", type=float, default=0.15, help="digital amplitude (peaks below full scale)")
     g.add_argument(
         "--realtime", action="store_true", help="--device zmq: pace the samples at --samp-rate, like a radio"
+    )
+    g.add_argument(
+        "--linger",
+        type=float,
+        default=None,
+        help="seconds the TX stays up after its last frame so queued samples reach the RX (zmq: 2)",
     )
     g = p.add_argument_group("rx")
     g.add_argument("--record", default="", help="also record the RX input to this SigMF base name")
