@@ -20,6 +20,9 @@ import os
 import sys
 import time
 
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one core: no BLAS thread pool behind the receiver's matmuls
+
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))

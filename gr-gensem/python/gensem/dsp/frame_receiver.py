@@ -36,7 +36,7 @@ from .ofdm_symbols import lts_freq, lts_time, ofdm_demodulate, pilot_values, pre
 from .prompt_packet import parse as parse_prompt
 from .rx_frontend import RxFrontEnd, ToneWhitener
 
-DETECT_THRESHOLD = 0.19  # smoothed tone-rejecting Schmidl & Cox metric (see _detect_span)
+DETECT_THRESHOLD = 0.15  # smoothed tone-rejecting Schmidl & Cox metric (see _detect_span)
 DETECT_SMOOTH = 8  # samples
 DETECT_STRIDE = 4  # metric evaluated every 4 samples
 DETECT_SPAN = 4096
@@ -46,6 +46,7 @@ LTS_MIN_CORR = 0.12  # normalised LTS correlation a real preamble must exceed
 # hypothesis within this range is tried on the LTS. Beyond it the used band (+-26 of +-32
 # bins) would leave the radio's passband: frames there are lost and counted (sync_failures).
 MAX_CFO_SUBCARRIERS = 5.5
+STS_SEARCH_AFTER = 40  # the STS plateau is searched from 2 STS before the hit to 40 after
 SFO_FIT_SYMBOLS = 64  # symbols the first drift estimate uses (< 1 sample of drift at 100 ppm)
 
 
@@ -110,7 +111,9 @@ class FrameReceiver:
         self._idx_s0 = np.array([used.index(k) for k in p.prompt_carriers])
         self._idx_s1 = np.array([used.index(k) for k in p.adaptive_carriers])
         self._half = p.fft_len // 2
+        self._det_lag = p.fft_len  # the detector's lag: the LTS period
         self._sts_len = p.symbol_len
+        self._keep = 2 * self._sts_len + 2 * DETECT_SMOOTH  # kept before the search position
         self._lts_off = p.symbol_len + 2 * p.cp_len  # STS start -> LTS1 start
         self._max_frame = preamble_len(p) + (p.n_header_symbols + MAX_DATA_SYMBOLS) * p.symbol_len
         self.frontend = RxFrontEnd() if frontend else None
@@ -146,16 +149,19 @@ class FrameReceiver:
             samples = np.asarray(samples, np.complex64)
             if self.frontend is not None:
                 samples = self.frontend.process(samples)
-            shift = self._pos
+            # keep one STS before the search position: a detection on the LTS block looks back
+            shift = max(self._pos - self._keep, 0)
+            if self._pending is not None:
+                shift = min(shift, self._pending["cand"])
             self._buf = np.concatenate([self._buf[shift:], samples])
             white = self.whitener.process(samples) if self.whitener is not None else samples
             self._wbuf = np.concatenate([self._wbuf[shift:], white])
             self._base += shift
-            self._pos = 0
+            self._pos -= shift
             self._scan_end = max(self._scan_end - shift, 0)
             self._hits = self._hits[self._hits >= shift] - shift
             if self._pending is not None:
-                for key in ("cand", "t1"):
+                for key in ("hit", "cand", "t1"):
                     if key in self._pending:
                         self._pending[key] -= shift
         out = []
@@ -171,20 +177,21 @@ class FrameReceiver:
         """One detection/decoding attempt. None = need more samples."""
         buf = self._buf
         if self._pending is None:
-            cand = self._detect(self._pos)
-            if cand is None:
+            hit = self._detect(self._pos)
+            if hit is None:
                 return None
-            self._pending = {"cand": cand}
+            # the detector fires on the LTS block: the STS lies up to two STS lengths before
+            self._pending = {"hit": hit, "cand": max(hit - 2 * self._sts_len, 0)}
             self.stats.detections += 1
         st = self._pending
         if "t1" not in st:
-            need = st["cand"] + self._lts_off + 48 + 2 * self.p.fft_len + 8
+            need = st["hit"] + STS_SEARCH_AFTER + self._lts_off + 48 + 2 * self.p.fft_len + 8
             if buf.size < need:
                 return None
-            sync = self._synchronise(st["cand"])
+            sync = self._synchronise(st["cand"], st["hit"])
             if sync is None:
                 self.stats.sync_failures += 1
-                return self._skip(self._plateau_end(st["cand"]))
+                return self._skip(self._plateau_end(st["hit"]))
             st.update(sync)
         if "hdr" not in st:
             need = st["t1"] + 2 * self.p.fft_len + self.p.n_header_symbols * self.p.symbol_len
@@ -193,7 +200,7 @@ class FrameReceiver:
             hdr = self._decode_header(st)
             if hdr is None:
                 self.stats.header_failures += 1
-                return self._skip(self._plateau_end(st["cand"]))
+                return self._skip(self._plateau_end(st["hit"]))
             st["hdr"] = hdr
         hdr = st["hdr"]
         n_sym = st["n_sym"]
@@ -220,7 +227,7 @@ class FrameReceiver:
         (at most one preamble on): a rejected candidate is not searched again sample by
         sample, and a real preamble later in the run is still found."""
         run = self._hits[self._hits >= cand]
-        gaps = np.flatnonzero(np.diff(run) > 1)
+        gaps = np.flatnonzero(np.diff(run) > DETECT_STRIDE)
         end = int(run[gaps[0]]) if gaps.size else (int(run[-1]) if run.size else cand)
         return min(max(end + 1, cand + 1), cand + preamble_len(self.p))
 
@@ -230,8 +237,8 @@ class FrameReceiver:
         threshold, or None (the search position moves on). The metric of every sample is
         computed once (cached crossings), in bounded spans: cost linear in samples."""
         buf = self._buf
-        h = self._half
-        stop = buf.size - 2 * h - DETECT_SMOOTH  # last d with full windows
+        lag = self._det_lag
+        stop = buf.size - 2 * lag - DETECT_SMOOTH  # last d with full windows
         while True:
             if self._hits.size:
                 i = int(np.searchsorted(self._hits, start))
@@ -251,18 +258,20 @@ class FrameReceiver:
         """Indices d in [start, stop), on a grid of DETECT_STRIDE, where the smoothed
         metric exceeds the threshold.
 
-        Schmidl & Cox with tone rejection: M(d) = rho_h(d)^2 - rho_q(d)^2, with rho_L the
-        correlation coefficient |P_L| / sqrt(E E') of two h-sample windows L samples apart
-        (the second window fixed at d + h), h = fft_len/2 (the STS period), q = h/2
-        (Cauchy-Schwarz: -1 <= M <= 1 everywhere, so a burst's edge against silence, where
-        the classic |P|^2 / E_2^2 explodes, does not fire). The STS repeats after h but not
-        after q (|P_q| ~ 0.08 E), while DC, tones and other slowly varying or
-        constant-envelope inputs correlate at both lags alike and give M ~ 0 (the plain
-        metric gives them ~1). On noise E[M] = 0. M is evaluated every DETECT_STRIDE
-        samples from block sums (the plateau is a cyclic prefix wide; the LTS search
-        that follows spans +-40 samples), which makes idle input cheap."""
+        Schmidl & Cox on the LTS block (CP 32 + two 64-sample LTS: period L = fft_len over
+        160 samples) with tone rejection: M(d) = rho_L(d)^2 - rho_q(d)^2, with rho_x the
+        correlation coefficient |P_x| / sqrt(E E') of two L-sample windows x samples apart
+        (the second window fixed at d + L) and q = L/2. The LTS repeats after L but not
+        after q (its used carriers alternate in sign at lag L/2: rho_q ~ 0), while DC,
+        tones and other slowly varying or constant-envelope inputs correlate at both lags
+        alike and give M ~ 0 (the plain metric gives them ~1). Cauchy-Schwarz bounds M to
+        [-1, 1], so a burst's edge against silence (where the classic |P|^2 / E_2^2
+        explodes) does not fire. On noise E[M] = 0 and rho^2 ~ 1/L: the 64-sample windows
+        (the STS's period is only 32) make false alarms rare (each costs an LTS search).
+        M is evaluated every DETECT_STRIDE samples from block sums (the plateau is the
+        LTS's 32-sample CP; the LTS search that follows spans +-40 samples)."""
         buf = self._wbuf
-        h = self._half
+        h = self._det_lag
         q = h // 2
         s = DETECT_STRIDE
         hb = h // s  # window length in blocks
@@ -285,21 +294,28 @@ class FrameReceiver:
         ms = _moving_sum(m, k) / k
         return start + s * np.flatnonzero(ms[:n_pts] > DETECT_THRESHOLD)
 
-    def _synchronise(self, cand: int):
-        """Fractional CFO from the STS, then integer CFO and fine timing jointly: the LTS
-        pair is cross-correlated with the LTS shifted by every candidate offset
-        eps_c + 2m (|.| <= MAX_CFO_SUBCARRIERS); the best (offset, delay) must reach
-        LTS_MIN_CORR. Then the CFO is refined on the LTS pair (64 samples apart)."""
+    def _synchronise(self, lo_sts: int, hit: int):
+        """STS position and fractional CFO: the lag-fft_len/2 correlation (the STS period,
+        less the lag-fft_len/4 one: DC and tones cancel) peaks on the STS plateau, searched in [lo_sts, hit +
+        STS_SEARCH_AFTER]; its phase is the CFO modulo 2 spacings. Then integer CFO and
+        fine timing jointly: the LTS pair is cross-correlated with the LTS shifted by every
+        candidate offset eps_c + 2m (|.| <= MAX_CFO_SUBCARRIERS); the best (offset, delay)
+        must reach LTS_MIN_CORR. Then the CFO is refined on the LTS pair (64 apart)."""
         p = self.p
         buf = self._buf
         h = self._half
-        # fractional CFO: the S&C correlation (on the whitened samples: a spur would bias
-        # it), taken at the best plateau point
-        seg = self._wbuf[cand : cand + self._sts_len + h].astype(np.complex128)
-        prod = np.conj(seg[:-h]) * seg[h:]
-        c = np.concatenate(([0], np.cumsum(prod)))
-        p_d = c[h:] - c[:-h]
-        d_pk = int(np.argmax(np.abs(p_d[: p.cp_len + 16])))
+        # on the whitened samples: a spur would bias the phase
+        q = h // 2  # tone rejection as in the detector: the STS repeats after h, not after h/2
+        seg = self._wbuf[lo_sts : hit + STS_SEARCH_AFTER + 2 * h].astype(np.complex128)
+        p_d = _moving_sum(np.conj(seg[:-h]) * seg[h:], h)
+        p_q = _moving_sum(np.conj(seg[h - q : -q]) * seg[h:], h)
+        e = _moving_sum(seg.real**2 + seg.imag**2, h)
+        n = p_d.size
+        e2 = e[h : h + n]
+        rho2 = (p_d.real**2 + p_d.imag**2) / (e[:n] * e2 + 1e-30)
+        rho2 -= (p_q.real**2 + p_q.imag**2) / (e[q : q + n] * e2 + 1e-30)
+        d_pk = int(np.argmax(rho2))
+        cand = lo_sts + d_pk  # on the STS plateau: STS start + [0, cp_len]
         eps_c = np.angle(p_d[d_pk]) / np.pi  # subcarriers, modulo 2
         cands = eps_c + self._cfo_steps
         ok = np.abs(cands) <= MAX_CFO_SUBCARRIERS

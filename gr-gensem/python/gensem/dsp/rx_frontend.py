@@ -29,6 +29,7 @@ import numpy as np
 
 DEFAULT_TAU = 1 << 16  # samples: 33 ms at 2 Msps
 SIGNIFICANCE = 16.0
+STAT_SAMPLES = 2048  # whitener: per pushed block, enough for an autocorrelation over tau
 
 
 class RxFrontEnd:
@@ -40,6 +41,7 @@ class RxFrontEnd:
         self.tau = float(tau)
         self.dc, self.iq = bool(dc), bool(iq)
         self._w = 0.0  # accumulated weight (samples, with forgetting)
+        self._w_stat = 0.0  # the same for the samples the statistics were taken on
         self._sum = 0j  # sum of samples
         self._s2 = 0j  # sum of (y - m)^2
         self._p = 0.0  # sum of |y - m|^2
@@ -65,22 +67,26 @@ class RxFrontEnd:
         a = float(np.exp(-n / self.tau))  # forgetting over this block
         self._w = a * self._w + n
         y = x
+        ns, sc = n, 1.0  # every sample: the IQ estimate needs them (image rejection > 35 dB)
+        self._w_stat = a * self._w_stat + ns  # samples the statistics rest on
         if self.dc:
-            self._sum = a * self._sum + complex(np.sum(x, dtype=np.complex128))
-            self._p_raw = a * self._p_raw + float(np.vdot(x, x).real)
+            xs = x[:ns]
+            self._sum = a * self._sum + sc * complex(np.sum(xs, dtype=np.complex128))
+            self._p_raw = a * self._p_raw + sc * float(np.vdot(xs, xs).real)
             m = self._sum / self._w
             power = self._p_raw / self._w - abs(m) ** 2
-            z = abs(m) ** 2 * self._w / max(power, 1e-300)  # |mean|^2 over its noise level
+            z = abs(m) ** 2 * self._w_stat / max(power, 1e-300)  # |mean|^2 over its noise level
             self.dc_applied = m * max(0.0, 1.0 - 1.0 / z) if z > SIGNIFICANCE else 0j
             if self.dc_applied:
                 y = x - np.complex64(self.dc_applied)
         if self.iq:
-            self._s2 = a * self._s2 + complex(np.dot(y, y))
-            self._p = a * self._p + float(np.vdot(y, y).real)
+            ys = y[:ns]
+            self._s2 = a * self._s2 + sc * complex(np.dot(ys, ys))
+            self._p = a * self._p + sc * float(np.vdot(ys, ys).real)
             if self._p > 0:
                 r = self._s2 / self._p
                 ar = abs(r)
-                z = ar * ar * self._w  # |r|^2 over its noise level 1/N
+                z = ar * ar * self._w_stat  # |r|^2 over its noise level 1/N
                 if z > SIGNIFICANCE and ar < 1:
                     beta = r * (1.0 - np.sqrt(1.0 - ar * ar)) / (ar * ar)
                     self.beta = beta * (1.0 - 1.0 / z)
@@ -130,9 +136,9 @@ class ToneWhitener:
             return x
         ext = np.concatenate([self._hist, x])
         a = float(np.exp(-n / self.tau))
-        for k in range(p + 1):
-            self._r[k] = a * self._r[k] + complex(np.vdot(ext[p - k : p - k + n], x))  # sum x[n] conj(x[n-k])
-        # np.vdot conjugates its first argument: that is sum conj(x[n-k]) x[n] = r[k]
+        m = min(n, STAT_SAMPLES)  # the statistics of a long block from its first samples
+        for k in range(p + 1):  # np.vdot conjugates its first argument: sum conj(x[n-k]) x[n]
+            self._r[k] = a * self._r[k] + (n / m) * complex(np.vdot(ext[p - k : p - k + m], x[:m]))
         r0 = self._r[0].real
         if r0 > 0:
             col = self._r[:p].copy()
@@ -146,11 +152,13 @@ class ToneWhitener:
             err += float(np.real(np.vdot(coef, _toeplitz_mul(self._r[:p], coef))))
             self.gain_db = float(10 * np.log10(r0 / max(err, 1e-30 * r0)))
             self.coef = coef if self.gain_db > self.min_gain_db else np.zeros(p, np.complex128)
+        self._hist = ext[-p:].copy()
+        if not self.coef.any():
+            return x
         e = x.copy()
         c = self.coef.astype(np.complex64)
         for k in range(1, p + 1):
             e -= c[k - 1] * ext[p - k : p - k + n]
-        self._hist = ext[-p:].copy()
         return e
 
 
