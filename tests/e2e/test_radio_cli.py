@@ -96,25 +96,31 @@ def test_ack_timeout_without_receiver():
     assert out["prompt_acked"] is False and out["transmissions"] == 3 and out["timeouts"] >= 2
 
 
-def test_two_hosts_over_zmq_deliver_prompt():
+def _zmq_pair(rx_args, tx_args):
+    """``gensem radio rx`` (ZeroMQ IQ, ARQ feedback) in a second process, then ``gensem radio
+    tx`` to it; the RX is stopped with SIGINT once the TX is done, like a radio receiver.
+    Returns the two JSON reports."""
     iq, fb = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
+    common = ["--device", "zmq", "--args", iq, "--feedback", fb, "--json"]
     rx = subprocess.Popen(
-        [sys.executable, "-m", "gensem.cli", "radio", "rx", "--device", "zmq", "--args", iq,
-         "--feedback", fb, "--sim-snr-db", "25", "--duration", "60", "--json"],
+        [sys.executable, "-m", "gensem.cli", "radio", "rx", *common, "--duration", "60", *rx_args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip
     try:
-        tx = gensem(
-            "radio", "tx", "--device", "zmq", "--args", iq, "--feedback", fb, "--text", "a dog on a beach",
-            "--frames", "5", "--ack-timeout", "0.5", "--json", timeout=60,
-        )  # fmt: skip
-        rx.send_signal(signal.SIGINT)  # the RX runs until stopped, like a radio receiver
+        tx = gensem("radio", "tx", *common, *tx_args, timeout=60)
+        rx.send_signal(signal.SIGINT)
         out, err = rx.communicate(timeout=30)
     finally:
         rx.kill()
     assert tx.returncode == 0, tx.stderr
     assert rx.returncode == 0, err
-    t, r = json.loads(tx.stdout), json.loads(out)
+    return json.loads(tx.stdout), json.loads(out)
+
+
+def test_two_hosts_over_zmq_deliver_prompt():
+    t, r = _zmq_pair(
+        ["--sim-snr-db", "25"], ["--text", "a dog on a beach", "--frames", "5", "--ack-timeout", "0.5"]
+    )
     assert t["prompt_acked"] is True  # an ACK came back over ZMQ (a lost one: ACK timeout, resend)
     assert r["prompts"] == ["a dog on a beach"]  # delivered exactly once
     assert r["bit_errors"] == 0 and r["bits"] == 5 * 256 * 8 and r["feedback_sent"] >= 1
@@ -125,26 +131,20 @@ def test_two_processes_realtime_hackrf_profile_nothing_lost():
     (20 ppm carrier and clock offsets, DC, IQ imbalance, phase noise): every sample, frame
     and the prompt arrive, and the TX was never held back by the RX (docs/phy.md has the
     60 s run)."""
-    iq, fb = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
-    rx = subprocess.Popen(
-        [sys.executable, "-m", "gensem.cli", "radio", "rx", "--device", "zmq", "--args", iq,
-         "--feedback", fb, "--sim-snr-db", "25", "--radio-profile", "hackrf", "--samp-rate", "2e6",
-         "--duration", "60", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-    )  # fmt: skip
-    try:
-        tx = gensem(
-            "radio", "tx", "--device", "zmq", "--args", iq, "--feedback", fb, "--text", "a red car",
-            "--frames", "400", "--payload-bytes", "1024", "--samp-rate", "2e6", "--realtime", "--json",
-            timeout=60,
-        )  # fmt: skip
-        rx.send_signal(signal.SIGINT)
-        out, err = rx.communicate(timeout=30)
-    finally:
-        rx.kill()
-    assert tx.returncode == 0, tx.stderr
-    assert rx.returncode == 0, err
-    t, r = json.loads(tx.stdout), json.loads(out)
+    t, r = _zmq_pair(
+        ["--sim-snr-db", "25", "--radio-profile", "hackrf", "--samp-rate", "2e6"],
+        [
+            "--text",
+            "a red car",
+            "--frames",
+            "400",
+            "--payload-bytes",
+            "1024",
+            "--samp-rate",
+            "2e6",
+            "--realtime",
+        ],
+    )
     assert t["prompt_acked"] is True and r["prompts"] == ["a red car"]
     assert r["samples"] == t["samples"]  # nothing dropped between the processes
     assert r["prbs_frames"] == 400 and r["ber"] < 1e-3
