@@ -9,8 +9,7 @@ import pytest
 from gensem.dsp.radio_impairments import PROFILES, ImpairmentChain, RadioImpairments, iq_imbalance
 from gensem.ofdm_channel import ofdm_channel
 from gnuradio import analog, blocks, gr
-
-FRAME_POWER = 52 / 64
+from signal_sources import FRAME_POWER, bandlimited
 
 
 def _run(x, tags=(), **kw):
@@ -21,14 +20,6 @@ def _run(x, tags=(), **kw):
     tb.connect(src, ch, snk)
     tb.run()
     return np.array(snk.data(), np.complex64), snk.tags()
-
-
-def _bandlimited(n, seed=0, edge=26 / 64):
-    rng = np.random.default_rng(seed)
-    spec = rng.standard_normal(n) + 1j * rng.standard_normal(n)
-    spec[np.abs(np.fft.fftfreq(n)) > edge] = 0
-    x = np.fft.ifft(spec)
-    return (x * np.sqrt(FRAME_POWER / np.mean(np.abs(x) ** 2))).astype(np.complex64)
 
 
 def _freq(y):
@@ -46,7 +37,7 @@ def _locate(w, y, guess, span=40):
 
 def test_ideal_channel_is_todays_flowgraph():
     """No impairment: the same samples, bit for bit, as the old add_cc + noise_source_c chain."""
-    x = _bandlimited(20_000, seed=1)
+    x = bandlimited(20_000, seed=1)
     y, _ = _run(x, noise_var=0.05, seed=3)
     tb = gr.top_block()
     src, snk = blocks.vector_source_c(x, False), blocks.vector_sink_c()
@@ -60,7 +51,7 @@ def test_ideal_channel_is_todays_flowgraph():
 
 
 def test_iq_imbalance_same_model_as_iqbal_gen():
-    x = _bandlimited(10_000, seed=2)
+    x = bandlimited(10_000, seed=2)
     for db, deg in ((1.0, 5.0), (-0.5, -12.0)):
         y, _ = _run(x, iq_amp_db=db, iq_phase_deg=deg)
         assert np.max(np.abs(y - iq_imbalance(x, db, deg))) < 1e-5
@@ -77,7 +68,7 @@ def test_dc_offset_mean(power):
 
 
 def test_level_and_clipping_match_numpy():
-    x = _bandlimited(50_000, seed=3)
+    x = bandlimited(50_000, seed=3)
     kw = {"level_db": 4.0, "clip_percent": 2.0}
     y, _ = _run(x, **kw)
     ref = ImpairmentChain(RadioImpairments(**kw)).post_noise(x)
@@ -113,7 +104,7 @@ def test_epsilon_drift_direction_agrees_with_numpy():
     out and a feature drifts to earlier indices, in the block as in the numpy core."""
     n, ppm = 1 << 17, 200.0
     r = 1 + ppm * 1e-6
-    x = _bandlimited(n, seed=4)
+    x = bandlimited(n, seed=4)
     y_gr, _ = _run(x, sfo_ppm=ppm)
     y_np = ImpairmentChain(RadioImpairments(sfo_ppm=ppm)).pre_noise(x)
     assert y_gr.size < n and y_np.size < n

@@ -14,17 +14,7 @@ from gensem.dsp.radio_impairments import (
     from_profile,
     iq_imbalance,
 )
-
-FRAME_POWER = 52 / 64
-
-
-def _bandlimited(n, seed=0, edge=26 / 64):
-    """Periodic complex noise with power FRAME_POWER, confined to |f| <= edge cycles/sample."""
-    rng = np.random.default_rng(seed)
-    spec = rng.standard_normal(n) + 1j * rng.standard_normal(n)
-    spec[np.abs(np.fft.fftfreq(n)) > edge] = 0
-    x = np.fft.ifft(spec)
-    return (x * np.sqrt(FRAME_POWER / np.mean(np.abs(x) ** 2))).astype(np.complex64)
+from signal_sources import FRAME_POWER, bandlimited
 
 
 def _multitone(t, seed=0):
@@ -128,7 +118,7 @@ def test_resampler_accuracy_on_ofdm_band():
 def test_sfo_drift_of_a_long_signal():
     """+100 ppm: the RX clock is slow, so input sample n shows up at output n / 1.0001 (earlier)."""
     n = 1 << 18
-    x = _bandlimited(n, seed=1)
+    x = bandlimited(n, seed=1)
     ppm = 100.0
     r = 1 + ppm * 1e-6
     y = ImpairmentChain(RadioImpairments(sfo_ppm=ppm)).pre_noise(x)
@@ -168,7 +158,7 @@ def test_level_scales_signal_and_noise():
 
 
 def test_ideal_chain_is_identity_and_chunks_are_seamless():
-    x = _bandlimited(4096, seed=3)
+    x = bandlimited(4096, seed=3)
     assert np.array_equal(ImpairmentChain(RadioImpairments()).process(x), x)
     imp = PROFILES["hackrf"]
     one = ImpairmentChain(imp, seed=9).process(x)
