@@ -208,6 +208,8 @@ class LoopbackLink(gr.top_block):
             max_retries=cfg.max_retries,
             n_prompt_carriers=cfg.n_prompt_carriers,
             prompt_carousel=cfg.adaptive_plan,
+            # no prompt stream at all: stream 1 takes the idle B0 carriers too (wide frames)
+            wide_when_idle=cfg.stream == "adaptive",
         )
         self.channel = ofdm_channel(
             noise_var=cfg.noise_var,

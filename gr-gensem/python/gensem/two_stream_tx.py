@@ -15,6 +15,8 @@ against lost feedback. Ports: in ``prompt`` (PDU or string: UTF-8 text), ``adapt
 ``mod``, ``prompt_power``); out ``events`` (per-frame and per-prompt reports). With
 ``prompt_carousel`` the last prompt is submitted again whenever the ARQ goes idle while
 stream-1 frames are still being sent (one prompt per image, as in the closed loop).
+With ``wide_when_idle`` a QAM frame that carries no prompt packet is sent wide: stream 1 on
+all 48 data carriers (``FrameHeader.wide``), for links with no prompt traffic.
 
 Analog mode: a PDU on ``adaptive`` whose vector is a c32vector (complex symbols, unit
 average power, e.g. CDM-JSCC channel symbols) is sent as analog frames: split into
@@ -73,6 +75,7 @@ class two_stream_tx(gr.sync_block):
         max_queue=1024,
         prompt_carousel=False,
         analog_frame_symbols=2400,
+        wide_when_idle=False,
     ):
         gr.sync_block.__init__(self, name="gensem_two_stream_tx", in_sig=None, out_sig=[np.complex64])
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
@@ -99,6 +102,7 @@ class two_stream_tx(gr.sync_block):
         self.code = ConvCode()
         self.arq = StopAndWaitSender(max_retries)
         self.prompt_carousel = bool(prompt_carousel)
+        self.wide_when_idle = bool(wide_when_idle)
         self._last_prompt = None
         for item in prompts:  # "text", or ("text", n_parts) for an image prompt
             text, n_parts = (item, None) if isinstance(item, str) else item
@@ -298,7 +302,10 @@ class two_stream_tx(gr.sync_block):
         if analog is not None:
             kw = {"s1_analog": analog.symbols, "analog_first": analog.first, "analog_last": analog.last}
             self.analog_frames_sent += 1
-        frame = build_frame(self.params, n, mod, self.prompt_power, s0_coded, s0_bytes, s1, self.code, **kw)
+        f0 = self.prompt_power
+        if self.wide_when_idle and s0_coded is None and s1 is not None:
+            f0 = 0.0  # a wide frame: stream 1 on every data carrier (FrameHeader.wide)
+        frame = build_frame(self.params, n, mod, f0, s0_coded, s0_bytes, s1, self.code, **kw)
         self.frames_sent += 1
         if self._subscribed is None:
             self._subscribed = subscribed_ports(self, ("events",))
@@ -308,7 +315,7 @@ class two_stream_tx(gr.sync_block):
                 "frame": n,
                 "prompt_seq": seq,
                 "mod": 0 if analog is not None else mod,
-                "prompt_power": self.prompt_power,
+                "prompt_power": f0,
                 "s1_bytes": len(s1 or b""),
                 "samples": int(frame.size),
             }

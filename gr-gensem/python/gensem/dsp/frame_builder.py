@@ -41,12 +41,17 @@ def s0_symbols_needed(p: OfdmParams, s0_bytes: int) -> int:
     return -(-coded // (2 * p.n_prompt_carriers))
 
 
-def s1_symbols_needed(p: OfdmParams, s1_bytes: int, m: int) -> int:
+def s1_symbols_needed(p: OfdmParams, s1_bytes: int, m: int, wide: bool = False) -> int:
     if s1_bytes == 0:
         return 0
     bits = 8 * s1_bytes
-    per_sym = qam.bits_per_symbol(m) * p.n_adaptive_carriers
+    per_sym = qam.bits_per_symbol(m) * (p.n_data if wide else p.n_adaptive_carriers)
     return -(-bits // per_sym)
+
+
+def s1_carriers(p: OfdmParams, hdr: FrameHeader) -> np.ndarray:
+    """Subcarriers of stream 1 in this frame: B1, or every data carrier in a wide frame."""
+    return p.data_carriers if hdr.wide else p.adaptive_carriers
 
 
 def s1_analog_rows(p: OfdmParams, n_symbols: int) -> int:
@@ -58,7 +63,7 @@ def n_data_symbols(p: OfdmParams, hdr: FrameHeader) -> int:
     if hdr.analog:
         s1 = s1_analog_rows(p, hdr.s1_bytes)
     else:
-        s1 = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod)
+        s1 = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod, hdr.wide)
     return max(s0_symbols_needed(p, hdr.s0_bytes), s1)
 
 
@@ -136,12 +141,16 @@ def build_frame(
         cells[: s1_analog.size] = s1_analog
         grid[n_h : n_h + rows, p.bins(p.adaptive_carriers)] = g1 * cells.reshape(rows, n1)
     elif hdr.s1_bytes:
-        n1 = p.n_adaptive_carriers
+        carriers = s1_carriers(p, hdr)
+        n1 = carriers.size
+        g = 1.0 if hdr.wide else g1  # wide: unit power on every data carrier
         k = qam.bits_per_symbol(mod)
-        rows = s1_symbols_needed(p, hdr.s1_bytes, mod)
-        bits = scrambler.scramble(np.unpackbits(np.frombuffer(s1_payload, np.uint8)))
+        rows = s1_symbols_needed(p, hdr.s1_bytes, mod, hdr.wide)
+        # the padding is scrambled too: constant padding cells on mirrored carriers would make
+        # the signal improper and bias the receiver's blind IQ-imbalance estimate
         padded = np.zeros(rows * n1 * k, dtype=np.uint8)
-        padded[: bits.size] = bits
-        grid[n_h : n_h + rows, p.bins(p.adaptive_carriers)] = g1 * qam.modulate(padded, mod).reshape(rows, n1)
+        padded[: 8 * len(s1_payload)] = np.unpackbits(np.frombuffer(s1_payload, np.uint8))
+        padded = scrambler.scramble(padded)
+        grid[n_h : n_h + rows, p.bins(carriers)] = g * qam.modulate(padded, mod).reshape(rows, n1)
     body = ofdm_modulate(grid, p)
     return np.concatenate([preamble(p), body, np.zeros(p.frame_gap, np.complex64)])

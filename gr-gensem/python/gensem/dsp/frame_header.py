@@ -15,6 +15,9 @@ hypotheses, so QAM headers are bit-exact as before and no field loses a bit; the
 is one bit of false-accept margin (2^-15 instead of 2^-16 per wrong decode). In an
 analog header the M1 field holds two flags (bit 1 = first, bit 0 = last frame of an
 analog message) and the s1 field counts **symbols** (1..8191), not bytes.
+
+Wide frames (``FrameHeader.wide``): a QAM header with s0 = 0 and q = 0 puts stream 1 on all
+48 data carriers (B0 and B1) at unit power, for links whose prompt stream is idle.
 """
 
 from __future__ import annotations
@@ -49,6 +52,14 @@ class FrameHeader:
     @property
     def prompt_power_fraction(self) -> float:
         return self.power_q / 255.0
+
+    @property
+    def wide(self) -> bool:
+        """A QAM frame with no stream-0 packet and no power for it (q = 0): stream 1 then
+        spans every data carrier, B0 and B1, at unit power (frame efficiency when the
+        prompt stream is idle). No field is spent on it: q = 0 with s0 = 0 said "all power
+        on stream 1" before, and now also "and all carriers"."""
+        return not self.analog and self.s0_bytes == 0 and self.power_q == 0
 
     def to_bits(self) -> np.ndarray:
         if self.analog:

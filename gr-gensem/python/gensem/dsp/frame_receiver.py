@@ -209,6 +209,10 @@ class FrameReceiver:
         if buf.size < end + self._drift_margin(n_sym):
             return None
         frame = self._decode_payload(st)
+        if self.frontend is not None:  # the data symbols (scrambled, proper) teach the IQ estimate
+            self.frontend.observe(
+                buf[st["t1"] + 2 * self.p.fft_len + self.p.n_header_symbols * self.p.symbol_len : end]
+            )
         self.stats.frames += 1
         self._pending = None
         self._pos = end + min(0, st.get("last_shift", 0))  # a slow clock: next frame is early
@@ -249,8 +253,11 @@ class FrameReceiver:
                 self._pos = max(self._pos, min(start, max(stop, 0)))
                 return None
             hi = min(lo + DETECT_SPAN, stop)
-            self._hits = np.concatenate([self._hits[self._hits >= start], self._detect_span(lo, hi)])
+            found = self._detect_span(lo, hi)
+            self._hits = np.concatenate([self._hits[self._hits >= start], found])
             self._scan_end = hi
+            if not found.size and self.frontend is not None:
+                self.frontend.observe(buf[lo:hi])  # nothing detected: noise, proper
             if not self._hits.size:
                 self._pos = max(self._pos, hi)
 
@@ -495,7 +502,10 @@ class FrameReceiver:
         g0, g1 = p.stream_gains(hdr.prompt_power_fraction)
         h2 = np.abs(h) ** 2
         snr0 = g0**2 * float(np.mean(h2[self._idx_s0])) / noise_var
-        snr1 = g1**2 * float(np.mean(h2[self._idx_s1])) / noise_var
+        if hdr.wide:  # stream 1 on every data carrier at unit power
+            snr1 = float(np.mean(h2[self._idx_data])) / noise_var
+        else:
+            snr1 = g1**2 * float(np.mean(h2[self._idx_s1])) / noise_var
         frame = DecodedFrame(
             seq=hdr.seq,
             mod=hdr.mod,
@@ -546,9 +556,10 @@ class FrameReceiver:
         p = self.p
         if g1 <= 0:
             return bytes(hdr.s1_bytes), None, None
-        rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod)
-        hs = h[self._idx_s1]
-        z = (y[:rows, self._idx_s1] / (hs[None, :] * g1)).reshape(-1)
+        idx, g = (self._idx_data, 1.0) if hdr.wide else (self._idx_s1, g1)
+        rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod, hdr.wide)
+        hs = h[idx]
+        z = (y[:rows, idx] / (hs[None, :] * g)).reshape(-1)
         bits, dec = qam.demodulate_hard(z, hdr.mod, return_points=True)
         payload = np.packbits(scrambler.descramble(bits[: 8 * hdr.s1_bytes])).tobytes()
         # EVM against the decided points (a data-aided quality figure for the GUI/planner)
