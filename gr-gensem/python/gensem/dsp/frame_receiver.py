@@ -15,6 +15,7 @@ the channel estimate and the noise measured on the LTS pair and the decoded head
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +120,7 @@ class FrameReceiver:
         self.frontend = RxFrontEnd() if frontend else None
         self.whitener = ToneWhitener() if frontend else None
         self._wbuf = np.zeros(0, np.complex64)  # whitened copy of _buf: detection only
+        self._beta_marks = deque()  # (absolute index, IQ correction) of every pushed block
         # detection cache: metric computed up to _scan_end, crossings not yet consumed
         self._hits = np.zeros(0, np.int64)
         self._scan_end = 0
@@ -153,6 +155,8 @@ class FrameReceiver:
             shift = max(self._pos - self._keep, 0)
             if self._pending is not None:
                 shift = min(shift, self._pending["cand"])
+            if self.frontend is not None:  # the IQ correction these samples got
+                self._beta_marks.append((self._base + self._buf.size, self.frontend.beta))
             self._buf = np.concatenate([self._buf[shift:], samples])
             white = self.whitener.process(samples) if self.whitener is not None else samples
             self._wbuf = np.concatenate([self._wbuf[shift:], white])
@@ -209,14 +213,25 @@ class FrameReceiver:
         if buf.size < end + self._drift_margin(n_sym):
             return None
         frame = self._decode_payload(st)
-        if self.frontend is not None:  # the data symbols (scrambled, proper) teach the IQ estimate
-            self.frontend.observe(
-                buf[st["t1"] + 2 * self.p.fft_len + self.p.n_header_symbols * self.p.symbol_len : end]
-            )
+        # the data symbols (scrambled, proper) teach the IQ estimate
+        self._observe(st["t1"] + 2 * self.p.fft_len + self.p.n_header_symbols * self.p.symbol_len, end)
         self.stats.frames += 1
         self._pending = None
         self._pos = end + min(0, st.get("last_shift", 0))  # a slow clock: next frame is early
         return frame
+
+    def _observe(self, lo: int, hi: int):
+        """Hand buffer samples [lo, hi) to the front end's IQ estimate, with the correction
+        they were pushed with (None of it if the range straddles a refinement)."""
+        if self.frontend is None or hi <= lo:
+            return
+        a, b = self._base + lo, self._base + hi
+        while len(self._beta_marks) > 1 and self._beta_marks[1][0] <= min(a, self._base):
+            self._beta_marks.popleft()  # marks before the buffer: no longer needed
+        used = [beta for start, beta in self._beta_marks if start < b]
+        first = [beta for start, beta in self._beta_marks if start <= a]
+        if first and all(x == first[-1] for x in used[len(first) - 1 :]):
+            self.frontend.observe(self._buf[lo:hi], first[-1])
 
     def _drift_margin(self, n_sym: int) -> int:
         return 1 + int(2e-4 * (self.p.n_header_symbols + n_sym) * self.p.symbol_len)
@@ -256,8 +271,8 @@ class FrameReceiver:
             found = self._detect_span(lo, hi)
             self._hits = np.concatenate([self._hits[self._hits >= start], found])
             self._scan_end = hi
-            if not found.size and self.frontend is not None:
-                self.frontend.observe(buf[lo:hi])  # nothing detected: noise, proper
+            if not found.size:
+                self._observe(lo, hi)  # nothing detected: noise, proper
             if not self._hits.size:
                 self._pos = max(self._pos, hi)
 

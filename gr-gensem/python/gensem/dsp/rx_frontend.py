@@ -38,6 +38,10 @@ import numpy as np
 
 DEFAULT_TAU = 1 << 16  # samples: 33 ms at 2 Msps
 SIGNIFICANCE = 16.0
+# IQ: OFDM samples are correlated (the CP repeats 16 of every 80): |r|'s variance over N
+# observed samples measured ~3x the white-noise 1/N, so a refinement needs |r|^2 N > 64
+# (e^-21 false-alarm odds per test; below it a refinement was sometimes a false step of ~0.03)
+IQ_SIGNIFICANCE = 64.0
 IQ_BLOCK = 1 << 13  # observed samples before the first IQ refinement test
 IQ_MAX = 1 << 21  # a residual still not significant after this many samples is < -56 dB: restart
 STAT_SAMPLES = 2048  # whitener: per pushed block, enough for an autocorrelation over tau
@@ -96,10 +100,12 @@ class RxFrontEnd:
             y = y - np.complex64(self.beta) * np.conj(y)
         return y.astype(np.complex64, copy=False)
 
-    def observe(self, z: np.ndarray) -> None:
-        """Corrected samples known to be proper (idle noise, payload symbols): accumulate
-        their improperness and, every IQ_BLOCK samples, refine beta if it is significant."""
-        if not self.iq or z.size == 0:
+    def observe(self, z: np.ndarray, beta_used: complex) -> None:
+        """Corrected samples known to be proper (idle noise, payload symbols), corrected with
+        ``beta_used``: accumulate their improperness and refine beta once it is significant.
+        Samples corrected with an earlier beta (pushed before the last refinement) are stale
+        and ignored: composing a refinement onto them would overshoot."""
+        if not self.iq or z.size == 0 or beta_used != self.beta:
             return
         self._s2 += complex(np.dot(z, z))
         self._p += float(np.vdot(z, z).real)
@@ -108,7 +114,7 @@ class RxFrontEnd:
             return
         r = self._s2 / self._p
         ar = abs(r)
-        if ar * ar * self._n_obs > SIGNIFICANCE and ar < 1:  # |r|^2 over its noise level 1/N
+        if ar * ar * self._n_obs > IQ_SIGNIFICANCE and ar < 1:  # |r|^2 over its noise level 1/N
             bz = r * (1.0 - np.sqrt(1.0 - ar * ar)) / (ar * ar)
             self.beta = (self.beta + bz) / (1.0 + bz * np.conj(self.beta))
             self.iq_updates += 1
