@@ -25,7 +25,7 @@ def test_header_marks_wide_frames_without_a_field():
 
 
 def test_wide_frames_are_shorter_and_decode_at_the_same_ber():
-    frames, starts, tot, bits = [], [], 0, 0
+    frames, starts, tot = [], [], 0
     for i in range(150):
         f0 = 0.0 if i % 2 else P.equal_split  # alternate wide and B1-only frames
         f = build_frame(P, i, 16, f0, None, 0, prbs.payload(2, i, 256))
