@@ -230,8 +230,20 @@ class FrameReceiver:
             self._beta_marks.popleft()  # marks before the buffer: no longer needed
         used = [beta for start, beta in self._beta_marks if start < b]
         first = [beta for start, beta in self._beta_marks if start <= a]
-        if first and all(x == first[-1] for x in used[len(first) - 1 :]):
-            self.frontend.observe(self._buf[lo:hi], first[-1])
+        if not (first and all(x == first[-1] for x in used[len(first) - 1 :])):
+            return
+        old = self.frontend.beta
+        self.frontend.observe(self._buf[lo:hi], first[-1])
+        new = self.frontend.beta
+        if new != old:  # refined: re-correct what is buffered beyond hi (not decoded yet)
+            k = (new - old) / (1.0 - new * np.conj(old))  # new = (old + k) / (1 + k old*)
+            seg = self._buf[hi:]
+            self._buf[hi:] = ((seg - np.complex64(k) * np.conj(seg)) / (1.0 + k * np.conj(old))).astype(
+                np.complex64
+            )
+            while self._beta_marks and self._beta_marks[-1][0] >= b:
+                self._beta_marks.pop()
+            self._beta_marks.append((b, new))
 
     def _drift_margin(self, n_sym: int) -> int:
         return 1 + int(2e-4 * (self.p.n_header_symbols + n_sym) * self.p.symbol_len)

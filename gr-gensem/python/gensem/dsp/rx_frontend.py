@@ -21,7 +21,7 @@ thresholds in absolute units, so it works at any input level and between bursts)
   beta whenever the residual improperness of z has become significant (tested from
   ``IQ_BLOCK`` observed samples on, accumulating until it is; a residual beta_z of z
   composes as (beta + beta_z) / (1 + beta_z beta*)): a large imbalance is found within
-  8192 samples, a small residual later, with more samples.
+  a few thousand samples, a small residual later, with more samples.
 
 The DC estimate is applied only when significant, and so is each IQ refinement: on a
 balanced radio with no DC they are sample noise (|mean|^2 ~ power/N, |r|^2 ~ 1/N over N
@@ -42,7 +42,7 @@ SIGNIFICANCE = 16.0
 # observed samples measured ~3x the white-noise 1/N, so a refinement needs |r|^2 N > 64
 # (e^-21 false-alarm odds per test; below it a refinement was sometimes a false step of ~0.03)
 IQ_SIGNIFICANCE = 64.0
-IQ_BLOCK = 1 << 13  # observed samples before the first IQ refinement test
+IQ_BLOCK = 1 << 11  # observed samples before the first IQ refinement test
 IQ_MAX = 1 << 21  # a residual still not significant after this many samples is < -56 dB: restart
 STAT_SAMPLES = 2048  # whitener: per pushed block, enough for an autocorrelation over tau
 
