@@ -586,13 +586,31 @@ class FrameReceiver:
         idx, g = (self._idx_data, 1.0) if hdr.wide else (self._idx_s1, g1)
         rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod, hdr.wide)
         hs = h[idx]
-        z = (y[:rows, idx] / (hs[None, :] * g)).reshape(-1)
+        z = y[:rows, idx] / (hs[None, :] * g)
+        z = self._decision_directed_phase(z, hs, hdr.mod).reshape(-1)
         bits, dec = qam.demodulate_hard(z, hdr.mod, return_points=True)
         payload = np.packbits(scrambler.descramble(bits[: 8 * hdr.s1_bytes])).tobytes()
         # EVM against the decided points (a data-aided quality figure for the GUI/planner)
         evm = float(np.mean(np.abs(z - dec) ** 2))
         n_cells = -(-8 * hdr.s1_bytes // qam.bits_per_symbol(hdr.mod))  # payload cells, no padding
         return payload, _db(evm), z[:n_cells]
+
+    @staticmethod
+    def _decision_directed_phase(z: np.ndarray, hs: np.ndarray, m: int) -> np.ndarray:
+        """Second-pass phase of each data symbol from the decided QAM cells (rows x carriers):
+        the 4 pilots leave ~0.035 rad rms of phase noise on a short frame at 14 dB (their
+        fitted ramp), the ~48 decisions per symbol far less. Per-row phase of sum z dec*
+        weighted by |H|^2, fitted by a line over the rows (residual CFO) and applied where
+        it moves the estimate; a wrong decision here and there only weighs in a little."""
+        if z.shape[0] < 2:
+            return z
+        _, dec = qam.demodulate_hard(z.reshape(-1), m, return_points=True)
+        w = np.abs(hs) ** 2
+        c = np.sum(z * np.conj(dec.reshape(z.shape)) * w[None, :], axis=1)
+        n = np.arange(c.size, dtype=float)
+        b = np.angle(np.sum(c[1:] * np.conj(c[:-1])))
+        a = np.angle(np.sum(c * np.exp(-1j * b * n)))
+        return z * np.exp(-1j * (a + b * n))[:, None].astype(np.complex64)
 
     def _decode_s1_analog(self, y, h, hdr, g1, noise_var):
         """Equalised analog symbols (zero-forcing, the same estimate as for QAM) and their
