@@ -235,3 +235,12 @@ def test_frontend_is_a_no_op_on_a_balanced_radio_and_removes_dc():
     assert abs(np.mean(z[50_000:])) < 0.01
     with pytest.raises(ValueError):
         RxFrontEnd(tau=10)
+
+
+def test_long_idle_run_keeps_memory_bounded():
+    rx = FrameReceiver(P)
+    for kind in ("noise", "tone", "dc"):
+        x = _idle(kind, 200_000)
+        for i in range(0, x.size, 1024):  # small GNU Radio-like work() calls
+            rx.push(x[i : i + 1024])
+    assert rx._buf.size < 3 * 8192 and len(rx._beta_marks) <= 40 and rx._hits.size < 1000

@@ -157,6 +157,8 @@ class FrameReceiver:
                 shift = min(shift, self._pending["cand"])
             if self.frontend is not None:  # the IQ correction these samples got
                 self._beta_marks.append((self._base + self._buf.size, self.frontend.beta))
+                while len(self._beta_marks) > 1 and self._beta_marks[1][0] <= self._base + shift:
+                    self._beta_marks.popleft()  # wholly before the kept buffer: bounded memory
             self._buf = np.concatenate([self._buf[shift:], samples])
             white = self.whitener.process(samples) if self.whitener is not None else samples
             self._wbuf = np.concatenate([self._wbuf[shift:], white])
