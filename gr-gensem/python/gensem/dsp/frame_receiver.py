@@ -455,7 +455,9 @@ class FrameReceiver:
             y = self._windows(st, 0, n_tot, shifts)[:, self._used_bins]
             frac = drift - shifts
             y = y * np.exp(2j * np.pi * np.outer(frac, self._k_used) / p.fft_len).astype(np.complex64)
-        b = self._drift_slope(y, h, n)
+            b = self._drift_slope(y, h, n)  # the residual, over the whole re-timed frame
+        elif n_fit < n_tot:
+            b = self._drift_slope(y, h, n)  # the first fit saw only part of the frame
         if b:
             y = y * np.exp(-1j * b * np.outer(n + self._n_ref, self._k_used)).astype(np.complex64)
         return y
