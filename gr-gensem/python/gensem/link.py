@@ -132,9 +132,7 @@ class LinkConfig:
 
     def channel_kwargs(self) -> dict:
         """The radio-impairment arguments of ``gensem_ofdm_channel``."""
-        kw = self.impairments.as_dict()
-        kw.pop("fft_len")
-        return kw
+        return self.impairments.channel_kwargs()
 
     @property
     def gain_profile(self) -> list[tuple[int, float]]:

@@ -98,10 +98,10 @@ class RadioRx(gr.top_block):
             from .dsp.channel import noise_var_for_snr
             from .ofdm_channel import ofdm_channel
 
-            kw = imp.as_dict()
-            kw.pop("fft_len")
             nv = 0.0 if a.sim_snr_db is None else noise_var_for_snr(a.sim_snr_db, a.scale**2)
-            self.channel = ofdm_channel(noise_var=nv, seed=a.seed, signal_power=a.scale**2, **kw)
+            self.channel = ofdm_channel(
+                noise_var=nv, seed=a.seed, signal_power=a.scale**2, **imp.channel_kwargs()
+            )
             self.connect(head, self.channel)
             head = self.channel
         self.connect(head, self.sem)

@@ -228,14 +228,12 @@ class FrameReceiver:
         if self.frontend is None or hi <= lo:
             return
         a, b = self._base + lo, self._base + hi
-        while len(self._beta_marks) > 1 and self._beta_marks[1][0] <= min(a, self._base):
-            self._beta_marks.popleft()  # marks before the buffer: no longer needed
-        used = [beta for start, beta in self._beta_marks if start < b]
-        first = [beta for start, beta in self._beta_marks if start <= a]
-        if not (first and all(x == first[-1] for x in used[len(first) - 1 :])):
+        covering = [beta for start, beta in self._beta_marks if start < b]  # marks are in order
+        n_before = sum(1 for start, _ in self._beta_marks if start <= a)
+        if n_before == 0 or any(beta != covering[n_before - 1] for beta in covering[n_before:]):
             return
         old = self.frontend.beta
-        self.frontend.observe(self._buf[lo:hi], first[-1])
+        self.frontend.observe(self._buf[lo:hi], covering[n_before - 1])
         new = self.frontend.beta
         if new != old:  # refined: re-correct what is buffered beyond hi (not decoded yet)
             k = (new - old) / (1.0 - new * np.conj(old))  # new = (old + k) / (1 + k old*)
@@ -445,7 +443,8 @@ class FrameReceiver:
         p = self.p
         h = st["h"]
         n = np.arange(n_tot)
-        y = self._windows(st, 0, n_tot)[:, self._used_bins]
+        n_h = p.n_header_symbols  # the header's windows were computed for its decode
+        y = np.concatenate([st["y_header"], self._windows(st, n_h, n_tot - n_h)[:, self._used_bins]])
         n_fit = min(n_tot, SFO_FIT_SYMBOLS)
         b = self._drift_slope(y[:n_fit], h, n[:n_fit])
         drift = -b * (n + self._n_ref) * p.fft_len / (2 * np.pi)  # samples, + = late
@@ -486,13 +485,7 @@ class FrameReceiver:
         """Per-symbol phase: residual CFO ramp + common phase, fitted to the pilots."""
         pil = pilot_values(self.p, sym_index)
         z = np.sum(y_used[:, self._idx_pilot] * np.conj(h[self._idx_pilot] * pil), axis=1)
-        n = np.arange(z.size)
-        if z.size > 1:
-            b = np.angle(np.sum(z[1:] * np.conj(z[:-1])))
-        else:
-            b = 0.0
-        a = np.angle(np.sum(z * np.exp(-1j * b * n)))
-        phi = a + b * n
+        phi = _phase_line(z)
         if z.size >= 16:  # follow slow phase noise: smoothed residual
             resid = z * np.exp(-1j * phi)
             sm = np.convolve(resid, np.ones(9))[4 : 4 + z.size]
@@ -603,18 +596,15 @@ class FrameReceiver:
     def _decision_directed_phase(z: np.ndarray, hs: np.ndarray, m: int) -> np.ndarray:
         """Second-pass phase of each data symbol from the decided QAM cells (rows x carriers):
         the 4 pilots leave ~0.035 rad rms of phase noise on a short frame at 14 dB (their
-        fitted ramp), the ~48 decisions per symbol far less. Per-row phase of sum z dec*
-        weighted by |H|^2, fitted by a line over the rows (residual CFO) and applied where
-        it moves the estimate; a wrong decision here and there only weighs in a little."""
+        fitted ramp), the ~48 decisions per symbol far less. Per-row phasor sum z dec*
+        weighted by |H|^2, a phase line fitted over the rows (residual CFO) and removed; a
+        wrong decision here and there only weighs in a little."""
         if z.shape[0] < 2:
             return z
         _, dec = qam.demodulate_hard(z.reshape(-1), m, return_points=True)
         w = np.abs(hs) ** 2
         c = np.sum(z * np.conj(dec.reshape(z.shape)) * w[None, :], axis=1)
-        n = np.arange(c.size, dtype=float)
-        b = np.angle(np.sum(c[1:] * np.conj(c[:-1])))
-        a = np.angle(np.sum(c * np.exp(-1j * b * n)))
-        return z * np.exp(-1j * (a + b * n))[:, None].astype(np.complex64)
+        return z * np.exp(-1j * _phase_line(c))[:, None].astype(np.complex64)
 
     def _decode_s1_analog(self, y, h, hdr, g1, noise_var):
         """Equalised analog symbols (zero-forcing, the same estimate as for QAM) and their
@@ -627,6 +617,15 @@ class FrameReceiver:
         z = (y[:rows, self._idx_s1] / (hs[None, :] * g1)).reshape(-1)[:n]
         var = float(np.mean(noise_var / (g1**2 * np.abs(hs) ** 2)))
         return z.astype(np.complex64), var
+
+
+def _phase_line(c: np.ndarray) -> np.ndarray:
+    """Phase a + b n of per-symbol phasors c_n: b from the mean symbol-to-symbol rotation,
+    then a from the derotated sum (pilot tracking and the decision-directed pass)."""
+    n = np.arange(c.size)
+    b = np.angle(np.sum(c[1:] * np.conj(c[:-1]))) if c.size > 1 else 0.0
+    a = np.angle(np.sum(c * np.exp(-1j * b * n)))
+    return a + b * n
 
 
 def _block_sum(x: np.ndarray, s: int) -> np.ndarray:

@@ -160,6 +160,13 @@ class RadioImpairments:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def channel_kwargs(self) -> dict:
+        """The radio arguments of ``gensem_ofdm_channel`` (every field but fft_len, which the
+        channel block takes on its own)."""
+        kw = self.as_dict()
+        kw.pop("fft_len")
+        return kw
+
     def describe(self) -> str:
         """One line naming the active impairments (``ideal`` when none)."""
         parts = []

@@ -56,11 +56,10 @@ class RxFrontEnd:
         self.tau = float(tau)
         self.dc, self.iq = bool(dc), bool(iq)
         self._w = 0.0  # accumulated weight (samples, with forgetting)
-        self._w_stat = 0.0  # the same for the samples the statistics were taken on
-        self._sum = 0j  # sum of samples
-        self._s2 = 0j  # sum of (y - m)^2
-        self._p = 0.0  # sum of |y - m|^2
-        self._p_raw = 0.0  # sum of |x|^2
+        self._sum = 0j  # sum of samples (DC)
+        self._p_raw = 0.0  # sum of |x|^2 (DC)
+        self._s2 = 0j  # sum of z^2 over the observed samples of the current IQ block
+        self._p = 0.0  # sum of |z|^2 over the same
         self._n_obs = 0  # observed samples in the current IQ block
         self.iq_updates = 0
         self.beta = 0j  # IQ correction applied (0: balanced as far as we can tell)
@@ -84,15 +83,12 @@ class RxFrontEnd:
         a = float(np.exp(-n / self.tau))  # forgetting over this block
         self._w = a * self._w + n
         y = x
-        ns, sc = n, 1.0  # every sample: the IQ estimate needs them (image rejection > 35 dB)
-        self._w_stat = a * self._w_stat + ns  # samples the statistics rest on
         if self.dc:
-            xs = x[:ns]
-            self._sum = a * self._sum + sc * complex(np.sum(xs, dtype=np.complex128))
-            self._p_raw = a * self._p_raw + sc * float(np.vdot(xs, xs).real)
+            self._sum = a * self._sum + complex(np.sum(x, dtype=np.complex128))
+            self._p_raw = a * self._p_raw + float(np.vdot(x, x).real)
             m = self._sum / self._w
             power = self._p_raw / self._w - abs(m) ** 2
-            z = abs(m) ** 2 * self._w_stat / max(power, 1e-300)  # |mean|^2 over its noise level
+            z = abs(m) ** 2 * self._w / max(power, 1e-300)  # |mean|^2 over its noise level
             self.dc_applied = m * max(0.0, 1.0 - 1.0 / z) if z > SIGNIFICANCE else 0j
             if self.dc_applied:
                 y = x - np.complex64(self.dc_applied)

@@ -100,10 +100,8 @@ def _flowgraph(
         analog_frame_symbols=frame_symbols,
         max_queue=max(1024, -(-n_symbols // frame_symbols)),
     )
-    radio = {}
-    if impairments is not None:  # the simulated radios (dsp.radio_impairments.RadioImpairments)
-        radio = impairments.as_dict()
-        radio.pop("fft_len")
+    # the simulated radios (dsp.radio_impairments.RadioImpairments)
+    radio = {} if impairments is None else impairments.channel_kwargs()
     tb.channel = ofdm_channel(
         noise_var=noise_var_for_snr(snr_db),
         fading="rayleigh" if channel == "rayleigh" else "none",
