@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import argparse
 
-from .dsp.radio_impairments import PROFILE_NAMES, RadioImpairments, from_profile
+from .dsp.radio_impairments import MAX_CHANNEL_CFO_SUBCARRIERS, PROFILE_NAMES, RadioImpairments, from_profile
 
-# argparse dest -> RadioImpairments field, for the plain float options
-_FLOAT_FIELDS = {
-    "cfo_ppm": "cfo_ppm",
-    "sfo_ppm": "sfo_ppm",
-    "phase_noise_bw_hz": "phase_noise_bw_hz",
-    "level_db": "level_db",
-    "clip_percent": "clip_percent",
-}
+# the plain float options (argparse dest = RadioImpairments field)
+_FLOAT_FIELDS = ("cfo_ppm", "sfo_ppm", "phase_noise_bw_hz", "level_db", "clip_percent")
 
 
 def _float_or_none(text: str):
@@ -81,14 +75,11 @@ def add_impairment_args(p, rate_args: bool = True) -> None:
         g.add_argument("--samp-rate", type=float, help="sample rate for the ppm offsets (Hz, default 2e6)")
 
 
-MAX_CFO_SUBCARRIERS = 16.0
-
-
 def check_cfo(imp: RadioImpairments, command: str) -> RadioImpairments:
     """UserError when the carrier offset of ``imp`` exceeds +-16 subcarrier spacings."""
     from .cli import UserError
 
-    if abs(imp.cfo_subcarriers()) > MAX_CFO_SUBCARRIERS:
+    if abs(imp.cfo_subcarriers()) > MAX_CHANNEL_CFO_SUBCARRIERS:
         raise UserError(
             f"gensem {command}: carrier offset {imp.cfo_subcarriers():.3g} subcarrier spacings "
             f"(--cfo-ppm {imp.cfo_ppm:g} at {imp.center_freq:g} Hz, {imp.samp_rate:g} sps) must be within +-16"
@@ -103,8 +94,8 @@ def impairments_from_args(args, command: str, samp_rate=None, center_freq=None) 
     from .cli import UserError
 
     over = {}
-    for dest, name in _FLOAT_FIELDS.items():
-        v = getattr(args, dest, None)
+    for name in _FLOAT_FIELDS:
+        v = getattr(args, name, None)
         if v is not None:
             over[name] = float(v)
     for dest in ("dc_offset_db", "phase_noise_dbc"):

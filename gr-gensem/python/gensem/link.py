@@ -26,10 +26,10 @@ from .dsp import qam
 from .dsp.channel import noise_var_for_snr
 from .dsp.ofdm_params import OfdmParams
 from .dsp.prompt_packet import prompt_payload
-from .dsp.radio_impairments import RadioImpairments
+from .dsp.radio_impairments import MAX_CHANNEL_CFO_SUBCARRIERS, RadioImpairments
 
 SNR_RANGE_DB = (-10.0, 60.0)
-MAX_CFO_SUBCARRIERS = 16.0  # total carrier offset the channel accepts (larger ones lose frames)
+MAX_CFO_SUBCARRIERS = MAX_CHANNEL_CFO_SUBCARRIERS  # total carrier offset the channel accepts
 STREAMS = ("adaptive", "prompt", "both")
 
 

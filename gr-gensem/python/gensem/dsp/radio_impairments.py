@@ -74,6 +74,9 @@ import numpy as np
 
 PROFILE_NAMES = ("ideal", "b200", "hackrf")
 MAX_PPM = 1000.0
+# total carrier offset (subcarrier spacings) a simulated channel accepts: beyond the
+# receiver's +-5.5 frames are lost and counted, beyond this the value is refused
+MAX_CHANNEL_CFO_SUBCARRIERS = 16.0
 DC_PHASE = math.pi / 4  # the DC phasor's phase (45 deg): equal parts on I and Q
 
 
