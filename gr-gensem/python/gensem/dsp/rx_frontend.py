@@ -35,6 +35,7 @@ Memory and cost are O(1) per sample: a few vector passes per pushed block.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solve_toeplitz
 
 DEFAULT_TAU = 1 << 16  # samples: 33 ms at 2 Msps
 SIGNIFICANCE = 16.0
@@ -151,8 +152,6 @@ class ToneWhitener:
         self.gain_db = 0.0  # prediction gain of the fitted filter
 
     def process(self, x: np.ndarray) -> np.ndarray:
-        from scipy.linalg import solve_toeplitz
-
         x = np.asarray(x, np.complex64)
         n, p = x.size, self.order
         if n == 0:
