@@ -62,6 +62,10 @@ def main(argv=None) -> int:
 
     cbr = float(Fraction(args.cbr))
     dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        print(f"bench_jscc: --device {args.device} but torch {torch.__version__} sees no CUDA GPU; "
+              "run on a GPU host or pass --device cpu", file=sys.stderr)
+        return 2
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
     name, img = load_images(args.image, split=None)[0]
     rows = []

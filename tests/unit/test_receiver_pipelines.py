@@ -125,3 +125,39 @@ def test_controlnet_missing_model_is_one_line_value_error(tmp_path):
         ControlNetBackend.from_pretrained(str(tmp_path / "sd"), "nobody/no-such-controlnet", device="cpu")
     msg = str(e.value)
     assert "nobody/no-such-controlnet" in msg and "\n" not in msg and "local" in msg
+
+
+def test_controlnet_end_skips_the_controlnet_and_changes_nothing_else(tmp_path, monkeypatch):
+    """control_end=0.5: diffusers scales the late steps' ControlNet residuals by 0; the skip
+    returns those zeros without running the network: the same image from half the runs."""
+    from diffusers import ControlNetModel
+
+    from receiver_ai.pipelines.controlnet import ControlNetBackend
+
+    runs = []
+    real = ControlNetModel.forward
+    monkeypatch.setattr(ControlNetModel, "forward", lambda self, *a, **k: (runs.append(1), real(self, *a, **k))[1])
+    b = ControlNetBackend(tiny_controlnet_pipe(tmp_path), device="cpu")
+    kw = {"steps": 4, "out_size": (32, 32), "seed": 5}
+    skipped = b("a red car", edges_a(), control_end=0.5, **kw)
+    assert len(runs) == 2
+    del b.pipe.controlnet.forward  # diffusers alone: the ControlNet runs on every step
+    runs.clear()
+    plain = b("a red car", edges_a(), control_end=0.5, **kw)
+    assert len(runs) == 4 and np.array_equal(skipped, plain)
+    assert not np.array_equal(skipped, b("a red car", edges_a(), control_end=1.0, **kw))
+
+
+def test_controlnet_scheduler_switch_and_channels_last(tmp_path):
+    from receiver_ai.pipelines.controlnet import ControlNetBackend
+
+    b = ControlNetBackend(tiny_controlnet_pipe(tmp_path), device="cpu")
+    kw = {"steps": 3, "out_size": (32, 32), "seed": 1}
+    ddim = b("a red car", edges_a(), **kw)
+    b.optimize(channels_last=True)
+    assert np.abs(ddim.astype(int) - b("a red car", edges_a(), **kw)).max() <= 2  # layout only
+    for name in ("dpm++", "unipc", "lcm"):
+        out = b.set_scheduler(name)("a red car", edges_a(), **kw)
+        assert out.shape == (32, 32, 3) and b.meta["scheduler"] == name
+    with pytest.raises(ValueError, match="scheduler must be one of"):
+        b.set_scheduler("euler-magic")
