@@ -22,8 +22,9 @@ import os
 import sys
 import time
 
-from gensem.errors import first_line
-from gensem.semantic.edge_codec import EDGE_POLICIES
+from gensem.core.edge_codec import EDGE_POLICIES
+from gensem.core.errors import first_line
+
 from receiver_ai.pipelines import BACKENDS, DEFAULT_CONTROLNET, DEFAULT_EDGE_DIFFUSION, DEFAULT_SD
 
 PROG = "gensem-receiver"
@@ -41,14 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         help=f"edge-diffusion checkpoint (default {os.path.relpath(DEFAULT_EDGE_DIFFUSION)}), "
         f"SD1.5 directory/hub id for controlnet (default {DEFAULT_SD}) "
-        "or CDM-JSCC checkpoint for cdm-jscc (default receiver_ai/weights/cdm_jscc_d.pt)",
+        "or CDM-JSCC checkpoint for cdm-jscc (default gr-gensem/python/gensem/core/weights/cdm_jscc_d.pt)",
     )
     p.add_argument("--controlnet", help=f"ControlNet directory/hub id (default {DEFAULT_CONTROLNET})")
     p.add_argument(
         "--allow-download", action="store_true", help="controlnet: let diffusers fetch from the hub"
     )
     p.add_argument(
-        "--edge-codec", help="edge-codec checkpoint (default: gensem/semantic/weights/edge_codec.pt)"
+        "--edge-codec", help="edge-codec checkpoint (default: gensem/core/weights/edge_codec.pt)"
     )
     p.add_argument(
         "--edge-policy",
@@ -114,7 +115,7 @@ def process(msg, codec, generate, out_dir: str, seed: int, policy: str = "drop-c
         "error": None,
     }
     try:
-        from gensem.semantic.edge_codec import received_conditioning
+        from gensem.core.edge_codec import received_conditioning
 
         img = generate(msg.prompt, received_conditioning(edges, info), seed=seed)
         rec["files"]["generated"] = _save_png(
@@ -135,7 +136,7 @@ def process(msg, codec, generate, out_dir: str, seed: int, policy: str = "drop-c
 
 def process_jscc(img, model, steps: int, out_dir: str, seed: int) -> dict:
     """Decode and save one CDM-JSCC image (``jscc_assembler.JsccImage``); returns its record."""
-    from receiver_ai.cdm_jscc.receive import decode_received
+    from gensem.core.cdm_jscc.receive import decode_received
 
     t0 = time.monotonic()
     rec = {
@@ -171,9 +172,8 @@ def process_jscc(img, model, steps: int, out_dir: str, seed: int) -> dict:
 def _load_jscc(args):
     """(processor, description, counters) of the cdm-jscc backend."""
     import torch
-
-    from receiver_ai.cdm_jscc import checkpoint
-    from receiver_ai.cdm_jscc.model import CDMJSCC
+    from gensem.core.cdm_jscc import checkpoint
+    from gensem.core.cdm_jscc.model import CDMJSCC
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     path = args.model or checkpoint.SHIPPED["cdm-jscc-d"]
@@ -196,7 +196,7 @@ def _load_jscc(args):
 
 def _load_semantic(args):
     """(processor, description, counters) of the prompt + edge-map backends."""
-    from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
+    from gensem.core.edge_codec import EdgeCodec, default_checkpoint
 
     from receiver_ai.pipelines import load_backend
 
@@ -262,7 +262,7 @@ def run(args) -> int:
     except OSError as exc:
         raise ValueError(f"cannot create output directory {args.out!r}: {exc.strerror}") from None
 
-    from receiver_ai.bridge_client import BridgeClient
+    from gensem.core.bridge_client import BridgeClient
 
     jscc = args.backend == JSCC_BACKEND
     assembler = None

@@ -1,9 +1,9 @@
 """CDM-JSCC images from bridge messages (schema v2 streams ``side`` and ``analog``).
 
 Stream 0 delivers an image's side information as ARQ packets (``side``, in ARQ order, one
-container per image: ``gensem.dsp.jscc_container``); stream 1 delivers its JSCC symbols as
+container per image: ``gensem.core.jscc_container``); stream 1 delivers its JSCC symbols as
 analog frames (``analog``; the ``first`` / ``last`` flags delimit one image's run of frames,
-frames lost on the air leave zero-filled gaps: ``gensem.dsp.analog_assembler``). The
+frames lost on the air leave zero-filled gaps: ``gensem.core.analog_assembler``). The
 assembler pairs the n-th complete container with the n-th run of frames (the TX sends
 images one after another on both streams) and emits a ``JsccImage``; a run whose first and
 last frames show a symbol count other than the container's is not that image's and is
@@ -28,10 +28,9 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from gensem.bridge.schema import BridgeMessage
-from gensem.dsp import jscc_container
-from gensem.dsp.analog_assembler import SEQ_MOD, AnalogAssembler, AnalogFrame
+from gensem.core import jscc_container
+from gensem.core.analog_assembler import SEQ_MOD, AnalogAssembler, AnalogFrame
+from gensem.core.bridge_schema import BridgeMessage
 
 ARQ_SEQ_MOD = 1 << 16  # gensem.dsp.arq.SEQ_MOD (that module imports GNU Radio's fec)
 

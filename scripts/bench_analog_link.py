@@ -3,7 +3,7 @@
 CDM-JSCC-like symbols against the expected noise variance, per SNR.
 
 Sends random unit-power complex symbols + random side information with
-``gensem.jscc.link_transport.send_over_link`` and prints, per SNR: expected and measured
+``gensem.apps.jscc_link.send_over_link`` and prints, per SNR: expected and measured
 error variance (over the received symbols), the RX's SNR estimate, lost symbols, stream-0
 transmissions, side info intact.
 
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "gr-gensem", "python"))
 
 
 def run(snr_db: float, n: int, side_bytes: int, channel: str, seed: int) -> dict:
-    from gensem.jscc.link_transport import expected_noise_var, send_over_link
+    from gensem.apps.jscc_link import expected_noise_var, send_over_link
 
     rng = np.random.default_rng(seed)
     sym = ((rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2)).astype(np.complex64)

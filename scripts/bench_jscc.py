@@ -56,9 +56,8 @@ def main(argv=None) -> int:
 
     import numpy as np
     import torch
-
+    from gensem.core.cdm_jscc import awgn
     from gensem.jscc.evaluate import _to_tensor, load_images, load_model
-    from receiver_ai.cdm_jscc import awgn
 
     cbr = float(Fraction(args.cbr))
     dev = torch.device(args.device)

@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)
 def run_gensem(
     packets: int, payload_bytes: int, snr_db: float, mod: int, seed: int, rx_process: bool = False
 ) -> dict:
-    from gensem.link import LinkConfig, run_link
+    from gensem.apps.link import LinkConfig, run_link
 
     r = run_link(
         LinkConfig(

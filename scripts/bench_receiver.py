@@ -39,9 +39,8 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 def _edge_map(size):
     import numpy as np
     import skimage.data
-
+    from gensem.core.images import fit_image
     from gensem.semantic.edges import canny_edges
-    from gensem.semantic.images import fit_image
 
     return (canny_edges(fit_image(np.asarray(skimage.data.cat()), size)) / 255.0).astype(np.float32)
 
@@ -199,7 +198,7 @@ def controlnet_rows(args, device, sync):
                 warmups=2 if compile_it else 1,
             )
         except Exception as exc:  # e.g. a compile failure: the row says so, the others stand
-            from gensem.errors import first_line
+            from gensem.core.errors import first_line
 
             row.update(s_per_image=None, error=first_line(exc, 300))
             rows.append(row)

@@ -38,8 +38,7 @@ def _photos(n):
 def _latents(codec, data, device):
     """(y_hat, z_hat, indexes) as the receiver decodes them on ``device``."""
     import torch
-
-    from gensem.semantic.edge_codec import HEADER_BYTES, _decode_header
+    from gensem.core.edge_codec import HEADER_BYTES, _decode_header
 
     m = codec.model
     body = data[HEADER_BYTES:]
@@ -54,10 +53,9 @@ def _latents(codec, data, device):
 
 def encode(args) -> int:
     import torch
-
-    from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
+    from gensem.core.edge_codec import EdgeCodec, default_checkpoint
+    from gensem.core.images import fit_image
     from gensem.semantic.edges import canny_edges
-    from gensem.semantic.images import fit_image
 
     codec = EdgeCodec.from_checkpoint(args.checkpoint or default_checkpoint())
     os.makedirs(args.out, exist_ok=True)
@@ -90,8 +88,7 @@ def encode(args) -> int:
 
 def decode(args) -> int:
     import torch
-
-    from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
+    from gensem.core.edge_codec import EdgeCodec, default_checkpoint
 
     ref = np.load(os.path.join(args.dir, "codec_check.npz"))
     names = sorted({k.split(".")[0] for k in ref.files})

@@ -18,8 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gr-gensem", "python"))
 
-from gensem.link import LinkConfig, run_link
-from gensem.sweep import run_sweep
+from gensem.apps.link import LinkConfig, run_link
+from gensem.apps.sweep import run_sweep
 
 TEXT = "a red sports car parked in front of a modern glass building at sunset"
 

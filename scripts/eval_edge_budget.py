@@ -33,10 +33,10 @@ def main(argv=None) -> int:
     ap.add_argument("--max-bpp", type=float, default=DEFAULT_MAX_BPP, help="budget at 768x512 (0: no limit)")
     ap.add_argument("--codec", help="edge-codec checkpoint (default: the shipped one)")
     args = ap.parse_args(argv)
+    from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
+    from gensem.core.images import fit_image, load_image, split_names
     from gensem.semantic.edge_budget import canny_detail, fit_edge_budget
-    from gensem.semantic.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.semantic.edges import canny_edges, edge_f1
-    from gensem.semantic.images import fit_image, load_image, split_names
 
     try:
         codec = EdgeCodec.from_checkpoint(args.codec or default_checkpoint())

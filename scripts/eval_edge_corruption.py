@@ -42,10 +42,10 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
 
+    from gensem.core.edge_codec import EdgeCodec, default_checkpoint
+    from gensem.core.images import fit_image, load_image
     from gensem.semantic.calibrate import flip_bits
     from gensem.semantic.edge_budget import canny_detail, fit_edge_budget
-    from gensem.semantic.edge_codec import EdgeCodec, default_checkpoint
-    from gensem.semantic.images import fit_image, load_image
 
     paths = sorted(
         f for ext in ("png", "jpg", "jpeg") for f in glob.glob(os.path.join(args.images, f"*.{ext}"))

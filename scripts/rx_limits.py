@@ -56,8 +56,8 @@ BASE = "--stream adaptive --mod 16 --snr-db 25 --frames 200 --seed 7"
 def run_row(extra: str) -> dict:
     import shlex
 
+    from gensem.apps.link import run_link, stream_reports
     from gensem.cli import _config, build_parser  # the CLI's own parsing: same run as the command
-    from gensem.link import run_link, stream_reports
 
     argv = ["link", *shlex.split(BASE), *shlex.split(extra)]
     args = build_parser().parse_args(argv)

@@ -25,7 +25,7 @@ if [ "${GENSEM_NO_TORCH:-0}" != "1" ]; then
   $PIP install -q "torch==2.14.1" "torchvision==0.29.1" 2>&1 | grep -v "^WARNING: Location" || true
 fi
 echo "==> gensem (editable) + test tools (+ ML stack unless GENSEM_NO_TORCH=1)"
-EXTRAS="test,ml"
-if [ "${GENSEM_NO_TORCH:-0}" = "1" ]; then EXTRAS="test"; fi
+EXTRAS="radio,test,ml"
+if [ "${GENSEM_NO_TORCH:-0}" = "1" ]; then EXTRAS="radio,test"; fi
 $PIP install -q -e ".[$EXTRAS]" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import numpy, gnuradio.gr, gensem.dsp.conv_code; print('numpy', numpy.__version__, '| gnuradio', gnuradio.gr.version())"

@@ -18,7 +18,7 @@ runs on CPU or CUDA (``--device``). On exit: ``<out>`` (fp16 weights, config, re
 figures) and ``<out>.json``.
 
     python scripts/train_cdm_jscc.py --images data/images --model cdm-jscc --eta 0.1 \\
-        --stage-steps 300,150,100 --out receiver_ai/weights/cdm_jscc_d.pt
+        --stage-steps 300,150,100 --out gr-gensem/python/gensem/core/weights/cdm_jscc_d.pt
 """
 
 from __future__ import annotations
@@ -42,9 +42,8 @@ STAGES = ("compression", "jscc", "joint")
 
 def load_split(images_dir: str, split: str, min_side: int = 0) -> list:
     """[(name, uint8 HxWx3)] of one split of the manifest, upscaled to a shorter side >= ``min_side``."""
+    from gensem.core.images import split_names
     from PIL import Image
-
-    from gensem.semantic.images import split_names
 
     out = []
     for name in split_names(images_dir, split):
@@ -92,9 +91,8 @@ def val_tensors(images: list, size: tuple[int, int]) -> list:
 def evaluate(model, val: list, snr_db: float, cbr: float, steps: int, device) -> dict:
     """Mean PSNR / MS-SSIM on the val split through the AWGN channel (one seed per image)."""
     import torch
-
-    from receiver_ai.cdm_jscc.deepjscc import DeepJSCC
-    from receiver_ai.metrics import ms_ssim, psnr
+    from gensem.core.cdm_jscc.deepjscc import DeepJSCC
+    from gensem.core.metrics import ms_ssim, psnr
 
     model.eval()
     rows = []
@@ -158,11 +156,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import torch
-
-    from receiver_ai.cdm_jscc import checkpoint
-    from receiver_ai.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC
-    from receiver_ai.cdm_jscc.losses import PerceptualLoss, cdm_jscc_loss
-    from receiver_ai.cdm_jscc.model import TINY_CONFIG, CDMJSCC
+    from gensem.core.cdm_jscc import checkpoint
+    from gensem.core.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC
+    from gensem.core.cdm_jscc.losses import PerceptualLoss, cdm_jscc_loss
+    from gensem.core.cdm_jscc.model import CDMJSCC, TINY_CONFIG
 
     try:
         cbr = float(Fraction(args.cbr))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the learned edge-map codec (``gensem.semantic.edge_codec``) on open photos.
+"""Train the learned edge-map codec (``gensem.core.edge_codec``) on open photos.
 
 Data: ``scripts/prepare_images.py`` output (Debian wallpapers + scikit-image images),
 ``train`` split only; the ``val`` split is used for the final figures. Each image is
@@ -17,7 +17,7 @@ cosine learning-rate decay to a tenth. Resumable
 ``<out>.json`` with the recipe and the validation figures (real bitstreams at 768 x 512).
 
     .venv/bin/python scripts/train_edge_codec.py --images data/images --steps 1500 \
-        --out gr-gensem/python/gensem/semantic/weights/edge_codec.pt
+        --out gr-gensem/python/gensem/core/weights/edge_codec.pt
 
 Fine-tuning: ``--init CKPT`` starts from a trained codec (fresh optimisers); ``--z-weight W``
 weights the hyper-latent's rate by W in the loss, which drives the z channels the image does
@@ -43,9 +43,8 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 def load_split(images_dir: str, split: str):
     import cv2
-
+    from gensem.core.images import load_image
     from gensem.semantic.edges import canny_edges
-    from gensem.semantic.images import load_image
 
     with open(os.path.join(images_dir, "manifest.json")) as f:
         manifest = json.load(f)
@@ -77,8 +76,8 @@ def soft_target(edges: np.ndarray, sigma: float = 1.0) -> np.ndarray:
 
 def working_size_edges(codec, images) -> list:
     """Canny maps of ``images`` at the codec's working size (computed once for rate control)."""
+    from gensem.core.images import fit_image
     from gensem.semantic.edges import canny_edges
-    from gensem.semantic.images import fit_image
 
     return [canny_edges(fit_image(img, codec.size)) for img in images]
 
@@ -106,8 +105,8 @@ def batches(edges, batch, crop, rng):
 
 
 def evaluate(codec, val) -> dict:
+    from gensem.core.images import fit_image
     from gensem.semantic.edges import canny_edges, edge_f1
-    from gensem.semantic.images import fit_image
 
     rows = []
     for name, img, _ in val:
@@ -125,7 +124,7 @@ def evaluate(codec, val) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", default="data/images")
-    ap.add_argument("--out", default="gr-gensem/python/gensem/semantic/weights/edge_codec.pt")
+    ap.add_argument("--out", default="gr-gensem/python/gensem/core/weights/edge_codec.pt")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=256)
@@ -151,8 +150,7 @@ def main() -> int:
     args = ap.parse_args()
     import torch
     import torch.nn.functional as F
-
-    from gensem.semantic.edge_codec import EdgeCodec
+    from gensem.core.edge_codec import EdgeCodec
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -3,7 +3,7 @@
 
 Data: ``scripts/prepare_images.py`` output (Debian wallpapers + scikit-image images); the
 ``train`` split only is used for training, ``val`` for the figures. Each image is fitted
-to 768 x 512 (``gensem.semantic.images.fit_image``), its Canny edge map
+to 768 x 512 (``gensem.core.images.fit_image``), its Canny edge map
 (``gensem.semantic.edges.canny_edges``, as the transmitter computes it) is taken at that
 size, and both are area-downsampled to the model's working resolution (default 192 x 128).
 Training draws random ``--crop`` windows (the UNet is fully convolutional) with flips.
@@ -55,11 +55,10 @@ def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = 
     ``decompress`` -> ``conditioning_map``), one variant per BER.
     """
     import cv2
-
+    from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
+    from gensem.core.images import fit_image, load_image, split_names
     from gensem.semantic.calibrate import flip_bits
-    from gensem.semantic.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.semantic.edges import canny_edges
-    from gensem.semantic.images import fit_image, load_image, split_names
 
     codec = EdgeCodec.from_checkpoint(default_checkpoint()) if edges == "decoded" else None
     rng = np.random.default_rng(seed)
@@ -116,8 +115,7 @@ def evaluate(pipe, data, steps: int, seed: int = 0, train_colour=None) -> dict:
     ``train_colour`` (RGB uint8) is given, the training set's mean colour (what a receiver
     that ignores prompt and edges would output)."""
     import cv2
-
-    from receiver_ai.metrics import evaluate as metrics
+    from gensem.core.metrics import evaluate as metrics
 
     w, h = pipe.work_size
     rows = []
@@ -166,7 +164,7 @@ def evaluate_checkpoint(path: str, args, eval_steps: list[int], device) -> int:
     try:
         pipe = EdgeDiffusionPipeline.from_checkpoint(path, device=device)
         val = load_split(args.images, "val", pipe.work_size, args.edges, (0.0,), seed=args.seed)
-        from gensem.semantic.images import fit_image, load_image, split_names
+        from gensem.core.images import fit_image, load_image, split_names
 
         names = split_names(args.images, "train")
         colour = mean_colour(fit_image(load_image(os.path.join(args.images, n + ".png"))) for n in names)

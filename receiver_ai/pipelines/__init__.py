@@ -38,7 +38,7 @@ def load_backend(
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
     if name == "edge-diffusion":
-        from .edge_diffusion import EdgeDiffusionPipeline
+        from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
 
         if tiny:
             pipe = EdgeDiffusionPipeline.from_config(tiny=True, device=device)
@@ -50,7 +50,7 @@ def load_backend(
     else:
         if tiny:
             raise ValueError("--tiny exists for the edge-diffusion backend only")
-        from .controlnet import ControlNetBackend
+        from receiver_ai.pipelines.controlnet import ControlNetBackend
 
         pipe = ControlNetBackend.from_pretrained(
             model or DEFAULT_SD,

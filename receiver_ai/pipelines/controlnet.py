@@ -49,7 +49,7 @@ def _missing(what: str, name: str, exc: Exception, allow_download: bool) -> Valu
         if not os.path.isdir(name)
         else "point at a diffusers-format directory (model_index.json / config.json + weights)"
     )
-    from gensem.errors import first_line
+    from gensem.core.errors import first_line
 
     reason = first_line(exc, 160, with_type=False)
     return ValueError(f"{what} {name!r} not found {where}: {fix} [{reason}]")

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 import torch
-from gensem.errors import first_line
+from gensem.core.errors import first_line
 
 from receiver_ai.models.edge_unet import TINY_CONFIG, EdgeUNet
 

@@ -18,9 +18,9 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "gr-gensem
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    from receiver_ai.cdm_jscc import checkpoint
-    from receiver_ai.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC
-    from receiver_ai.cdm_jscc.model import TINY_CONFIG, CDMJSCC
+    from gensem.core.cdm_jscc import checkpoint
+    from gensem.core.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC
+    from gensem.core.cdm_jscc.model import CDMJSCC, TINY_CONFIG
 
     d = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
@@ -93,8 +93,7 @@ def test_send_over_link_and_bad_input(weights, tmp_path):
 def test_send_over_link_lost_or_corrupted_side_information(weights, tmp_path, monkeypatch, capsys):
     """ARQ gives up on the side information, or it arrives corrupted: one line, exit 2, no traceback."""
     from gensem import cli
-    from gensem.jscc import link_transport
-
+    from gensem.apps import jscc_link as link_transport
     real = link_transport.send_over_link
     for damage, msg in (
         (lambda info: None, "ARQ gave up"),
@@ -123,7 +122,6 @@ def test_over_link_to_a_remote_receiver_over_the_bridge(weights, tmp_path, capsy
     from PIL import Image
 
     from receiver_ai import cli as receiver_cli
-
     sock = zmq.Context.instance().socket(zmq.PULL)
     port = sock.bind_to_random_port("tcp://127.0.0.1")
     sock.close(0)  # a free port for the receiver to bind
@@ -162,7 +160,6 @@ def test_over_link_to_a_remote_receiver_over_the_bridge(weights, tmp_path, capsy
 
 def test_bridge_user_errors_are_one_line(weights, tmp_path, capsys):
     from receiver_ai import cli as receiver_cli
-
     r = _gensem("send", "--image", "skimage:astronaut", "--bridge", "tcp://127.0.0.1:5555")
     assert r.returncode == 2 and "needs --over-link" in r.stderr and "Traceback" not in r.stderr
     r = _gensem(*_send_over_link(weights, tmp_path), "--bridge", "udp://x")
@@ -182,8 +179,8 @@ def test_receiver_reports_corrupted_or_symbol_less_images_and_goes_on(weights, t
     """process_jscc: corrupted side information is an error in the record, not an exception;
     side information whose symbols never came still decodes (every symbol zero)."""
     import numpy as np
+    from gensem.core.cdm_jscc import checkpoint, side_info
 
-    from receiver_ai.cdm_jscc import checkpoint, side_info
     from receiver_ai.cli import process_jscc
     from receiver_ai.jscc_assembler import JsccImage
 

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 import zmq
+from gensem.core.bridge_schema import BridgeMessage, encode
 
-from gensem.bridge.schema import BridgeMessage, encode
 from receiver_ai import cli
 
 pytest.importorskip("diffusers")
@@ -18,7 +18,7 @@ pytest.importorskip("compressai")
 
 @pytest.fixture(scope="module")
 def tiny_codec(tmp_path_factory):
-    from gensem.semantic.edge_codec import EdgeCodec
+    from gensem.core.edge_codec import EdgeCodec
 
     codec = EdgeCodec.from_config(N=8, M=8, size=(128, 64), seed=0)
     path = str(tmp_path_factory.mktemp("codec") / "codec.pt")

@@ -26,8 +26,9 @@ KEYS = (
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from gensem.cli_demo import resolve_image
-    from gensem.semantic.edge_codec import EdgeCodec
+    from gensem.cli.demo import resolve_image
+    from gensem.core.edge_codec import EdgeCodec
+
     from receiver_ai.pipelines import load_backend
 
     d = tmp_path_factory.mktemp("demo")
@@ -39,7 +40,7 @@ def tiny(tmp_path_factory):
 
 @pytest.mark.parametrize("snr_db, sent", [(22.0, True), (4.0, False)])
 def test_demo_end_to_end(tiny, snr_db, sent):
-    from gensem.semantic.demo import run_demo
+    from gensem.apps.semantic_demo import run_demo
 
     d, codec, gen, desc, image = tiny
     out = d / f"out{snr_db}"
@@ -67,7 +68,7 @@ def test_demo_with_hed_edges(tiny, tmp_path):
     weights here) feeds the same chain."""
     torch = pytest.importorskip("torch")
     hed = pytest.importorskip("controlnet_aux.hed")
-    from gensem.semantic.demo import run_demo
+    from gensem.apps.semantic_demo import run_demo
 
     d, codec, gen, desc, image = tiny
     torch.manual_seed(0)
@@ -98,9 +99,9 @@ def test_demo_cli_errors(tmp_path):
 
 
 def test_calibration_tiny(tiny):
+    from gensem.core.edge_codec import EdgeCodec
     from gensem.planner import load_calibration
     from gensem.semantic.calibrate import run_calibration
-    from gensem.semantic.edge_codec import EdgeCodec
 
     d, codec, gen, desc, image = tiny
     r = run_calibration(

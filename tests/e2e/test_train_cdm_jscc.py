@@ -53,7 +53,7 @@ def test_stages_resume_init_and_deepjscc(images, tmp_path):
     assert json.load(open(tmp_path / "p.pt.json"))["recipe"]["eta"] == 0.5
     r = _train("--images", images, "--model", "deepjscc", "--steps", "2", "--out", str(tmp_path / "d.pt"))
     assert r.returncode == 0, r.stderr[-2000:]
-    from receiver_ai.cdm_jscc import checkpoint
+    from gensem.core.cdm_jscc import checkpoint
 
     model, ckpt = checkpoint.load(str(tmp_path / "d.pt"))
     assert ckpt["kind"] == "deepjscc" and [list(p) for p in ckpt["recipe"]["plan"]] == [["deepjscc", 2]]

@@ -22,7 +22,7 @@ def _train(*args):
 
 
 def test_train_then_fine_tune(images, tmp_path):
-    from gensem.semantic.edge_codec import EdgeCodec
+    from gensem.core.edge_codec import EdgeCodec
 
     first = str(tmp_path / "c.pt")
     r = _train("--images", images, "--steps", "2", "--out", first)

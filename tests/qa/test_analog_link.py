@@ -5,9 +5,9 @@ import time
 
 import numpy as np
 import pytest
+from gensem.apps.jscc_link import expected_noise_var, fragment, reassemble, send_over_link
 from gensem import prompt_arq_rx, two_stream_rx, two_stream_tx
-from gensem.jscc.link_transport import expected_noise_var, fragment, reassemble, send_over_link
-from gensem.pdu_util import make_c32_pdu, make_pdu, parse_c32_pdu
+from gensem.blocks.pdu_util import make_c32_pdu, make_pdu, parse_c32_pdu
 from gnuradio import blocks, gr
 
 

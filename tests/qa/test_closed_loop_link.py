@@ -4,8 +4,7 @@ stepped SNR profile (issue: latency-aware planner, item 6)."""
 import json
 
 import pytest
-
-from gensem.link import LinkConfig, run_link
+from gensem.apps.link import LinkConfig, run_link
 
 PROFILE = ((28.0, 24), (14.0, 24), (5.0, 24), (21.0, 24))
 

@@ -5,8 +5,8 @@ import threading
 
 import numpy as np
 import pytest
-from gensem.link import LinkConfig, run_link
-from gensem.semantic import edge_packets as ep
+from gensem.apps.link import LinkConfig, run_link
+from gensem.core import edge_packets as ep
 
 
 def test_packetize_parse_reassemble():
@@ -51,7 +51,7 @@ def test_edge_parts_over_the_link_bit_exact():
 
 def test_bridge_delivers_prompt_and_tagged_parts():
     pytest.importorskip("zmq")
-    from receiver_ai.bridge_client import BridgeClient
+    from gensem.core.bridge_client import BridgeClient
 
     data = bytes(np.random.default_rng(2).integers(0, 256, 700, dtype=np.uint8))
     parts = ep.packetize(data, image_id=0, max_payload=256)

@@ -6,11 +6,11 @@ import numpy as np
 import pmt
 import pytest
 from gensem import prompt_arq_rx, two_stream_rx, two_stream_tx
+from gensem.blocks.prbs_ber_sink import prbs_ber_sink
 from gensem.dsp import prompt_packet, qam
 from gensem.dsp.conv_code import ConvCode
 from gensem.dsp.frame_builder import build_frame, encode_prompt_packet
 from gensem.dsp.ofdm_params import OfdmParams
-from gensem.prbs_ber_sink import prbs_ber_sink
 from gnuradio import blocks, gr
 
 

@@ -59,9 +59,9 @@ MESSAGE_OUT_ONLY_PORTS = {"system"}  # every gr block has a hidden "system" inpu
 
 
 def _block_modules():
-    """Modules of the package that define a top-level class named like the file (GR OOT style)."""
+    """Modules of gensem.blocks that define a top-level class named like the file (GR OOT style)."""
     found = []
-    for path in sorted(PKG.glob("*.py")):
+    for path in sorted((PKG / "blocks").glob("*.py")):
         tree = ast.parse(path.read_text())
         if any(isinstance(n, ast.ClassDef) and n.name == path.stem for n in tree.body):
             found.append(path.stem)
@@ -102,7 +102,7 @@ def test_block_yml_agrees_with_class(name, tmp_path):
     import pmt
     from gnuradio import gr
 
-    cls = getattr(importlib.import_module(f"gensem.{name}"), name)
+    cls = getattr(importlib.import_module(f"gensem.blocks.{name}"), name)
     doc = _load_yml(name)
 
     sig = inspect.signature(cls.__init__)

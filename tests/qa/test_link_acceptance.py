@@ -1,8 +1,8 @@
 """Acceptance figures of the radio-foundation issue, on the real loopback flowgraph."""
 
 import pytest
+from gensem.apps.link import LinkConfig, run_link
 from gensem.dsp.theory import ber_mqam_awgn
-from gensem.link import LinkConfig, run_link
 
 TEXT = "a photo of a red car parked in front of a tall glass building"
 

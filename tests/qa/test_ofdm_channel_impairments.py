@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pmt
 import pytest
+from gensem.blocks.ofdm_channel import ofdm_channel
 from gensem.dsp.radio_impairments import PROFILES, ImpairmentChain, RadioImpairments, iq_imbalance
-from gensem.ofdm_channel import ofdm_channel
 from gnuradio import analog, blocks, gr
 from signal_sources import FRAME_POWER, bandlimited
 
@@ -135,7 +135,7 @@ def test_block_rejects_impossible_values():
 
 def test_radio_source_dc_blocker(tmp_path):
     """dc_blocker_cc(64, long form) removes DC and passes the subcarrier next to it unchanged."""
-    from gensem.radio_source import dc_blocker_on, radio_source
+    from gensem.blocks.radio_source import dc_blocker_on, radio_source
 
     assert dc_blocker_on(None, "hackrf", False) and not dc_blocker_on(None, "usrp", False)
     assert not dc_blocker_on(None, "hackrf", True) and dc_blocker_on(True, "usrp", True)
@@ -157,7 +157,7 @@ def test_radio_source_dc_blocker(tmp_path):
 
 def test_jscc_link_transport_with_a_radio_profile():
     """gensem jscc send --over-link's flowgraph takes the radios too (b200: 0.16 spacings CFO)."""
-    from gensem.jscc.link_transport import send_over_link
+    from gensem.apps.jscc_link import send_over_link
 
     rng = np.random.default_rng(0)
     sym = ((rng.standard_normal(4800) + 1j * rng.standard_normal(4800)) / np.sqrt(2)).astype(np.complex64)

@@ -5,15 +5,15 @@ the ARQ loop, and falls back to inline decoding if the worker dies."""
 import time
 
 import numpy as np
+from gensem.apps.link import LinkConfig, run_link
 from gensem import two_stream_rx, two_stream_tx
+from gensem.blocks.prbs_ber_sink import prbs_ber_sink
 from gensem.dsp import prbs
 from gensem.dsp.conv_code import ConvCode
 from gensem.dsp.frame_builder import build_frame
 from gensem.dsp.frame_receiver import FrameReceiver
 from gensem.dsp.ofdm_params import OfdmParams
 from gensem.dsp.rx_worker import SubprocessReceiver
-from gensem.link import LinkConfig, run_link
-from gensem.prbs_ber_sink import prbs_ber_sink
 from gnuradio import blocks, gr
 
 

@@ -8,8 +8,8 @@ import math
 import time
 
 import pytest
+from gensem.apps.link import LinkConfig, LoopbackLink, _report, run_to_end
 from gensem.dsp.theory import ber_mqam_awgn
-from gensem.link import LinkConfig, LoopbackLink, _report, run_to_end
 from gnuradio import blocks, channels
 
 SNR_DB = 25.0

@@ -5,11 +5,11 @@ PRBS frames; the symbol ports carry the equalised cells of each stream."""
 import numpy as np
 import pmt
 import pytest
+from gensem.blocks.ofdm_channel import ofdm_channel
+from gensem.blocks.prbs_ber_sink import prbs_ber_sink
+from gensem.blocks.semantic_rx import semantic_rx
+from gensem.blocks.semantic_tx import semantic_tx
 from gensem.dsp import qam
-from gensem.ofdm_channel import ofdm_channel
-from gensem.prbs_ber_sink import prbs_ber_sink
-from gensem.semantic_rx import semantic_rx
-from gensem.semantic_tx import semantic_tx
 from gnuradio import blocks, gr
 
 

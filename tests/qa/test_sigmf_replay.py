@@ -31,8 +31,7 @@ def _gensem(*args, timeout=120):
 
 
 def test_shipped_recording_metadata():
-    from gensem import sigmf_io
-
+    from gensem.core import sigmf_io
     g, cap, data = sigmf_io.read_recording(RECORDING)
     assert g["core:datatype"] == "cf32_le"
     assert g["core:sample_rate"] == 1e6
@@ -42,7 +41,7 @@ def test_shipped_recording_metadata():
 
 
 def test_replay_shipped_recording_bit_exact():
-    from gensem.recording import replay
+    from gensem.apps.recording import replay
 
     r = replay(RECORDING)
     assert r["frames_decoded"] == 6 and r["header_failures"] == 0

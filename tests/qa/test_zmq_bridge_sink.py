@@ -5,13 +5,12 @@ import time
 import pmt
 import pytest
 import zmq
-from gensem.bridge.schema import decode
+from gensem.apps.link import LinkConfig, LoopbackLink, run_to_end
+from gensem.blocks.pdu_util import make_pdu
+from gensem.blocks.zmq_bridge_sink import zmq_bridge_sink
+from gensem.core.bridge_client import BridgeClient
+from gensem.core.bridge_schema import decode
 from gensem.dsp import prbs
-from gensem.link import LinkConfig, LoopbackLink, run_to_end
-from gensem.pdu_util import make_pdu
-from gensem.zmq_bridge_sink import zmq_bridge_sink
-
-from receiver_ai.bridge_client import BridgeClient
 
 
 def _drain(sock, quiet_s=0.3):
@@ -85,8 +84,7 @@ def test_tagged_pdus_reach_the_receiver_as_one_image():
 def test_cdm_jscc_pdus_go_out_as_side_and_analog():
     """stream0="side": stream-0 deliveries are side information; c32 PDUs are analog frames."""
     import numpy as np
-
-    from gensem.pdu_util import make_c32_pdu
+    from gensem.blocks.pdu_util import make_c32_pdu
 
     sym = (np.arange(5) - 1j * np.arange(5)).astype(np.complex64)
     ctx = zmq.Context.instance()

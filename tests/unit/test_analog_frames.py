@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from gensem.core.analog_assembler import AnalogAssembler, AnalogFrame, split_message
 from gensem.dsp import frame_header, prbs
-from gensem.dsp.analog_assembler import AnalogAssembler, AnalogFrame, split_message
 from gensem.dsp.channel import ChannelModel, noise_var_for_snr
 from gensem.dsp.frame_builder import build_frame
 from gensem.dsp.frame_header import FrameHeader

@@ -1,4 +1,4 @@
-"""receiver_ai.bridge_client: validation counters, image assembly, PUB/SUB and PUSH/PULL."""
+"""gensem.core.bridge_client: validation counters, image assembly, PUB/SUB and PUSH/PULL."""
 
 import os
 import subprocess
@@ -7,11 +7,10 @@ import time
 
 import pytest
 import zmq
+from gensem.core.bridge_client import BridgeClient, ImageAssembler
+from gensem.core.bridge_schema import BridgeMessage, encode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from gensem.bridge.schema import BridgeMessage, encode
-from receiver_ai.bridge_client import BridgeClient, ImageAssembler
 from test_bridge_schema import any_message
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,7 +37,7 @@ def part(image_id, i, n, data, seq=None, ber=1e-4):
 
 
 def test_receiver_ai_does_not_import_gnuradio():
-    code = "import sys, receiver_ai.bridge_client, receiver_ai.metrics, receiver_ai.cli, receiver_ai.models.edge_unet, receiver_ai.pipelines.edge_diffusion, receiver_ai.pipelines.controlnet, receiver_ai.jscc_assembler, receiver_ai.cdm_jscc.receive, receiver_ai.cdm_jscc.checkpoint; sys.exit(int('gnuradio' in sys.modules or 'pmt' in sys.modules))"
+    code = "import sys, gensem.core.bridge_client, gensem.core.metrics, receiver_ai.cli, receiver_ai.models.edge_unet, receiver_ai.pipelines.edge_diffusion, receiver_ai.pipelines.controlnet, receiver_ai.jscc_assembler, gensem.core.cdm_jscc.receive, gensem.core.cdm_jscc.checkpoint; sys.exit(int('gnuradio' in sys.modules or 'pmt' in sys.modules))"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.path.join(ROOT, "gr-gensem", "python")]))
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:] or "gnuradio was imported"
@@ -233,7 +232,7 @@ def test_push_pull_two_receivers_split_without_loss_or_duplicates():
 
 
 def test_first_line_of_an_exception():
-    from gensem.errors import first_line
+    from gensem.core.errors import first_line
 
     assert first_line(ValueError("bad thing\nTraceback details")) == "ValueError: bad thing"
     assert first_line(RuntimeError("")) == "RuntimeError"  # no IndexError on an empty message

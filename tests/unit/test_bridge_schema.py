@@ -4,11 +4,10 @@ import json
 import zlib
 
 import pytest
+from gensem.core import bridge_schema as schema
+from gensem.core.bridge_schema import BridgeError, BridgeMessage, decode, encode, message_from_pdu
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from gensem.bridge import schema
-from gensem.bridge.schema import BridgeError, BridgeMessage, decode, encode, message_from_pdu
 
 
 def _msg(**kw):

@@ -1,11 +1,11 @@
-"""CDM-JSCC model core (receiver_ai.cdm_jscc) with tiny randomly initialised models, fixed seeds."""
+"""CDM-JSCC model core (gensem.core.cdm_jscc) with tiny randomly initialised models, fixed seeds."""
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from receiver_ai.cdm_jscc import (
+from gensem.core.cdm_jscc import (
     HyperpriorTransform,
     JSCCDecoder,
     JSCCEncoder,

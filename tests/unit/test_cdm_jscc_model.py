@@ -6,12 +6,12 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 pytest.importorskip("diffusers")
 
-from receiver_ai.cdm_jscc import checkpoint, side_info  # noqa: E402
-from receiver_ai.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC  # noqa: E402
-from receiver_ai.cdm_jscc.losses import PerceptualLoss, cdm_jscc_loss  # noqa: E402
-from receiver_ai.cdm_jscc.model import TINY_CONFIG, CDMJSCC  # noqa: E402
-from receiver_ai.cdm_jscc.sampler import make_scheduler, sample  # noqa: E402
-from receiver_ai.cdm_jscc.unet import TINY_UNET, ConditionalUNet  # noqa: E402
+from gensem.core.cdm_jscc import checkpoint, side_info  # noqa: E402
+from gensem.core.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC  # noqa: E402
+from gensem.core.cdm_jscc.losses import PerceptualLoss, cdm_jscc_loss  # noqa: E402
+from gensem.core.cdm_jscc.model import CDMJSCC, TINY_CONFIG  # noqa: E402
+from gensem.core.cdm_jscc.sampler import make_scheduler, sample  # noqa: E402
+from gensem.core.cdm_jscc.unet import TINY_UNET, ConditionalUNet  # noqa: E402
 
 torch.set_num_threads(1)
 CBR = 1 / 20  # reachable with the tiny config on 64x96 images: [1/24, 1/3]

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from gensem.dsp.channel import ChannelModel
 from gensem.dsp.ofdm_params import OfdmParams
 from gensem.planner.closed_loop import MIN_POWER_FRACTION, PlanTracker

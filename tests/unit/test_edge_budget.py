@@ -2,7 +2,6 @@
 the fraction of non-zero pixels, and the real Canny detail knob."""
 
 import numpy as np
-
 from gensem.semantic.edge_budget import MAX_SCALE, canny_detail, fit_edge_budget, soft_detail
 
 

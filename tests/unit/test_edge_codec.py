@@ -9,10 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from gensem.semantic import edge_codec as ec  # noqa: E402
-from gensem.semantic.edge_codec import EdgeCodec  # noqa: E402
+from gensem.core.edge_codec import EdgeCodec  # noqa: E402
+from gensem.core.images import fit_image, load_image  # noqa: E402
+from gensem.core import edge_codec as ec  # noqa: E402
 from gensem.semantic.edges import canny_edges, edge_f1  # noqa: E402
-from gensem.semantic.images import fit_image, load_image  # noqa: E402
 
 SIZE = (128, 128)
 WEIGHTS = os.path.join(os.path.dirname(ec.__file__), "weights", "edge_codec.pt")
@@ -146,10 +146,9 @@ def test_corrupted_latents_are_clamped_into_a_degraded_map():
     (measured: y up to 3.4e6 at BER 1e-2), which made g_s output inf/NaN and the map empty.
     Clamped, the map is degraded but there, and the clamp is counted."""
     import skimage.data
-
+    from gensem.core.images import fit_image
     from gensem.semantic.calibrate import flip_bits
     from gensem.semantic.edges import canny_edges, edge_f1
-    from gensem.semantic.images import fit_image
 
     c = EdgeCodec.from_checkpoint(WEIGHTS)
     edges = canny_edges(fit_image(skimage.data.immunohistochemistry()))
@@ -167,9 +166,8 @@ def test_receiver_policy_drops_maps_decoded_from_corrupted_bits():
     """EdgeCodec.receive: a clean map is used; one whose decode went out of range (corrupted
     bits) is not, under drop-corrupt (the default), and is under keep."""
     import skimage.data
-
+    from gensem.core.images import fit_image
     from gensem.semantic.calibrate import flip_bits
-    from gensem.semantic.images import fit_image
 
     c = EdgeCodec.from_checkpoint(WEIGHTS)
     data = c.compress(canny_edges(fit_image(skimage.data.immunohistochemistry())))

@@ -18,10 +18,11 @@ pytestmark = pytest.mark.slow
 @pytest.mark.skipif(not os.path.isfile(DEFAULT_EDGE_DIFFUSION), reason="no shipped checkpoint")
 def test_shipped_checkpoint_on_a_val_image():
     skimage = pytest.importorskip("skimage.data")
-    from gensem.semantic.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
+    from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
+    from gensem.core.images import fit_image
+    from gensem.core.metrics import psnr
     from gensem.semantic.edges import canny_edges, edge_f1
-    from gensem.semantic.images import fit_image
-    from receiver_ai.metrics import psnr
+
     from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
 
     img = fit_image(skimage.immunohistochemistry())  # in the val split: never trained on

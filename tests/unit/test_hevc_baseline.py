@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("pillow_heif")
 pytest.importorskip("gnuradio.fec")
 
-from gensem.dsp.conv_code import _capsule  # noqa: E402
+from gensem.dsp import gr_fec  # noqa: E402
 from gensem.jscc import hevc_codec, ldpc_qam, separation_baselines  # noqa: E402
 from gensem.jscc.separation_baselines import capacity_bytes, hevc_capacity, hevc_ldpc  # noqa: E402
 
@@ -52,7 +52,7 @@ def test_gr_ldpc_llr_sign_convention():
     coded = link.encode(bits)
     out = np.zeros(link.k, dtype=np.uint8)
     soft = np.ascontiguousarray(2.0 * coded - 1.0, dtype=np.float32)  # +1 for bit 1
-    link._dec.generic_work(_capsule(soft), _capsule(out))
+    gr_fec.work(link._dec, soft, out)
     np.testing.assert_array_equal(out, bits)
     # 25 weakly wrong LLRs are corrected; the opposite sign convention would leave ~all bits wrong
     llr = 3.0 * (2.0 * coded - 1.0)

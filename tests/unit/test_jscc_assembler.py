@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from gensem.core import jscc_container
+from gensem.core.bridge_schema import BridgeMessage, decode, encode
 
-from gensem.bridge.schema import BridgeMessage, decode, encode
-from gensem.dsp import jscc_container
 from receiver_ai.jscc_assembler import JsccAssembler
 
 K = 100  # symbols per analog frame

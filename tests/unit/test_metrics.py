@@ -1,4 +1,4 @@
-"""receiver_ai.metrics: known answers for PSNR / MS-SSIM, input validation, CLIP/LPIPS reasons."""
+"""gensem.core.metrics: known answers for PSNR / MS-SSIM, input validation, CLIP/LPIPS reasons."""
 
 import math
 
@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("pytorch_msssim")
 
-from receiver_ai import metrics  # noqa: E402
+from gensem.core import metrics  # noqa: E402
 
 
 @pytest.fixture(scope="module")

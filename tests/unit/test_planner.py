@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from gensem.planner import TABLE_I, baseline, modulation_table, plan, solve_continuous, solve_discrete
 from gensem.planner import equations as eq
 from gensem.planner.calibration import Calibration, default_calibration, load_calibration
@@ -24,7 +23,7 @@ def test_planner_does_not_import_gnuradio():
     assert "gnuradio" not in sys.modules or "gensem.planner" in sys.modules  # sanity
     import subprocess
 
-    code = "import sys, gensem.planner, gensem.cli_plan; assert 'gnuradio' not in sys.modules"
+    code = "import sys, gensem.planner, gensem.cli.plan; assert 'gnuradio' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

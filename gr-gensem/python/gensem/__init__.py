@@ -31,7 +31,7 @@ _BLOCKS = (
 
 def __getattr__(name):
     if name in _BLOCKS:
-        cls = getattr(importlib.import_module(f"{__name__}.{name}"), name)
+        cls = getattr(importlib.import_module(f"{__name__}.blocks.{name}"), name)
         globals()[name] = cls  # the class shadows its module, as in GNU Radio OOT modules
         return cls
     raise AttributeError(f"module 'gensem' has no attribute {name!r}")

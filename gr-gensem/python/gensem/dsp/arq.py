@@ -16,7 +16,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from . import prompt_packet
+from gensem.dsp import prompt_packet
 
 SEQ_MOD = 1 << 16
 

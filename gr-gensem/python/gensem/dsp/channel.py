@@ -79,7 +79,7 @@ class ChannelModel:
         self.gain_profile: list[tuple[int, float]] = []
         self.radio = None  # radio_impairments.ImpairmentChain, None for an ideal radio
         if impairments is not None and not impairments.is_ideal:
-            from .radio_impairments import ImpairmentChain
+            from gensem.dsp.radio_impairments import ImpairmentChain
 
             self.radio = ImpairmentChain(impairments.replace(fft_len=fft_len), signal_power, seed)
 

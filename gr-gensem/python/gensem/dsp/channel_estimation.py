@@ -13,7 +13,7 @@ from functools import cache
 
 import numpy as np
 
-from .ofdm_params import OfdmParams
+from gensem.dsp.ofdm_params import OfdmParams
 
 TAP_THRESHOLD = 8.0  # a new tap must carry 8x the matched-filter noise (false tap ~6e-3)
 

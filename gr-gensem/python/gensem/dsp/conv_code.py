@@ -1,42 +1,27 @@
 """Rate-1/2, K=7 convolutional code (polynomials 0o171/0o133, i.e. CCSDS/802.11 code)
-using GNU Radio's gr-fec encoder and Viterbi decoder kernels, called synchronously.
-
-The gr-fec kernels are exposed to Python with ``generic_work(capsule, capsule)``; we
-hand them numpy buffers wrapped in PyCapsules, so the same, well-tested C++ code that
-``fec.async_encoder``/``async_decoder`` run is used without a flowgraph.
+using GNU Radio's gr-fec encoder and Viterbi decoder kernels, called synchronously through
+:mod:`gensem.dsp.gr_fec` (the one module that imports gr-fec).
 Terminated mode: n info bits -> 2 (n + 6) coded bits.
 """
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
-from gnuradio import fec
+
+from gensem.dsp import gr_fec
 
 K = 7
 RATE = 2
 POLYS = [79, 109]  # 0o171 / 0o133 written LSB-first, as gr-fec expects
 _MAX_FRAME_BITS = 1 << 15
 
-_PyCapsule_New = ctypes.pythonapi.PyCapsule_New
-_PyCapsule_New.restype = ctypes.py_object
-_PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
-
-
-def _capsule(buf: np.ndarray):
-    if not buf.flags["C_CONTIGUOUS"]:
-        raise ValueError("buffer must be contiguous")
-    return _PyCapsule_New(buf.ctypes.data, None, None)
-
-
 class ConvCode:
     """Terminated K=7 r=1/2 convolutional code. Not thread-safe: one per block."""
 
     def __init__(self, max_frame_bits: int = _MAX_FRAME_BITS):
         self.max_frame_bits = int(max_frame_bits)
-        self._enc = fec.cc_encoder_make(self.max_frame_bits, K, RATE, POLYS, 0, fec.CC_TERMINATED, False)
-        self._dec = fec.cc_decoder.make(self.max_frame_bits, K, RATE, POLYS, 0, -1, fec.CC_TERMINATED, False)
+        self._enc = gr_fec.cc_encoder(self.max_frame_bits, K, RATE, POLYS)
+        self._dec = gr_fec.cc_decoder(self.max_frame_bits, K, RATE, POLYS)
 
     @staticmethod
     def coded_len(n_info_bits: int) -> int:
@@ -51,8 +36,7 @@ class ConvCode:
         self._check(bits.size)
         self._enc.set_frame_size(bits.size)
         out = np.zeros(self._enc.get_output_size(), dtype=np.uint8)
-        self._enc.generic_work(_capsule(bits), _capsule(out))
-        return out
+        return gr_fec.work(self._enc, bits, out)
 
     def decode(self, soft: np.ndarray, n_info_bits: int) -> np.ndarray:
         """Viterbi-decode soft bits (float, positive means 1, nominal amplitude ~1)."""
@@ -66,5 +50,4 @@ class ConvCode:
         u8 = np.ascontiguousarray(np.clip(128.0 + 48.0 * soft, 0, 255).astype(np.uint8))
         self._dec.set_frame_size(n)
         out = np.zeros(self._dec.get_output_size(), dtype=np.uint8)
-        self._dec.generic_work(_capsule(u8), _capsule(out))
-        return out
+        return gr_fec.work(self._dec, u8, out)

@@ -14,11 +14,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import frame_header, qam, scrambler
-from .conv_code import ConvCode
-from .frame_header import FrameHeader
-from .ofdm_params import OfdmParams
-from .ofdm_symbols import ofdm_modulate, pilot_values, preamble
+from gensem.dsp import frame_header, qam, scrambler
+from gensem.dsp.conv_code import ConvCode
+from gensem.dsp.frame_header import FrameHeader
+from gensem.dsp.ofdm_params import OfdmParams
+from gensem.dsp.ofdm_symbols import ofdm_modulate, pilot_values, preamble
 
 MAX_DATA_SYMBOLS = 4096
 

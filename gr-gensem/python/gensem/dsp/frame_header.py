@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .conv_code import ConvCode
-from .crc import crc16
-from .qam import INDEX_MOD, MOD_INDEX
+from gensem.dsp.conv_code import ConvCode
+from gensem.dsp.crc import crc16
+from gensem.dsp.qam import INDEX_MOD, MOD_INDEX
 
 HEADER_BITS = 64
 MAX_S0_BYTES = (1 << 9) - 1

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import frame_header, qam, scrambler
-from .channel_estimation import smooth_channel
-from .conv_code import ConvCode
-from .frame_builder import (
+from gensem.dsp import frame_header, qam, scrambler
+from gensem.dsp.channel_estimation import smooth_channel
+from gensem.dsp.conv_code import ConvCode
+from gensem.dsp.frame_builder import (
     MAX_DATA_SYMBOLS,
     interleaver,
     n_data_symbols,
@@ -31,11 +31,11 @@ from .frame_builder import (
     s1_analog_rows,
     s1_symbols_needed,
 )
-from .frame_header import FrameHeader
-from .ofdm_params import OfdmParams
-from .ofdm_symbols import lts_freq, lts_time, ofdm_demodulate, pilot_values, preamble_len
-from .prompt_packet import parse as parse_prompt
-from .rx_frontend import RxFrontEnd, ToneWhitener
+from gensem.dsp.frame_header import FrameHeader
+from gensem.dsp.ofdm_params import OfdmParams
+from gensem.dsp.ofdm_symbols import lts_freq, lts_time, ofdm_demodulate, pilot_values, preamble_len
+from gensem.dsp.prompt_packet import parse as parse_prompt
+from gensem.dsp.rx_frontend import RxFrontEnd, ToneWhitener
 
 DETECT_THRESHOLD = 0.15  # smoothed tone-rejecting Schmidl & Cox metric (see _detect_span)
 DETECT_SMOOTH = 8  # samples

@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 import scipy.fft as sfft
 
-from .ofdm_params import OfdmParams
+from gensem.dsp.ofdm_params import OfdmParams
 
 _STS_SEED = 0x5C
 _LTS_SEED = 0x17

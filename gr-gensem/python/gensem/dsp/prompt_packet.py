@@ -13,8 +13,8 @@ is the packet limit that fits one frame header length field.
 
 from __future__ import annotations
 
-from .crc import append_crc32, check_crc32
-from .frame_header import MAX_S0_BYTES
+from gensem.dsp.crc import append_crc32, check_crc32
+from gensem.dsp.frame_header import MAX_S0_BYTES
 
 OVERHEAD = 2 + 4
 MAX_PROMPT_BYTES = MAX_S0_BYTES - OVERHEAD  # 505 bytes of UTF-8

@@ -119,7 +119,7 @@ class RadioImpairments:
 
     def frame_power(self, signal_power: float = 1.0) -> float:
         """Mean power of a frame's samples: signal_power * n_used / fft_len."""
-        from .ofdm_params import OfdmParams
+        from gensem.dsp.ofdm_params import OfdmParams
 
         return signal_power * 2 * OfdmParams().n_used_half / self.fft_len
 

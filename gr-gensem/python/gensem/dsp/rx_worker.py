@@ -42,8 +42,8 @@ def _read_exact(stream, n: int) -> bytes | None:
 
 def worker_main(n_prompt_carriers: int) -> int:
     """Child side: decode chunks from stdin, one result message per chunk on stdout."""
-    from .frame_receiver import FrameReceiver
-    from .ofdm_params import OfdmParams
+    from gensem.dsp.frame_receiver import FrameReceiver
+    from gensem.dsp.ofdm_params import OfdmParams
 
     rx = FrameReceiver(OfdmParams(n_prompt_carriers=n_prompt_carriers))
     src, dst = sys.stdin.buffer, sys.stdout.buffer

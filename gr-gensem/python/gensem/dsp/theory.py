@@ -11,7 +11,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import erfc
 
-from .qam import check_m
+from gensem.dsp.qam import check_m
 
 
 def ber_mqam_awgn(es_n0_db, m: int) -> np.ndarray:

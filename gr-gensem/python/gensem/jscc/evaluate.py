@@ -25,7 +25,7 @@ IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 def load_images(spec: str, split: str | None = "val", size=IMAGE_SIZE) -> list[tuple[str, np.ndarray]]:
     """A directory (its ``manifest.json`` ``split`` when present, else every image) or one file,
     fitted to ``size``; ``skimage:NAME`` for a scikit-image picture."""
-    from gensem.semantic.images import fit_image, load_image, split_names
+    from gensem.core.images import fit_image, load_image, split_names
 
     if spec.startswith("skimage:"):
         import skimage.data
@@ -50,7 +50,7 @@ def load_images(spec: str, split: str | None = "val", size=IMAGE_SIZE) -> list[t
 
 
 def _metrics(ref: np.ndarray, rec: np.ndarray, want_lpips: bool) -> dict:
-    from receiver_ai.metrics import lpips_distance, ms_ssim, psnr
+    from gensem.core.metrics import lpips_distance, ms_ssim, psnr
 
     out = {"psnr": psnr(ref, rec), "ms_ssim": ms_ssim(ref, rec)[0], "lpips": None}
     if want_lpips:
@@ -65,7 +65,7 @@ def _to_tensor(img: np.ndarray):
 
 
 def _to_uint8(x) -> np.ndarray:
-    from receiver_ai.cdm_jscc.receive import to_uint8  # torch: imported when first needed
+    from gensem.core.cdm_jscc.receive import to_uint8  # torch: imported when first needed
 
     return to_uint8(x)
 
@@ -74,8 +74,8 @@ def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0)
     """One beta for the set (average CBR = ``cbr``), then encode -> AWGN -> decode per image."""
     import torch
 
-    from receiver_ai.cdm_jscc import awgn
-    from receiver_ai.cdm_jscc.rate import find_beta, vector_bits
+    from gensem.core.cdm_jscc import awgn
+    from gensem.core.cdm_jscc.rate import find_beta, vector_bits
 
     analyses = [model.analyse(_to_tensor(img)) for _, img in images]
     bits = torch.cat([vector_bits(a["y_likelihoods"]) for a in analyses])
@@ -97,7 +97,7 @@ def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0)
 def run_deepjscc(model, images, snr_db: float, seed: int = 0) -> list[dict]:
     import torch
 
-    from receiver_ai.cdm_jscc import awgn
+    from gensem.core.cdm_jscc import awgn
 
     rows = []
     with torch.no_grad():
@@ -131,7 +131,7 @@ def run_hevc(method: str, images, snr_db: float, cbr: float, seed: int = 0) -> l
 
 def load_model(method: str, weights_dir: str | None = None):
     """(model, recipe) of a learned method from ``weights_dir`` or the shipped weights."""
-    from receiver_ai.cdm_jscc import checkpoint
+    from gensem.core.cdm_jscc import checkpoint
 
     name = os.path.basename(checkpoint.SHIPPED[method])
     path = os.path.join(weights_dir, name) if weights_dir else checkpoint.SHIPPED[method]
@@ -181,7 +181,7 @@ def evaluate(
                     per = run_cdm(model, images, snr_db, cbr, n, seed)
         except (ValueError, ImportError, RuntimeError) as exc:
             row.update(psnr=None, ms_ssim=None, lpips=None, cbr=None, decode_s=None)
-            from ..errors import first_line
+            from gensem.core.errors import first_line
 
             row["error"] = first_line(exc, 300, with_type=False)
             results.append(row)

@@ -2,7 +2,7 @@
 
 The gr-fec kernels (``fec.ldpc_encoder_make`` / ``fec.ldpc_decoder.make``, the alist
 matrices shipped in ``/usr/share/gnuradio/fec/ldpc``) are called synchronously through
-``generic_work``, as :mod:`gensem.dsp.conv_code` does for the convolutional code.
+``generic_work`` (:mod:`gensem.dsp.gr_fec`, the one module that imports gr-fec).
 
 LLR convention (checked by a known-answer test): GNU Radio 3.10.5's ``ldpc_decoder`` takes
 soft values x with x > 0 meaning bit 1 and forms the likelihood ratio exp(x / (2 sigma^2));
@@ -20,10 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from gnuradio import fec
 
-from gensem.dsp import qam
-from gensem.dsp.conv_code import _capsule
+from gensem.dsp import gr_fec, qam
 
 LDPC_DIR = Path("/usr/share/gnuradio/fec/ldpc")
 MODULATIONS = (4, 16, 64)
@@ -43,7 +41,7 @@ def available_codes() -> list[str]:
 @lru_cache(maxsize=None)
 def code_size(alist: str) -> tuple[int, int]:
     """(k, n) of an alist code, from gr-fec's encoder."""
-    enc = fec.ldpc_encoder_make(str(_resolve(alist)))
+    enc = gr_fec.ldpc_encoder(_resolve(alist))
     return enc.get_input_size(), enc.get_output_size()
 
 
@@ -62,8 +60,8 @@ class LdpcQamLink:
     def __init__(self, alist_path: str | os.PathLike, M: int, max_iter: int = 50):
         self.path = _resolve(alist_path)
         self.M = qam.check_m(M)
-        self._enc = fec.ldpc_encoder_make(str(self.path))
-        self._dec = fec.ldpc_decoder.make(str(self.path), _SIGMA, int(max_iter))
+        self._enc = gr_fec.ldpc_encoder(self.path)
+        self._dec = gr_fec.ldpc_decoder(self.path, _SIGMA, max_iter)
         self.k = self._enc.get_input_size()
         self.n = self._enc.get_output_size()
         self.rate = self.k / self.n
@@ -91,7 +89,7 @@ class LdpcQamLink:
         for b in range(n_blocks):
             block = np.ascontiguousarray(info[b * self.k : (b + 1) * self.k])  # keep alive: the
             out = np.zeros(self.n, dtype=np.uint8)  # capsules hold bare pointers
-            self._enc.generic_work(_capsule(block), _capsule(out))
+            gr_fec.work(self._enc, block, out)
             coded[b * self.n : (b + 1) * self.n] = out
         return coded
 
@@ -102,7 +100,7 @@ class LdpcQamLink:
         for b in range(llr.shape[0]):
             block = np.ascontiguousarray(llr[b])
             res = np.zeros(self.k, dtype=np.uint8)
-            self._dec.generic_work(_capsule(block), _capsule(res))
+            gr_fec.work(self._dec, block, res)
             out[b] = res
         return out.reshape(-1)
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 
-from .lemma1 import MODULATIONS, solve_discrete
-from .params import TABLE_I, SystemParams
+from gensem.planner.lemma1 import MODULATIONS, solve_discrete
+from gensem.planner.params import TABLE_I, SystemParams
 
 MIN_POWER_FRACTION = 1.0 / 255.0  # one step of the frame header's power field
 

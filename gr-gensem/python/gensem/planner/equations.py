@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .params import TABLE_I, SystemParams, db_to_lin
+from gensem.planner.params import TABLE_I, SystemParams, db_to_lin
 
 
 def channel_gain(distance_m: float, h_tilde: complex = 1.0, p: SystemParams = TABLE_I) -> complex:

@@ -23,8 +23,8 @@ import math
 
 from scipy.optimize import brentq
 
-from . import equations as eq
-from .params import TABLE_I, SystemParams
+from gensem.planner import equations as eq
+from gensem.planner.params import TABLE_I, SystemParams
 
 MODULATIONS = (4, 16, 64)
 

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from .lemma1 import MODULATIONS, baseline, solve_continuous, solve_discrete
-from .params import TABLE_I, SystemParams
+from gensem.planner.lemma1 import MODULATIONS, baseline, solve_continuous, solve_discrete
+from gensem.planner.params import TABLE_I, SystemParams
 
 SCAN_DB = (-10.0, 45.0)
 

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from .edge_budget import DEFAULT_MAX_BPP
+from gensem.semantic.edge_budget import DEFAULT_MAX_BPP
 
 DEFAULT_BERS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -45,11 +45,10 @@ def run_calibration(
     the receiver receives it (``EdgeCodec.receive`` with ``edge_policy``: with
     ``drop-corrupt`` a map decoded from detectably corrupted bits is replaced by no map; the
     ``edge_dropped`` column is the fraction of such draws)."""
-    from receiver_ai.metrics import evaluate
-
-    from .edge_budget import canny_detail, fit_edge_budget
-    from .edge_codec import conditioning_map, received_conditioning
-    from .images import fit_image, load_image
+    from gensem.core.edge_codec import conditioning_map, received_conditioning
+    from gensem.core.images import fit_image, load_image
+    from gensem.core.metrics import evaluate
+    from gensem.semantic.edge_budget import canny_detail, fit_edge_budget
 
     os.makedirs(out_dir, exist_ok=True)
     names = ["ms_ssim"] + (["clip"] if clip_model else [])

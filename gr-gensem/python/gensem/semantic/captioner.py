@@ -34,7 +34,7 @@ class Captioner:
             proc = BlipProcessor.from_pretrained(model, local_files_only=not allow_download)
             net = BlipForConditionalGeneration.from_pretrained(model, local_files_only=not allow_download)
         except (OSError, ValueError) as exc:
-            from ..errors import first_line
+            from gensem.core.errors import first_line
 
             reason = first_line(exc, 160, with_type=False)
             raise ValueError(f"no BLIP captioner at {model!r} ({reason}); give --prompt TEXT") from None

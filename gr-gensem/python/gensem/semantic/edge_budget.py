@@ -26,7 +26,7 @@ def check_max_bpp(max_bpp: float) -> float:
 
 def canny_detail(img: np.ndarray):
     """make_edges for Canny: s scales the hysteresis thresholds (100 s, 200 s)."""
-    from .edges import CANNY_HIGH, CANNY_LOW, canny_edges
+    from gensem.semantic.edges import CANNY_HIGH, CANNY_LOW, canny_edges
 
     return lambda s: canny_edges(img, low=int(round(CANNY_LOW * s)), high=int(round(CANNY_HIGH * s)))
 

@@ -41,7 +41,7 @@ def hed_edges(img: np.ndarray, weights_dir: str) -> np.ndarray:
     try:
         det = HEDdetector.from_pretrained(weights_dir)
     except Exception as exc:  # a user-supplied file: any failure is "bad weights", in one line
-        from ..errors import first_line
+        from gensem.core.errors import first_line
 
         raise ValueError(
             f"cannot load HED weights from {weights_dir} ({first_line(exc, 200)}); use --edges canny"

@@ -1,0 +1,64 @@
+"""GNU Radio block ``gensem_prompt_arq_rx``: receiver side of the prompt ARQ.
+
+Takes the ``frames`` PDUs of ``gensem_two_stream_rx`` in order; for each it publishes
+one feedback dict on ``feedback`` (ACK: crc_ok True + prompt_seq, NACK: crc_ok False,
+frame seen without prompt: crc_ok None) and, for a new CRC-clean prompt, a PDU with
+the UTF-8 text on ``prompt`` (metadata: prompt_seq, frame, snr0_db, and n_parts for an
+image prompt: the number of edge-map parts of its image, 0 = none; see
+``dsp.prompt_packet``). Duplicates (the ACK was lost) are ACKed again, never re-delivered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pmt
+from gnuradio import gr
+
+from gensem.blocks.pdu_util import log, make_pdu, parse_pdu
+from gensem.dsp.arq import StopAndWaitReceiver
+from gensem.dsp.prompt_packet import split_payload
+
+
+class prompt_arq_rx(gr.basic_block):
+    def __init__(self):
+        gr.basic_block.__init__(self, name="gensem_prompt_arq_rx", in_sig=None, out_sig=None)
+        self.arq = StopAndWaitReceiver()
+        self.delivered = []  # (seq, text)
+        self.delivered_frames = []  # frame number of each delivery
+        self.bad_messages = 0
+        self.frames_seen = 0
+        self.message_port_register_in(pmt.intern("frames"))
+        self.set_msg_handler(pmt.intern("frames"), self._on_frame)
+        self.message_port_register_out(pmt.intern("feedback"))
+        self.message_port_register_out(pmt.intern("prompt"))
+
+    def _on_frame(self, msg):
+        try:
+            meta, packet = parse_pdu(msg)
+            frame = int(meta["frame"])
+        except (ValueError, KeyError, TypeError) as exc:
+            self.bad_messages += 1
+            log.warning("gensem_prompt_arq_rx: ignored message: %s", exc)
+            return
+        self.frames_seen += 1
+        has = bool(meta.get("s0_present", bool(packet)))
+        fb, new = self.arq.on_frame(frame, has, bool(meta.get("crc_ok", False)), packet)
+        self.message_port_pub(pmt.intern("feedback"), pmt.to_pmt(fb))
+        if new is not None:
+            seq, payload = new
+            payload, n_parts = split_payload(payload)
+            text = payload.decode("utf-8", errors="replace")
+            self.delivered.append((seq, text))
+            self.delivered_frames.append(frame)
+            out_meta = {"prompt_seq": seq, "frame": frame, "snr0_db": meta.get("snr0_db", np.nan)}
+            if n_parts is not None:
+                out_meta["n_parts"] = n_parts
+            self.message_port_pub(pmt.intern("prompt"), make_pdu(out_meta, payload))
+
+    @property
+    def crc_failures(self):
+        return self.arq.crc_failures
+
+    @property
+    def duplicates(self):
+        return self.arq.duplicates

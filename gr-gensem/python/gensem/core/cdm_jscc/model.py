@@ -1,0 +1,197 @@
+"""CDM-JSCC end to end (paper Fig. 1-2): g_e + hyperprior -> f_e -> channel -> f_d -> g_d.
+
+``CDMJSCC.training_outputs`` is the differentiable training path (noise proxy for quantisation,
+AWGN on the padded symbol grid, one X-prediction at a random step n, eq. (6)): it returns the
+JSCC reconstruction x_hat (from f_d's y_hat) and the compression reconstruction x_bar (from the
+quantised latent itself) that loss (10) needs, plus the rate. ``encode`` / ``decode`` are the
+transmitter and receiver of a real transmission: ``encode`` gives the complex symbols and the
+side information (the hyper-latent z as an entropy-coded string and the lengths k_i),
+``decode`` runs f_d with the hyperprior means of z_hat and samples g_d with eq. (7).
+Images are float tensors in [0, 1]; the diffusion works in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gensem.core.cdm_jscc.channel import awgn
+from gensem.core.cdm_jscc.jscc_decoder import JSCCDecoder
+from gensem.core.cdm_jscc.jscc_encoder import JSCCEncoder
+from gensem.core.cdm_jscc.sampler import DEFAULT_SCHEDULE, make_scheduler, q_sample, sample
+from gensem.core.cdm_jscc.transform import HyperpriorTransform
+from gensem.core.cdm_jscc.unet import DEFAULT_UNET, TINY_UNET, ConditionalUNet
+
+DEFAULT_CONFIG = {
+    "N": 96,
+    "M": 96,
+    "num_down": 4,
+    "jscc_dim": 96,
+    "jscc_depth": 2,
+    "heads": 4,
+    "max_len": 64,
+    "unit": 4,
+    "unet": DEFAULT_UNET,
+    "schedule": DEFAULT_SCHEDULE,
+}
+TINY_CONFIG = {
+    "N": 8,
+    "M": 8,
+    "num_down": 2,
+    "jscc_dim": 16,
+    "jscc_depth": 1,
+    "heads": 2,
+    "max_len": 16,
+    "unit": 2,
+    "unet": TINY_UNET,
+    "schedule": {"num_train_timesteps": 100, "beta_schedule": "squaredcos_cap_v2"},
+}
+
+
+class CDMJSCC(nn.Module):
+    def __init__(self, config: dict | None = None):
+        super().__init__()
+        c = dict(DEFAULT_CONFIG, **(config or {}))
+        self.config = c
+        self.transform = HyperpriorTransform(N=c["N"], M=c["M"], num_down=c["num_down"])
+        kw = {"dim": c["jscc_dim"], "depth": c["jscc_depth"], "heads": c["heads"]}
+        kw.update(max_len=c["max_len"], unit=c["unit"])
+        self.jscc_encoder = JSCCEncoder(c["M"], **kw)
+        self.jscc_decoder = JSCCDecoder(c["M"], use_prior=True, **kw)
+        self.unet = ConditionalUNet(c["M"], 2 ** c["num_down"], **c["unet"])
+        self.scheduler = make_scheduler(c["schedule"])
+
+    @property
+    def multiple(self) -> int:
+        """Image sides must be multiples of this (g_e stride times h_e stride)."""
+        return self.transform.stride * 4
+
+    # --- training ---------------------------------------------------------------------------
+    def training_outputs(
+        self,
+        x: torch.Tensor,
+        snr_db: float,
+        target_cbr: float,
+        stage: str = "joint",
+        generator=None,
+        pure_noise_frac: float = 0.0,
+    ) -> dict:
+        """The training forward pass of one stage of §III-C (Algorithm 1 as we read it).
+
+        ``compression``: g_e + hyperprior + g_d on the quantised latent (x_bar, rate);
+        ``jscc``: f_e / f_d alone, the latent MSE ||y_hat - f_d(f_e(y) + n)||^2 (``latent_mse``);
+        ``joint``: everything, x_hat (through the channel) and x_bar for loss (10).
+        """
+        if stage not in ("compression", "jscc", "joint"):
+            raise ValueError(f"unknown stage {stage!r} (compression, jscc or joint)")
+        image_hw = tuple(x.shape[-2:])
+        with torch.set_grad_enabled(torch.is_grad_enabled() and stage != "jscc"):
+            t = self.transform(x)
+        out: dict = {}
+        n_pix = x.shape[0] * image_hw[0] * image_hw[1]
+        out["bpp"] = (
+            sum(-torch.log2(t[k].clamp_min(1e-9)).sum() for k in ("y_likelihoods", "z_likelihoods")) / n_pix
+        )
+        y_jscc = None
+        if stage in ("jscc", "joint"):
+            enc = self.jscc_encoder(t["y"], t["y_likelihoods"], image_hw, target_cbr=target_cbr)
+            rx = awgn(enc["dense"], snr_db, generator=generator)
+            latent_hw = tuple(t["y"].shape[-2:])
+            y_jscc = self.jscc_decoder.decode_dense(rx, enc["lengths"], latent_hw, prior=t["means"])
+            out["latent_mse"] = torch.mean((y_jscc - t["y_hat"].detach()) ** 2)
+            out["cbr"], out["beta"] = enc["cbr"].mean().item(), enc["beta"]
+        if stage in ("compression", "joint"):
+            x0 = 2.0 * x - 1.0
+            x_n, t_norm = q_sample(self.scheduler, x0, generator, pure_noise_frac)
+            conds = [t["y_hat"]] + ([y_jscc] if y_jscc is not None else [])
+            pred = self.unet(x_n.repeat(len(conds), 1, 1, 1), torch.cat(conds), t_norm.repeat(len(conds)))
+            pred = (pred + 1.0) / 2.0
+            out["x_bar"] = pred[: x.shape[0]]
+            out["x_hat"] = pred[x.shape[0] :] if y_jscc is not None else None
+        return out
+
+    # --- transmitter / receiver -------------------------------------------------------------
+    def _check_image(self, x: torch.Tensor) -> None:
+        m = self.multiple
+        if x.dim() != 4 or x.shape[1] != 3 or x.shape[-2] % m or x.shape[-1] % m:
+            raise ValueError(f"image must be (B, 3, H, W) with H, W multiples of {m}, got {tuple(x.shape)}")
+
+    def update_entropy_tables(self) -> None:
+        """Build the hyper-latent CDF tables that ``compress`` needs (after training / loading)."""
+        self.transform.entropy_bottleneck.update(force=True)
+
+    @torch.no_grad()
+    def analyse(self, x: torch.Tensor) -> dict:
+        """g_e + hyperprior of a transmission: y, p(y | z_hat) (eq. (1)) and the coded z string."""
+        self._check_image(x)
+        tr = self.transform
+        y = tr.g_e(x)
+        z = tr.h_e(y)
+        z_strings = tr.entropy_bottleneck.compress(z)
+        z_hat = tr.entropy_bottleneck.decompress(z_strings, z.shape[-2:])
+        scales, means = tr.h_s(z_hat).chunk(2, dim=1)
+        _, y_likelihoods = tr.gaussian_conditional(y, scales, means=means, training=False)
+        return {
+            "y": y,
+            "y_likelihoods": y_likelihoods,
+            "z_strings": z_strings,
+            "z_hw": tuple(z.shape[-2:]),
+            "image_hw": tuple(x.shape[-2:]),
+        }
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, target_cbr: float | None = None, beta: float | None = None) -> dict:
+        """Transmitter: symbols (list of complex, unit power) + side information per image."""
+        return self.encode_analysed(self.analyse(x), target_cbr=target_cbr, beta=beta)
+
+    @torch.no_grad()
+    def encode_analysed(self, a: dict, target_cbr: float | None = None, beta: float | None = None) -> dict:
+        """f_e of ``encode`` on an ``analyse`` result (to pick one beta for a set of images first)."""
+        enc = self.jscc_encoder(a["y"], a["y_likelihoods"], a["image_hw"], beta=beta, target_cbr=target_cbr)
+        return {
+            "symbols": enc["symbols"],
+            "lengths": enc["lengths"],
+            "z_strings": a["z_strings"],
+            "z_hw": a["z_hw"],
+            "image_hw": a["image_hw"],
+            "cbr": enc["cbr"],
+            "beta": enc["beta"],
+        }
+
+    @torch.no_grad()
+    def decode(
+        self,
+        symbols: list[torch.Tensor],
+        lengths: torch.Tensor,
+        z_strings: list[bytes],
+        z_hw: tuple[int, int],
+        image_hw: tuple[int, int],
+        steps: int = 2,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Receiver: f_d (with the hyperprior means) then ``steps`` X-prediction steps of g_d."""
+        tr = self.transform
+        latent_hw = (image_hw[0] // tr.stride, image_hw[1] // tr.stride)
+        if tuple(z_hw) != (latent_hw[0] // 4, latent_hw[1] // 4):
+            raise ValueError(
+                f"side information: hyper-latent {tuple(z_hw)} does not match image {tuple(image_hw)}"
+            )
+        z_hat = tr.entropy_bottleneck.decompress(z_strings, z_hw)
+        _, means = tr.h_s(z_hat).chunk(2, dim=1)
+        y_hat = self.jscc_decoder(symbols, lengths.to(means.device), latent_hw, prior=means)
+        x0 = sample(self.unet, y_hat, image_hw, steps, self.scheduler, generator)
+        return (x0 + 1.0) / 2.0
+
+    @torch.no_grad()
+    def transmit(
+        self, x: torch.Tensor, snr_db: float, target_cbr: float, steps: int = 2, seed: int = 0
+    ) -> dict:
+        """encode -> AWGN at ``snr_db`` -> decode (the simulation path of ``gensem jscc eval``)."""
+        g = torch.Generator().manual_seed(seed)
+        enc = self.encode(x, target_cbr=target_cbr)
+        rx = [awgn(s.cpu(), snr_db, generator=g).to(s.device) for s in enc["symbols"]]
+        out = self.decode(rx, enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"], steps, g)
+        return {"x": out, "cbr": enc["cbr"], "beta": enc["beta"], "enc": enc}
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
