@@ -149,3 +149,29 @@ def test_two_processes_realtime_hackrf_profile_nothing_lost():
     assert r["samples"] == t["samples"]  # nothing dropped between the processes
     assert r["prbs_frames"] == 400 and r["ber"] < 1e-3
     assert t["elapsed_s"] < 1.25 * t["samples"] / 2e6  # paced at 2 Msps, not held back
+
+
+def test_restarted_transmitter_prompts_are_both_delivered():
+    """One RX process, two TX runs one after the other (each starts its ARQ at seq 0): the
+    ARQ session in the packet tells the second run from a duplicate of the first, so both
+    prompts are delivered, each once, and both TX runs get their ACK."""
+    iq, fb = (f"tcp://127.0.0.1:{_free_port()}" for _ in range(2))
+    common = ["--device", "zmq", "--args", iq, "--feedback", fb, "--json"]
+    rx = subprocess.Popen(
+        [sys.executable, "-m", "gensem.cli", "radio", "rx", *common, "--duration", "90", "--sim-snr-db", "25"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        runs = [
+            gensem("radio", "tx", *common, "--text", text, "--frames", "2", "--ack-timeout", "0.5", timeout=60)
+            for text in ("a dog on a beach", "a red car")
+        ]
+        rx.send_signal(signal.SIGINT)
+        out, err = rx.communicate(timeout=30)
+    finally:
+        rx.kill()
+    for t in runs:
+        assert t.returncode == 0, t.stderr
+        assert json.loads(t.stdout)["prompt_acked"] is True
+    assert rx.returncode == 0, err
+    assert json.loads(out)["prompts"] == ["a dog on a beach", "a red car"]

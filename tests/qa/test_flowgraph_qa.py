@@ -96,9 +96,9 @@ def test_corrupted_crc_gives_nack():
     arq, msgs = _arq_receive([bytes(bad), good], "feedback")
     assert [pmt.to_python(m) for m in msgs] == [
         {"frame": 0, "crc_ok": False, "prompt_seq": -1},  # NACK
-        {"frame": 1, "crc_ok": True, "prompt_seq": 0},  # ACK
+        {"frame": 1, "crc_ok": True, "prompt_seq": 0, "session": 0},  # ACK (session: the packet's)
     ]
-    assert arq.delivered == [(0, "a dog on the beach")]
+    assert list(arq.delivered) == [(0, "a dog on the beach")]
 
 
 def test_image_prompt_delivers_text_and_part_count():
@@ -109,7 +109,7 @@ def test_image_prompt_delivers_text_and_part_count():
         prompt_packet.build(1, b"a plain prompt"),
     ]
     arq, msgs = _arq_receive(pks, "prompt")
-    assert arq.delivered == [(0, "a cat on a mat"), (1, "a plain prompt")]
+    assert list(arq.delivered) == [(0, "a cat on a mat"), (1, "a plain prompt")]
     metas = [pmt.to_python(pmt.car(m)) for m in msgs]
     texts = [bytes(pmt.u8vector_elements(pmt.cdr(m))) for m in msgs]
     assert texts == [b"a cat on a mat", b"a plain prompt"]

@@ -238,3 +238,20 @@ def test_first_line_of_an_exception():
     assert first_line(RuntimeError("")) == "RuntimeError"  # no IndexError on an empty message
     assert first_line(OSError("  \n  x"), with_type=False) == "x"
     assert len(first_line(ValueError("y" * 500), limit=50)) == 50
+
+
+def test_new_session_reuses_image_ids_without_late_drops():
+    """A restarted transmitter numbers its images from 0 again: the assembler starts a new
+    session instead of dropping them as late pieces of the old images."""
+    from gensem.core.bridge_client import ImageAssembler
+    from gensem.core.bridge_schema import BridgeMessage
+
+    a = ImageAssembler()
+
+    def prompt(text, session):
+        return BridgeMessage(stream="prompt", seq=0, payload=text.encode(), n_parts=0, meta={"session": session})
+
+    assert a.add(prompt("a dog", 7)).prompt == "a dog"
+    assert a.add(prompt("a dog", 7)) is None and a.counters["late"] == 1  # same session: a late copy
+    assert a.add(prompt("a red car", 8)).prompt == "a red car"
+    assert a.counters["new_session"] == 1 and a.counters["completed"] == 2

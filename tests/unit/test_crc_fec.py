@@ -11,11 +11,12 @@ def test_crc_catalogue_check_values():
 
 
 def test_prompt_packet_crc_detects_corruption():
-    pk = prompt_packet.build(7, b"a red car")
-    assert prompt_packet.parse(pk) == (7, b"a red car")
-    bad = bytearray(pk)
-    bad[3] ^= 0x10
-    assert prompt_packet.parse(bytes(bad)) is None
+    pk = prompt_packet.build(7, b"a red car", session=0xDEADBEEF)
+    assert prompt_packet.parse(pk) == (0xDEADBEEF, 7, b"a red car")
+    for byte in (1, 5, 8):  # the session, the sequence number and the payload are all covered
+        bad = bytearray(pk)
+        bad[byte] ^= 0x10
+        assert prompt_packet.parse(bytes(bad)) is None
 
 
 def test_prompt_limits():

@@ -40,7 +40,7 @@ def test_bit_exact_every_m(m):
     assert [f.seq for f in out] == list(range(5))
     for f in out:
         assert f.s1_payload == prbs.payload(1, f.seq, 200)
-        assert f.prompt == (f.seq, b"a cat on a sofa")
+        assert f.prompt == (0, f.seq, b"a cat on a sofa")  # (session, seq, payload)
         assert f.mod == m
 
 
@@ -82,4 +82,4 @@ def test_impairments_cfo_timing_multipath():
 def test_prompt_lengths_any_frame_size(n_chars):
     text = ("a red car by the sea " * 30)[:n_chars]
     out, _ = _run(4, 40.0, 2, prompt=text)
-    assert [f.prompt for f in out] == [(0, text.encode()), (1, text.encode())]
+    assert [f.prompt for f in out] == [(0, 0, text.encode()), (0, 1, text.encode())]

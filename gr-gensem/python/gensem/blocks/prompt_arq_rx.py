@@ -3,19 +3,23 @@
 Takes the ``frames`` PDUs of ``gensem_two_stream_rx`` in order; for each it publishes
 one feedback dict on ``feedback`` (ACK: crc_ok True + prompt_seq, NACK: crc_ok False,
 frame seen without prompt: crc_ok None) and, for a new CRC-clean prompt, a PDU with
-the UTF-8 text on ``prompt`` (metadata: prompt_seq, frame, snr0_db, and n_parts for an
+the UTF-8 text on ``prompt`` (metadata: prompt_seq, session (the transmitter run's ARQ
+session, ``dsp.arq``), frame, snr0_db, and n_parts for an
 image prompt: the number of edge-map parts of its image, 0 = none; see
-``dsp.prompt_packet``). Duplicates (the ACK was lost) are ACKed again, never re-delivered.
+``dsp.prompt_packet``). Duplicates (the ACK was lost) are ACKed again, never re-delivered; a restarted transmitter
+(a new session) is delivered. Memory is bounded: ``delivered`` keeps the last deliveries.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 import pmt
 from gnuradio import gr
 
 from gensem.blocks.pdu_util import log, make_pdu, parse_pdu
-from gensem.dsp.arq import StopAndWaitReceiver
+from gensem.dsp.arq import MAX_DELIVERED, StopAndWaitReceiver
 from gensem.dsp.prompt_packet import split_payload
 
 
@@ -23,8 +27,8 @@ class prompt_arq_rx(gr.basic_block):
     def __init__(self):
         gr.basic_block.__init__(self, name="gensem_prompt_arq_rx", in_sig=None, out_sig=None)
         self.arq = StopAndWaitReceiver()
-        self.delivered = []  # (seq, text)
-        self.delivered_frames = []  # frame number of each delivery
+        self.delivered = deque(maxlen=MAX_DELIVERED)  # (seq, text) of the latest deliveries
+        self.delivered_frames = deque(maxlen=MAX_DELIVERED)  # frame number of each
         self.bad_messages = 0
         self.frames_seen = 0
         self.message_port_register_in(pmt.intern("frames"))
@@ -50,7 +54,12 @@ class prompt_arq_rx(gr.basic_block):
             text = payload.decode("utf-8", errors="replace")
             self.delivered.append((seq, text))
             self.delivered_frames.append(frame)
-            out_meta = {"prompt_seq": seq, "frame": frame, "snr0_db": meta.get("snr0_db", np.nan)}
+            out_meta = {
+                "prompt_seq": seq,
+                "session": self.arq.session,
+                "frame": frame,
+                "snr0_db": meta.get("snr0_db", np.nan),
+            }
             if n_parts is not None:
                 out_meta["n_parts"] = n_parts
             self.message_port_pub(pmt.intern("prompt"), make_pdu(out_meta, payload))

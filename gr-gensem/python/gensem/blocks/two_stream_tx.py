@@ -221,9 +221,12 @@ class two_stream_tx(gr.sync_block):
             fb = parse_dict(msg)
             frame_abs = unwrap_frame(int(fb["frame"]), self.frames_sent - 1)
             crc_ok = fb.get("crc_ok")
-            seq = fb.get("prompt_seq")
+            seq, session = fb.get("prompt_seq"), fb.get("session")
             self.arq.on_feedback(
-                frame_abs, None if crc_ok is None else bool(crc_ok), None if seq is None else int(seq)
+                frame_abs,
+                None if crc_ok is None else bool(crc_ok),
+                None if seq is None else int(seq),
+                None if session is None else int(session),
             )
         except (ValueError, KeyError, TypeError) as exc:
             self._bad(f"feedback: {exc}")

@@ -103,6 +103,12 @@ class ImageAssembler:
     without image_id/part/n_parts: they cannot be placed), ``frame_reports``,
     ``bad_prompt`` (not UTF-8 or empty), ``partial`` (timed-out images with a prompt, delivered
     with zero-filled parts or prompt-only; ``emit_partial=False`` drops them instead).
+
+    Sessions: a prompt's ``meta["session"]`` is its transmitter run's ARQ session. A restarted
+    transmitter numbers its prompts (and so its image ids) from 0 again; its first prompt
+    starts a new session here (``new_session``): the finished ids are forgotten, so the new
+    images are not taken for late pieces, and pending images whose prompt came from the old
+    session are dropped and counted (``session_dropped``).
     """
 
     def __init__(
@@ -126,6 +132,7 @@ class ImageAssembler:
         self.emit_partial = bool(emit_partial)
         self.partial: deque[SemanticMessage] = deque(maxlen=32)  # timed-out images, zero-filled
         self.last_frame: BridgeMessage | None = None
+        self.session: int | None = None
 
     COUNTER_KEYS = (
         "completed",
@@ -139,6 +146,8 @@ class ImageAssembler:
         "frame_reports",
         "partial",
         "ignored",
+        "new_session",
+        "session_dropped",
     )
 
     def add(self, msg: BridgeMessage) -> SemanticMessage | None:
@@ -160,6 +169,7 @@ class ImageAssembler:
             if not text.strip():
                 self.counters["bad_prompt"] += 1
                 return None
+            self._check_session(msg.meta.get("session"))
         image_id = msg.image_id if msg.image_id is not None else msg.seq
         if image_id in self.finished:
             self.counters["late"] += 1
@@ -193,6 +203,17 @@ class ImageAssembler:
         self._finish(image_id)
         self.counters["completed"] += 1
         return self._message(p, now)
+
+    def _check_session(self, session):
+        if not isinstance(session, int) or session == self.session:
+            return
+        if self.session is not None:
+            self.counters["new_session"] += 1
+            self.finished.clear()
+            for image_id in [i for i, p in self.pending.items() if p.prompt is not None]:
+                del self.pending[image_id]
+                self.counters["session_dropped"] += 1
+        self.session = session
 
     @staticmethod
     def _message(p: _Pending, now: float) -> SemanticMessage:

@@ -2,23 +2,37 @@
 re-transmission), clocked by frames.
 
 The receiver answers every decoded frame with one feedback record
-``{"frame": seq16, "crc_ok": bool | None, "prompt_seq": int}``: ``crc_ok`` is None when
-the frame carried no prompt packet (the record then only says "frame seen", which is
-the sender's clock). The sender retransmits on a NACK, or when feedback for a *later*
+``{"frame": seq16, "crc_ok": bool | None, "prompt_seq": int, "session": int}``: ``crc_ok``
+is None when the frame carried no prompt packet (the record then only says "frame seen",
+which is the sender's clock). The sender retransmits on a NACK, or when feedback for a *later*
 frame arrives without any for the frame that carried the packet (header lost, or the
 ACK/NACK lost on the feedback path). Duplicates are ACKed again and never re-delivered,
 so every prompt is delivered exactly once and in order.
+
+Sessions: each sender draws a random 32-bit session id (in the CRC-covered packet). The
+receiver de-duplicates per (session, seq), so a restarted transmitter, whose sequence starts
+again at 0, is delivered rather than taken for duplicates; an ACK naming another session is
+not taken as one for ours (``foreign_acks``). The receiver remembers ``MAX_SESSIONS``
+sessions and keeps the last ``MAX_DELIVERED`` deliveries (memory stays bounded).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from gensem.dsp import prompt_packet
 
 SEQ_MOD = 1 << 16
+MAX_SESSIONS = 256  # sessions a receiver remembers (the oldest is forgotten first)
+MAX_DELIVERED = 1024  # deliveries a receiver keeps for inspection (counters count them all)
+
+
+def new_session() -> int:
+    """A random, non-zero 32-bit session id (0 is what an unset field reads as)."""
+    return secrets.randbits(32) or 1
 
 
 @dataclass
@@ -34,10 +48,11 @@ class PromptOutcome:
 
 
 class StopAndWaitSender:
-    def __init__(self, max_retries: int = 32):
+    def __init__(self, max_retries: int = 32, session: int | None = None):
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.max_retries = int(max_retries)
+        self.session = new_session() if session is None else int(session) & 0xFFFFFFFF
         self.queue: deque[PromptOutcome] = deque()
         self.outcomes: list[PromptOutcome] = []
         self.current: PromptOutcome | None = None
@@ -47,7 +62,7 @@ class StopAndWaitSender:
         self._sent_time = 0.0
         self.progress = -1  # highest absolute frame number the receiver reported
         self._next_seq = 0
-        self.acks = self.nacks = self.timeouts = 0
+        self.acks = self.nacks = self.timeouts = self.foreign_acks = 0
 
     # -- user side
     def submit(self, text: str, n_parts: int | None = None) -> int:
@@ -75,10 +90,14 @@ class StopAndWaitSender:
         return self.current is None and not self.queue
 
     # -- feedback
-    def on_feedback(self, frame_abs: int, crc_ok, prompt_seq: int | None = None):
+    def on_feedback(self, frame_abs: int, crc_ok, prompt_seq: int | None = None, session: int | None = None):
+        """``session``: the receiver's echo of the packet's session (None: not reported)."""
         self.progress = max(self.progress, frame_abs)
         cur = self.current
         if cur is None or crc_ok is None:
+            return
+        if crc_ok and session is not None and int(session) != self.session:
+            self.foreign_acks += 1  # another transmitter's ACK (or a forged one): not ours
             return
         if crc_ok and prompt_seq == cur.seq:
             self.acks += 1
@@ -116,7 +135,7 @@ class StopAndWaitSender:
             cur = None
         if cur is None and self.queue:
             cur = self.current = self.queue.popleft()
-            self._packet = prompt_packet.build(cur.seq, cur.payload)
+            self._packet = prompt_packet.build(cur.seq, cur.payload, self.session)
             self._need_tx = True
         if cur is None or not self._need_tx:
             return None
@@ -130,10 +149,13 @@ class StopAndWaitSender:
 
 class StopAndWaitReceiver:
     def __init__(self):
-        self.last_seq: int | None = None
-        self.delivered: list[tuple[int, bytes]] = []
+        self.last_seq: OrderedDict[int, int] = OrderedDict()  # session -> last delivered seq
+        self.delivered: deque[tuple[int, bytes]] = deque(maxlen=MAX_DELIVERED)
+        self.delivered_count = 0
         self.crc_failures = 0
         self.duplicates = 0
+        self.sessions = 0  # sessions seen (a restarted transmitter is a new one)
+        self.session: int | None = None  # the session of the latest delivery
 
     def on_frame(self, frame_seq: int, has_prompt: bool, crc_ok: bool, packet: bytes | None):
         """Returns (feedback record, newly delivered (seq, payload) or None)."""
@@ -143,14 +165,21 @@ class StopAndWaitReceiver:
         if parsed is None:
             self.crc_failures += 1
             return {"frame": frame_seq, "crc_ok": False, "prompt_seq": -1}, None
-        seq, payload = parsed
-        fb = {"frame": frame_seq, "crc_ok": True, "prompt_seq": seq}
-        newer = self.last_seq is None or 0 < (seq - self.last_seq) % SEQ_MOD < SEQ_MOD // 2
-        if not newer:
+        session, seq, payload = parsed
+        fb = {"frame": frame_seq, "crc_ok": True, "prompt_seq": seq, "session": session}
+        last = self.last_seq.get(session)
+        if last is None:
+            self.sessions += 1
+        elif not 0 < (seq - last) % SEQ_MOD < SEQ_MOD // 2:
             self.duplicates += 1
             return fb, None
-        self.last_seq = seq
+        self.last_seq[session] = seq
+        self.last_seq.move_to_end(session)
+        while len(self.last_seq) > MAX_SESSIONS:
+            self.last_seq.popitem(last=False)
+        self.session = session
         self.delivered.append((seq, payload))
+        self.delivered_count += 1
         return fb, (seq, payload)
 
 

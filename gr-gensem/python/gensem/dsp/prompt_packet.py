@@ -1,4 +1,8 @@
-"""Stream-0 packet: 16-bit ARQ sequence number | payload | CRC-32.
+"""Stream-0 packet: 32-bit ARQ session | 16-bit ARQ sequence number | payload | CRC-32.
+
+The session is drawn at random by each transmitter run (``arq.StopAndWaitSender``), so a
+receiver that outlives a transmitter tells a restarted one (whose sequence starts again)
+from a duplicate: it de-duplicates per (session, seq). Both sit under the CRC.
 
 The payload is the UTF-8 prompt, or, for the prompt of an image whose edge map follows on
 stream 1, an *image prompt*: ``IMAGE_MARK`` (0x1E, ASCII record separator) | n_parts (8 bits)
@@ -16,8 +20,8 @@ from __future__ import annotations
 from gensem.dsp.crc import append_crc32, check_crc32
 from gensem.dsp.frame_header import MAX_S0_BYTES
 
-OVERHEAD = 2 + 4
-MAX_PROMPT_BYTES = MAX_S0_BYTES - OVERHEAD  # 505 bytes of UTF-8
+OVERHEAD = 4 + 2 + 4
+MAX_PROMPT_BYTES = MAX_S0_BYTES - OVERHEAD  # 501 bytes of UTF-8
 IMAGE_MARK = 0x1E
 MAX_PARTS = 255
 
@@ -36,15 +40,16 @@ def encode_text(text: str) -> bytes:
     return data
 
 
-def build(seq: int, payload: bytes) -> bytes:
-    return append_crc32((seq & 0xFFFF).to_bytes(2, "big") + bytes(payload))
+def build(seq: int, payload: bytes, session: int = 0) -> bytes:
+    head = (int(session) & 0xFFFFFFFF).to_bytes(4, "big") + (int(seq) & 0xFFFF).to_bytes(2, "big")
+    return append_crc32(head + bytes(payload))
 
 
-def parse(packet: bytes) -> tuple[int, bytes] | None:
-    """(seq, payload) or None when the CRC fails."""
-    if not check_crc32(packet) or len(packet) < OVERHEAD:
+def parse(packet: bytes) -> tuple[int, int, bytes] | None:
+    """(session, seq, payload) or None when the CRC fails."""
+    if len(packet) < OVERHEAD or not check_crc32(packet):
         return None
-    return int.from_bytes(packet[:2], "big"), bytes(packet[2:-4])
+    return int.from_bytes(packet[:4], "big"), int.from_bytes(packet[4:6], "big"), bytes(packet[6:-4])
 
 
 def image_payload(text: str, n_parts: int) -> bytes:
