@@ -8,7 +8,10 @@ JSCC symbols, bridge schema v2), decoded by the conditional diffusion decoder.
     gensem-receiver --connect tcp://radio-host:5555 --pattern pull --backend cdm-jscc --out rx/
 
 Writes ``DIR/image_<id>_edges.png`` (received edge map), ``DIR/image_<id>_generated.png`` and
-``DIR/receiver.json`` (one record per image + bridge counters); ``--json`` prints that object;
+``DIR/receiver.jsonl`` as it goes (one JSON line per image, and one per change of the drop
+counters: nothing is lost if the process dies), and ``DIR/receiver.json`` at the end (the
+latest records + all counters; also on SIGTERM / SIGINT, which stop it with exit status 0);
+``--timeout 0`` waits for images forever (a service); ``--json`` prints that object;
 ``--publish tcp://*:5556`` also sends each record as JSON on a PUB socket (topic
 ``gensem-receiver/image``). User errors (missing weights, bad endpoint, dead bridge) are one
 line on stderr and exit status 2. No GNU Radio needed.
@@ -19,8 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
+from collections import deque
 
 from gensem.core.edge_codec import EDGE_POLICIES
 from gensem.core.errors import first_line
@@ -29,6 +34,24 @@ from receiver_ai.pipelines import BACKENDS, DEFAULT_CONTROLNET, DEFAULT_EDGE_DIF
 
 PROG = "gensem-receiver"
 JSCC_BACKEND = "cdm-jscc"
+MAX_RECORDS = 1000  # image records kept for receiver.json (all of them are in receiver.jsonl)
+DROP_KEYS = ("timeouts", "evicted", "duplicates", "inconsistent", "late", "untagged_edge", "bad_prompt",
+             "session_dropped")
+
+
+class _Stop(Exception):
+    """SIGTERM: stop like Ctrl-C, write the record, exit 0."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Stop()
+
+
+def _drops(stats: dict) -> dict:
+    """The drop counters of the bridge client's stats (bad messages and incomplete images)."""
+    out = {"bad_total": stats.get("bad_total", 0), "queue_dropped": stats.get("queue_dropped", 0)}
+    out.update({k: v for k, v in stats.get("images", {}).items() if k in DROP_KEYS})
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--max-images", type=int, default=None, help="stop after N images (default: run on)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the next image")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the next image (0: forever)"
+    )
     p.add_argument("--assembly-timeout", type=float, default=10.0, help="drop images incomplete after S")
     p.add_argument(
         "--steps", type=int, default=None, help="diffusion steps (default 50 / 20 / the checkpoint's)"
@@ -243,8 +268,8 @@ def _describe(rec: dict) -> str:
 def run(args) -> int:
     if args.max_images is not None and args.max_images < 1:
         raise ValueError("--max-images must be >= 1")
-    if args.timeout <= 0 or args.assembly_timeout <= 0:
-        raise ValueError("--timeout and --assembly-timeout must be > 0")
+    if args.timeout < 0 or args.assembly_timeout <= 0:
+        raise ValueError("--timeout must be >= 0 (0: wait forever) and --assembly-timeout > 0")
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError("--threads must be >= 1")
@@ -299,32 +324,53 @@ def run(args) -> int:
         raise
     if not args.json:
         print(f"{PROG}: {desc}; listening on {client.endpoint} ({args.pattern})", file=sys.stderr)
-    records, status, stop = [], 0, None
+    records, status, stop = deque(maxlen=MAX_RECORDS), 0, None
+    n_images = n_errors = 0
+    journal = open(os.path.join(args.out, "receiver.jsonl"), "a", buffering=1)  # line-buffered
+    last_drops = _drops(client.stats())
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()  # signals: main thread only
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
-        while args.max_images is None or len(records) < args.max_images:
-            msg = client.get(timeout_s=args.timeout)
+        while args.max_images is None or n_images < args.max_images:
+            msg = client.get(timeout_s=args.timeout or 1.0)
+            drops = _drops(client.stats())
+            if drops != last_drops:  # an image dropped, a bad message: on record at once
+                journal.write(json.dumps({"event": "drops", "t": time.time(), **drops}) + "\n")
+                last_drops = drops
             if msg is None:
+                if not args.timeout:
+                    continue
                 stop = f"no complete image within {args.timeout:g} s"
                 break
             rec = processor(msg)
             records.append(rec)
+            n_images += 1
+            n_errors += rec["error"] is not None
+            journal.write(json.dumps({"event": "image", "t": time.time(), **rec}) + "\n")
             if pub is not None:
                 pub.send_multipart([b"gensem-receiver/image", json.dumps(rec).encode()])
             if not args.json:
                 print(_describe(rec) + (f", ERROR {rec['error']}" if rec["error"] else ""), file=sys.stderr)
     except KeyboardInterrupt:
-        stop, status = "interrupted", 130
+        stop = "interrupted (SIGINT)"
+    except _Stop:
+        stop = "terminated (SIGTERM)"
     finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         stats = client.stats()
         client.close()
         if pub is not None:
             pub.close()
+        journal.close()
     summary = {
         "backend": desc,
         "endpoint": client.endpoint,
-        "images": records,
-        "n_images": len(records),
-        "n_errors": sum(r["error"] is not None for r in records),
+        "images": list(records),
+        "n_images": n_images,
+        "n_errors": n_errors,
         "stopped": stop or "max images reached",
         **counters(),
         "bridge": stats,
@@ -333,7 +379,7 @@ def run(args) -> int:
         json.dump(summary, f, indent=1)
     if args.json:
         print(json.dumps(summary))
-    if not records and status == 0:
+    if not n_images and not (stop or "").startswith(("interrupted", "terminated")):
         print(
             f"{PROG}: no image from {client.endpoint} within {args.timeout:g} s "
             f"({stats['received']} messages, {stats['bad_total']} bad, {stats['images']['timeouts']} incomplete): "

@@ -99,6 +99,8 @@ def test_receiver_cli_generates_and_reports(tiny_codec, tmp_path, capsys):
     assert Image.open(rec["files"]["generated"]).size == (768, 512)
     assert Image.open(rec["files"]["edges"]).size == (128, 64)
     assert summary["bridge"]["images"]["completed"] >= 1
+    journal = [json.loads(line) for line in (out / "receiver.jsonl").read_text().splitlines()]
+    assert [j["image_id"] for j in journal if j["event"] == "image"] == [42]
 
 
 def run_cli(argv, capsys):
@@ -131,7 +133,7 @@ def test_dead_bridge_is_one_line_exit_2(tiny_codec, tmp_path, capsys):
         (["--edge-codec", "/nonexistent/codec.pt", "--tiny"], "edge-codec checkpoint not found"),
         (["--model", "/nonexistent/ed.pt"], "edge-diffusion checkpoint not found"),
         (["--tiny", "--max-images", "0"], "--max-images"),
-        (["--tiny", "--timeout", "0"], "--timeout"),
+        (["--tiny", "--timeout", "-1"], "--timeout"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(tiny_codec, tmp_path, capsys, extra, needle):
@@ -141,3 +143,44 @@ def test_user_errors_are_one_line_exit_2(tiny_codec, tmp_path, capsys, extra, ne
     rc, err = run_cli(argv + extra, capsys)
     assert rc == 2 and needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert os.path.isdir(tmp_path)
+
+
+def test_service_journals_each_image_and_leaves_its_record_on_sigterm(tiny_codec, tmp_path):
+    """--timeout 0 runs as a service: each image is in receiver.jsonl as soon as it is done,
+    and SIGTERM stops it with exit status 0 and its counters in receiver.json."""
+    import signal
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(root, "gr-gensem", "python"), root]))
+    endpoint = f"ipc://{tmp_path}/bridge.sock"
+    out = tmp_path / "rx"
+    rx = subprocess.Popen(
+        [sys.executable, "-m", "receiver_ai.cli", "--connect", endpoint, "--bind", "--pattern", "pull",
+         "--tiny", "--steps", "1", "--edge-codec", tiny_codec[0], "--out", str(out), "--timeout", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    push = zmq.Context.instance().socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 0)
+    push.connect(endpoint)
+    try:
+        for f in image_messages(5, "a boat on a lake", tiny_codec[1]):
+            push.send_multipart(f)
+        journal = out / "receiver.jsonl"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (journal.exists() and '"image"' in journal.read_text()):
+            assert rx.poll() is None, rx.communicate()[1]
+            time.sleep(0.2)
+        time.sleep(1.0)  # still running: --timeout 0 does not give up
+        assert rx.poll() is None
+        rx.send_signal(signal.SIGTERM)
+        _, err = rx.communicate(timeout=30)
+    finally:
+        rx.kill()
+        push.close(0)
+    assert rx.returncode == 0, err
+    summary = json.loads((out / "receiver.json").read_text())
+    assert summary["stopped"] == "terminated (SIGTERM)" and summary["n_images"] == 1
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert [x["image_id"] for x in lines if x["event"] == "image"] == [5]
