@@ -10,7 +10,8 @@ RECEIVER_TESTS := tests/unit/test_architecture.py tests/unit/test_bridge_client.
 	tests/unit/test_bridge_schema.py tests/unit/test_metrics.py tests/unit/test_cdm_jscc.py \
 	tests/unit/test_cdm_jscc_model.py tests/unit/test_edge_codec.py \
 	tests/unit/test_edge_diffusion_checkpoint.py tests/unit/test_edge_unet.py \
-	tests/unit/test_jscc_assembler.py tests/unit/test_receiver_pipelines.py
+	tests/unit/test_jscc_assembler.py tests/unit/test_receiver_pipelines.py tests/unit/test_model_files.py \
+	tests/e2e/test_receiver_cli.py
 
 .PHONY: setup test test-slow test-receiver receiver-venv demo bench lint
 

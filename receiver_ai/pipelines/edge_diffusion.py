@@ -4,7 +4,13 @@
 ``DDIMScheduler``) of ``receiver_ai.models.edge_unet.EdgeUNet`` at its working resolution
 (default 192 x 128), then a bicubic upsample to the output size (default 768 x 512).
 Checkpoints (``scripts/train_edge_diffusion.py``) hold the model config, the scheduler
-config (training timesteps, beta schedule, prediction type) and fp16 weights.
+config (training timesteps, beta schedule, prediction type) and fp16 weights: a legacy ``.pt``
+file (``save``) or a directory (``save_pretrained``) in diffusers' layout::
+
+    DIR/config.json                  {"kind": "edge-diffusion", "config", "step", "recipe"}
+    DIR/model.safetensors            the prompt embedding (``text.*``)
+    DIR/unet/                        the diffusers UNet2DModel (its save_pretrained)
+    DIR/scheduler/scheduler_config.json   the DDIMScheduler (its save_pretrained)
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import torch
 from gensem.core.errors import first_line
 
 from receiver_ai.models.edge_unet import TINY_CONFIG, EdgeUNet
+
+PRETRAINED_FIX = "write one with EdgeDiffusionPipeline.save_pretrained or scripts/export_models.py"
 
 DEFAULT_SCHEDULER = {
     "num_train_timesteps": 1000,
@@ -43,6 +51,13 @@ def edges_to_tensor(edge_map, height: int, width: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(e))[None, None]
 
 
+def _load_state(model: EdgeUNet, state_dict: dict) -> None:
+    """Load fp16 or fp32 weights into ``model`` (fp32); older checkpoints lack ``text.known``."""
+    sd = {k: (v.float() if v.is_floating_point() else v) for k, v in state_dict.items()}
+    sd.setdefault("text.known", model.text.known)  # older checkpoints: every bucket known
+    model.load_state_dict(sd)
+
+
 class EdgeDiffusionPipeline:
     """``__call__(prompt, edge_map, steps, seed) -> uint8 H x W x 3`` at ``out_size``."""
 
@@ -51,8 +66,11 @@ class EdgeDiffusionPipeline:
 
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval().to(self.device)
-        self.scheduler_config = dict(DEFAULT_SCHEDULER, **(scheduler_config or {}))
-        self.scheduler = DDIMScheduler(**self.scheduler_config, clip_sample=True, set_alpha_to_one=True)
+        cfg = {k: v for k, v in (scheduler_config or {}).items() if not k.startswith("_")}
+        self.scheduler_config = dict(DEFAULT_SCHEDULER, **cfg)
+        self.scheduler = DDIMScheduler.from_config(
+            dict({"clip_sample": True, "set_alpha_to_one": True}, **self.scheduler_config)
+        )
         self.meta = meta or {}
         self.name = "edge-diffusion"
 
@@ -64,21 +82,55 @@ class EdgeDiffusionPipeline:
 
     @classmethod
     def from_checkpoint(cls, path: str, device=None):
+        """A trained pipeline from a legacy ``.pt`` checkpoint or a ``save_pretrained`` directory."""
+        from gensem.core.model_files import load_pt
+
+        if os.path.isdir(path):
+            return cls.from_pretrained(path, device=device)
         if not os.path.isfile(path):
             raise ValueError(
                 f"edge-diffusion checkpoint not found: {path} "
                 "(train one with scripts/train_edge_diffusion.py, or pass --model PATH)"
             )
         try:
-            ck = torch.load(path, map_location="cpu", weights_only=False)
+            ck = load_pt(path)
             model = EdgeUNet(ck["config"])
-            sd = {k: (v.float() if v.is_floating_point() else v) for k, v in ck["state_dict"].items()}
-            sd.setdefault("text.known", model.text.known)  # older checkpoints: every bucket known
-            model.load_state_dict(sd)
+            _load_state(model, ck["state_dict"])
         except Exception as exc:  # a user-supplied file: any failure is "bad checkpoint"
             raise ValueError(f"bad edge-diffusion checkpoint {path}: {first_line(exc)}") from None
         meta = {"trained": True, "step": ck.get("step"), "recipe": ck.get("recipe")}
         return cls(model, ck.get("scheduler"), device=device, meta=meta)
+
+    @classmethod
+    def from_pretrained(cls, directory: str, device=None):
+        """A pipeline from a ``save_pretrained`` directory (its UNet and scheduler through
+        diffusers' ``from_pretrained``, so either can come from elsewhere)."""
+        from diffusers import DDIMScheduler, UNet2DModel
+        from gensem.core.model_files import read_dir
+
+        cfg, text_sd = read_dir(directory, "edge-diffusion", PRETRAINED_FIX)
+        for sub in ("unet/config.json", "scheduler/scheduler_config.json"):  # else diffusers asks the hub
+            if not os.path.isfile(os.path.join(directory, sub)):
+                raise ValueError(
+                    f"edge-diffusion model directory {directory} has no {sub} ({PRETRAINED_FIX})"
+                )
+        try:
+            model = EdgeUNet(cfg["config"])
+            unet = UNet2DModel.from_pretrained(os.path.join(directory, "unet"), low_cpu_mem_usage=False)
+            if tuple(unet.config.block_out_channels) != tuple(model.config["block_out_channels"]):
+                raise ValueError(
+                    f"unet/ has block_out_channels {list(unet.config.block_out_channels)}, "
+                    f"config.json {model.config['block_out_channels']}"
+                )
+            model.unet = unet
+            _load_state(model, dict(text_sd, **{f"unet.{k}": v for k, v in unet.state_dict().items()}))
+            sched = DDIMScheduler.load_config(os.path.join(directory, "scheduler"))
+        except Exception as exc:
+            raise ValueError(
+                f"bad edge-diffusion model {directory}: {first_line(exc)} ({PRETRAINED_FIX})"
+            ) from None
+        meta = {"trained": True, "step": cfg.get("step"), "recipe": cfg.get("recipe")}
+        return cls(model, sched, device=device, meta=meta)
 
     def save(self, path: str, step: int = 0, recipe: dict | None = None, half: bool = True):
         sd = {
@@ -92,6 +144,22 @@ class EdgeDiffusionPipeline:
             "recipe": recipe or {},
         }
         torch.save(ck, path)
+
+    def save_pretrained(self, directory: str, step: int = 0, recipe: dict | None = None, half: bool = False):
+        """The directory layout of the module docstring; ``half``: fp16 weights as in ``save``."""
+        import copy
+
+        from gensem.core.model_files import write_dir
+
+        unet = copy.deepcopy(self.model.unet).cpu()
+        (unet.half() if half else unet).save_pretrained(os.path.join(directory, "unet"))
+        self.scheduler.save_pretrained(os.path.join(directory, "scheduler"))
+        text = {
+            f"text.{k}": (v.half() if half and v.is_floating_point() else v)
+            for k, v in self.model.text.state_dict().items()
+        }
+        cfg = {"kind": "edge-diffusion", "config": self.model.config, "step": step, "recipe": recipe or {}}
+        write_dir(directory, cfg, text)
 
     @property
     def work_size(self) -> tuple[int, int]:

@@ -103,7 +103,7 @@ def cmd_demo(args, user_error) -> int:
 
         load_image(image)  # fail fast, before loading any model
         codec = args.codec or default_checkpoint()
-        if not os.path.isfile(codec):
+        if not os.path.exists(codec):  # a .pt file or a save_pretrained directory
             raise ValueError(
                 f"edge-codec checkpoint not found: {codec} (train one: scripts/train_edge_codec.py)"
             )

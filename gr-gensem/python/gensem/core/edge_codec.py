@@ -32,6 +32,7 @@ HEADER_REPEAT = 7
 EDGE_POLICIES = ("drop-corrupt", "keep")  # what the receiver does with a map decoded from bad bits
 LATENT_LIMIT = 32.0  # |y|, |z| of a decoded stream; clean streams of all 53 images measured within +-5
 HEADER_BITS = 16
+PRETRAINED_FIX = "write one with EdgeCodec.save_pretrained or scripts/export_models.py"
 
 
 def _build_model(N: int, M: int):
@@ -119,27 +120,61 @@ class EdgeCodec:
 
     @classmethod
     def from_checkpoint(cls, path: str):
-        import torch
+        """A trained codec from a legacy ``.pt`` checkpoint or a ``save_pretrained`` directory."""
+        from gensem.core.model_files import load_pt
 
+        if os.path.isdir(path):
+            return cls.from_pretrained(path)
         if not os.path.isfile(path):
             raise ValueError(
                 f"edge-codec checkpoint not found: {path} (train one: scripts/train_edge_codec.py)"
             )
         try:
-            ck = torch.load(path, map_location="cpu", weights_only=False)
-            cfg = ck["config"]
-            model = _build_model(int(cfg["N"]), int(cfg["M"]))
-            model.load_state_dict(ck["state_dict"])
+            ck = load_pt(path)
+            return cls._from_state(ck["config"], ck["state_dict"], ck.get("recipe"))
         except Exception as exc:  # a user-supplied file: any failure is "bad checkpoint"
             raise ValueError(f"bad edge-codec checkpoint {path}: {first_line(exc)}") from None
-        return cls(model, tuple(cfg.get("size", WORK_SIZE)), dict(cfg, trained=True, recipe=ck.get("recipe")))
+
+    @classmethod
+    def from_pretrained(cls, directory: str):
+        """A codec from ``directory/config.json`` + ``model.safetensors`` (``save_pretrained``)."""
+        from gensem.core.model_files import read_dir
+
+        cfg, sd = read_dir(directory, "edge-codec", PRETRAINED_FIX)
+        try:
+            return cls._from_state(cfg, sd, cfg.get("recipe"))
+        except Exception as exc:
+            raise ValueError(
+                f"bad edge-codec model {directory}: {first_line(exc)} ({PRETRAINED_FIX})"
+            ) from None
+
+    @classmethod
+    def _from_state(cls, cfg: dict, state_dict: dict, recipe):
+        model = _build_model(int(cfg["N"]), int(cfg["M"]))
+        model.load_state_dict(state_dict)  # CompressAI's: resizes the entropy tables to the saved ones
+        size = tuple(cfg.get("size", WORK_SIZE))
+        meta = {"N": int(cfg["N"]), "M": int(cfg["M"]), "size": list(size), "trained": True, "recipe": recipe}
+        return cls(model, size, meta)
+
+    def _config(self) -> dict:
+        return {"N": self.meta["N"], "M": self.meta["M"], "size": list(self.size)}
 
     def save(self, path: str, recipe: dict | None = None):
         import torch
 
         self.model.update(force=True)
-        cfg = {"N": self.meta["N"], "M": self.meta["M"], "size": list(self.size)}
-        torch.save({"config": cfg, "state_dict": self.model.state_dict(), "recipe": recipe or {}}, path)
+        torch.save(
+            {"config": self._config(), "state_dict": self.model.state_dict(), "recipe": recipe or {}}, path
+        )
+
+    def save_pretrained(self, directory: str, recipe: dict | None = None):
+        """``directory/config.json`` (N, M, size, recipe) + ``directory/model.safetensors``
+        (weights and the entropy models' CDF tables, so bitstreams match ``save``'s)."""
+        from gensem.core.model_files import write_dir
+
+        self.model.update(force=True)
+        cfg = dict(kind="edge-codec", **self._config(), recipe=recipe or {})
+        write_dir(directory, cfg, self.model.state_dict())
 
     # ------------------------------------------------------------ coding
     def _latent_shape(self):
