@@ -1,8 +1,10 @@
 """Edge-map bitstream <-> stream-1 payloads: one part per OFDM frame, each with a small
 robust part header, so the receiver can place parts without a CRC on stream 1.
 
-Part header: image_id (16 bits) | part (8) | n_parts (8), every bit repeated 3 times
-(bitwise majority at the receiver: a header survives BER 1e-2 with probability 0.99).
+Part header: image_id (16 bits) | part (8) | n_parts (8) | CRC-16/CCITT-FALSE of those 4
+bytes, every bit repeated 3 times (bitwise majority at the receiver: a header survives BER
+1e-2 with probability 0.99; the CRC then rejects what the vote got wrong, and payloads that
+are not edge parts at all, e.g. PRBS frames, pass it with probability 2^-16).
 The image's parts are consecutive slices of the codec bitstream; ``reassemble`` fills a
 missing part with zero bytes (the codec's decompress survives it); the bridge receiver's
 ``ImageAssembler`` does the same for an image whose parts are still missing at its timeout.
@@ -11,16 +13,19 @@ The image_id is the prompt's ARQ sequence number (one prompt per image).
 
 from __future__ import annotations
 
+import binascii
+
 import numpy as np
 
 REPEAT = 3
-HEADER_FIELDS_BITS = 32
-HEADER_BYTES = HEADER_FIELDS_BITS * REPEAT // 8  # 12
+HEADER_FIELDS_BITS = 48  # 32 bits of fields + CRC-16
+HEADER_BYTES = HEADER_FIELDS_BITS * REPEAT // 8  # 18
 MAX_PARTS = 255
 
 
 def _header(image_id: int, part: int, n_parts: int) -> bytes:
-    raw = np.array([image_id >> 8 & 0xFF, image_id & 0xFF, part, n_parts], np.uint8)
+    fields = bytes([image_id >> 8 & 0xFF, image_id & 0xFF, part, n_parts])
+    raw = np.frombuffer(fields + binascii.crc_hqx(fields, 0xFFFF).to_bytes(2, "big"), np.uint8)
     return np.packbits(np.repeat(np.unpackbits(raw), REPEAT)).tobytes()
 
 
@@ -40,12 +45,15 @@ def packetize(data: bytes, image_id: int, max_payload: int) -> list[bytes]:
 
 
 def parse(payload: bytes) -> tuple[int, int, int, bytes] | None:
-    """(image_id, part, n_parts, body) by majority vote, None if too short or inconsistent."""
+    """(image_id, part, n_parts, body) by majority vote, None if too short, the CRC fails, or
+    inconsistent."""
     if len(payload) < HEADER_BYTES:
         return None
     bits = np.unpackbits(np.frombuffer(payload[:HEADER_BYTES], np.uint8))
     votes = (bits.reshape(HEADER_FIELDS_BITS, REPEAT).sum(axis=1) > REPEAT // 2).astype(np.uint8)
-    b = np.packbits(votes)
+    b = np.packbits(votes).tobytes()
+    if binascii.crc_hqx(b[:4], 0xFFFF) != int.from_bytes(b[4:6], "big"):
+        return None
     image_id, part, n_parts = int(b[0]) << 8 | int(b[1]), int(b[2]), int(b[3])
     if n_parts < 1 or part >= n_parts:
         return None
