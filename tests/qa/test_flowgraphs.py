@@ -157,7 +157,7 @@ t_step = []
 def done():
     # Poll rather than sleep a fixed time: on a loaded CI machine the first 64-QAM
     # frames can take several seconds to come through (CI once saw none after 1.5 s).
-    recs = tb.gensem_prbs_ber_sink_0.records[out["before"]:]
+    recs = list(tb.gensem_prbs_ber_sink_0.records)[out["before"]:]
     n64 = sum(r["mod"] == 64 for r in recs)
     if n64 < 10 and time.monotonic() - t_step[0] < 30:
         Qt.QTimer.singleShot(250, done)

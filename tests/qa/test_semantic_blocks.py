@@ -27,7 +27,7 @@ def test_semantic_loopback_prompt_and_symbols():
     tb.msg_connect(rx, "s0_symbols", sym0, "store")
     tb.msg_connect(rx, "s1_symbols", sym1, "store")
     tb.run()
-    assert rx.delivered == [(0, "hello hier")] and prompts.num_messages() == 1
+    assert list(rx.delivered) == [(0, "hello hier")] and prompts.num_messages() == 1
     assert ber.frames == 10 and ber.bit_errors == 0
     assert sym0.num_messages() >= 1 and sym1.num_messages() == 10
     z1 = np.array(pmt.c32vector_elements(pmt.cdr(sym1.get_message(0))))

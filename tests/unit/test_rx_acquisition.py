@@ -49,7 +49,7 @@ def _score(out, nbytes=256):
         seqs.add(f.seq)
         errs += prbs.count_bit_errors(prbs.payload(1, f.seq, nbytes), f.s1_payload)
         bits += 8 * nbytes
-    prompts = {f.prompt[0] for f in out if f.prompt and f.prompt[1] == PROMPT}
+    prompts = {f.prompt[1] for f in out if f.prompt and f.prompt[2] == PROMPT}  # (session, seq, payload)
     return len(seqs), bits, errs, len(prompts)
 
 

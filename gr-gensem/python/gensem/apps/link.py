@@ -378,8 +378,6 @@ def _report(tb: LoopbackLink, cfg: LinkConfig, elapsed: float, timed_out: bool) 
     out = {}
     if cfg.stream in ("adaptive", "both"):
         ber = tb.ber
-        recs = ber.records
-        snr1 = [r["snr1_db"] for r in recs if r["snr1_db"] is not None]
         out["adaptive"] = {
             "mod": cfg.mod,
             "bits": ber.bits,
@@ -389,10 +387,10 @@ def _report(tb: LoopbackLink, cfg: LinkConfig, elapsed: float, timed_out: bool) 
             "frames_received": ber.frames,
             "frame_errors": ber.frame_errors,
             "per": 1 - (ber.frames - ber.frame_errors) / tb.tx.prbs_sent if tb.tx.prbs_sent else None,
-            "snr_est_db": round(sum(snr1) / len(snr1), 2) if snr1 else None,
+            "snr_est_db": round(ber.snr1_mean_db, 2) if ber.snr1_mean_db is not None else None,
         }
     if cfg.stream in ("prompt", "both"):
-        outcomes = tb.tx.arq.outcomes + ([tb.tx.arq.current] if tb.tx.arq.current else [])
+        outcomes = list(tb.tx.arq.outcomes) + ([tb.tx.arq.current] if tb.tx.arq.current else [])
         o = outcomes[0] if outcomes else None
         delivered = tb.arq_rx.delivered
         text = delivered[0][1] if delivered else None

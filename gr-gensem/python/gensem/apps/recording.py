@@ -121,7 +121,7 @@ def replay(path, prbs_seed=None) -> dict:
     texts = [t for _, t in tb.rx.delivered]
     expected = g.get("gensem:text") or None
     snr0 = [f["snr0_db"] for f in frames if f.get("s0_present") and math.isfinite(f["snr0_db"])]
-    snr1 = [r["snr1_db"] for r in ber.records if r["snr1_db"] is not None]
+    snr1 = ber.snr1_mean_db
     return {
         "file": str(sigmf_io.meta_path(path)),
         "samples": data.stat().st_size // 8,
@@ -146,8 +146,8 @@ def replay(path, prbs_seed=None) -> dict:
             "bits": ber.bits,
             "bit_errors": ber.bit_errors,
             "ber": ber.ber if ber.bits else None,
-            "mods": sorted({int(r["mod"]) for r in ber.records}),
-            "snr1_est_db": round(sum(snr1) / len(snr1), 2) if snr1 else None,
+            "mods": sorted(ber.mods),
+            "snr1_est_db": round(snr1, 2) if snr1 is not None else None,
         },
         "elapsed_s": round(elapsed, 3),
     }

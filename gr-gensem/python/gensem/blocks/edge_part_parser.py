@@ -37,11 +37,16 @@ class edge_part_parser(gr.basic_block):
         hdr = parse(data)
         if hdr is None:
             self.bad_headers += 1
-            log.warning(
-                "gensem_edge_part_parser: frame %s: edge part header unreadable (%d bytes), payload not placed",
-                meta.get("frame"),
-                len(data),
-            )
+            n = self.bad_headers
+            if n <= 10 or n % 1000 == 0:  # the counter is exact; the log stays readable on long runs
+                log.warning(
+                    "gensem_edge_part_parser: frame %s: edge part header unreadable (%d bytes), payload not "
+                    "placed (%d so far%s)",
+                    meta.get("frame"),
+                    len(data),
+                    n,
+                    "; logging every 1000th" if n == 10 else "",
+                )
             return
         image_id, part, n_parts, body = hdr
         self.parsed += 1

@@ -12,6 +12,8 @@ feedback link. Ports: in ``frames``; out ``control``, ``events`` (one dict per f
 
 from __future__ import annotations
 
+from collections import deque
+
 import pmt
 from gnuradio import gr
 
@@ -43,7 +45,7 @@ class plan_controller(gr.basic_block):
             margin_db=margin_db,
         )
         self.keep_records = bool(keep_records)
-        self.records = []
+        self.records = deque(maxlen=4096)  # the latest plan events (bounded on long runs)
         self.bad_messages = 0
         self.commands = 0
         self._sent = None  # (mod, power_q) of the last command

@@ -2,16 +2,21 @@
 
 Compares every stream-1 PDU with the pseudo-random payload the transmitter derived
 from (seed, frame) and accumulates bits, bit errors and frames; per-frame records
-(frame, mod, snr1_db, bit_errors) are kept for reports.
+(frame, mod, snr1_db, bit_errors) are kept for reports, the latest ``MAX_RECORDS`` of them
+(memory stays bounded on long runs; the counters and the running SNR mean cover all frames).
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import pmt
 from gnuradio import gr
 
 from gensem.blocks.pdu_util import log, parse_pdu
 from gensem.dsp import prbs
+
+MAX_RECORDS = 4096  # per-frame records kept (counters cover the whole run)
 
 
 class prbs_ber_sink(gr.basic_block):
@@ -24,7 +29,9 @@ class prbs_ber_sink(gr.basic_block):
         self.frames = 0
         self.frame_errors = 0
         self.bad_messages = 0
-        self.records = []
+        self.records = deque(maxlen=MAX_RECORDS)  # the latest per-frame records (bounded)
+        self.snr1_sum, self.snr1_n = 0.0, 0  # running mean of the stream-1 SNR estimates
+        self.mods: set[int] = set()  # modulation orders seen
         self.message_port_register_in(pmt.intern("in"))
         self.set_msg_handler(pmt.intern("in"), self._handle)
 
@@ -42,6 +49,12 @@ class prbs_ber_sink(gr.basic_block):
         self.bits += 8 * len(data)
         self.bit_errors += errs
         self.frame_errors += errs > 0
+        snr1, mod = meta.get("snr1_db"), meta.get("mod")
+        if isinstance(snr1, (int, float)) and snr1 == snr1:
+            self.snr1_sum += float(snr1)
+            self.snr1_n += 1
+        if mod is not None:
+            self.mods.add(int(mod))
         if self.keep_records:
             self.records.append(
                 {
@@ -52,6 +65,10 @@ class prbs_ber_sink(gr.basic_block):
                     "bits": 8 * len(data),
                 }
             )
+
+    @property
+    def snr1_mean_db(self):
+        return self.snr1_sum / self.snr1_n if self.snr1_n else None
 
     @property
     def ber(self) -> float:

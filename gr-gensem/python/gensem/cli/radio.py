@@ -59,7 +59,7 @@ def cmd_radio(a) -> int:
             if done_at:  # the time to the last frame, without the linger
                 elapsed = done_at[0] - t_start
             tx, arq = tb.sem.tx, tb.sem.tx.arq
-            outcomes = arq.outcomes + ([arq.current] if arq.current else [])
+            outcomes = list(arq.outcomes) + ([arq.current] if arq.current else [])
             r = {
                 "role": "tx",
                 "device": a.device,

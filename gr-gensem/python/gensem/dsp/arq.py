@@ -54,7 +54,8 @@ class StopAndWaitSender:
         self.max_retries = int(max_retries)
         self.session = new_session() if session is None else int(session) & 0xFFFFFFFF
         self.queue: deque[PromptOutcome] = deque()
-        self.outcomes: list[PromptOutcome] = []
+        self.outcomes: deque[PromptOutcome] = deque(maxlen=MAX_DELIVERED)  # the latest, bounded
+        self.finished = 0  # prompts finished (ACKed or given up), all of them
         self.current: PromptOutcome | None = None
         self._packet = b""
         self._sent_frame = -1  # absolute frame number of the last transmission
@@ -108,6 +109,7 @@ class StopAndWaitSender:
             self._need_tx = True
 
     def _finish(self):
+        self.finished += 1
         self.outcomes.append(self.current)
         self.current = None
 

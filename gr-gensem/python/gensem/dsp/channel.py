@@ -15,6 +15,8 @@ chunk is about len / epsilon samples long).
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 
 
@@ -67,7 +69,7 @@ class ChannelModel:
         self._hist = np.zeros(self.n_taps - 1, np.complex64)
         self._n = 0  # sample counter for the CFO phase
         self.frames = 0
-        self.gains = []  # per-frame sum |h_l|^2, for statistics
+        self.gains = deque(maxlen=4096)  # the latest frames' sum |h_l|^2, for statistics
         if fading == "none":
             phases = self.rng.uniform(0, 2 * np.pi, n_taps)
             phases[0] = 0.0
