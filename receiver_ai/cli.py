@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's)")
     p.add_argument("--publish", help="PUB endpoint for per-image JSON records, e.g. tcp://*:5556")
+    p.add_argument(
+        "--curve-keys",
+        default="",
+        help="directory from `gensem keys`: CURVE-authenticated, encrypted bridge (same DIR on the radio)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout at the end")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # tests: tiny random model
     return p
@@ -305,7 +310,12 @@ def run(args) -> int:
         timeout_s=args.assembly_timeout,
         shard=shard,
         assembler=assembler,
+        curve_keys=args.curve_keys,
     )
+    from gensem.core.zmq_security import warn_if_exposed
+
+    if args.bind and (warning := warn_if_exposed(args.connect, args.curve_keys, PROG)):
+        print(warning, file=sys.stderr)
     pub = None
     try:
         processor, desc, counters = (_load_jscc if jscc else _load_semantic)(args)

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 import pytest
-from gensem.apps.jscc_link import expected_noise_var, fragment, reassemble, send_over_link
 from gensem import prompt_arq_rx, two_stream_rx, two_stream_tx
+from gensem.apps.jscc_link import expected_noise_var, fragment, reassemble, send_over_link
 from gensem.blocks.pdu_util import make_c32_pdu, make_pdu, parse_c32_pdu
 from gensem.dsp import prompt_packet
 from gnuradio import blocks, gr

@@ -2,11 +2,12 @@
 gives the same frames as inline decoding, loses none at the end of the stream, carries
 the ARQ loop, and falls back to inline decoding if the worker dies."""
 
+import threading
 import time
 
 import numpy as np
-from gensem.apps.link import LinkConfig, run_link
 from gensem import two_stream_rx, two_stream_tx
+from gensem.apps.link import LinkConfig, run_link
 from gensem.blocks.prbs_ber_sink import prbs_ber_sink
 from gensem.dsp import prbs
 from gensem.dsp.conv_code import ConvCode
@@ -87,3 +88,39 @@ def test_worker_death_falls_back_to_inline():
     time.sleep(0.05)
     assert rx._worker is None  # switched to inline decoding
     assert ber.frames >= 20 and ber.bit_errors == 0  # frames after the switch are decoded
+
+
+def test_hung_worker_is_killed_and_nothing_is_lost(monkeypatch):
+    """A worker that stops answering (SIGSTOP: alive, silent) used to hold the flowgraph
+    forever; the watchdog kills it and the block decodes inline from the first sample the
+    worker had not confirmed (a frame the worker held half-decoded is lost, as when it dies)."""
+    import os
+    import signal
+
+    monkeypatch.setattr(two_stream_rx, "WATCHDOG_S", 1.0)
+    x = _signal(30, mod=4)
+    tb = gr.top_block()
+    src = blocks.vector_source_c(x.tolist())
+    rx = two_stream_rx(decode_process=True)
+    ber = prbs_ber_sink(seed=3)
+    tb.connect(src, blocks.throttle(gr.sizeof_gr_complex, 2e5), rx)
+    tb.msg_connect(rx, "adaptive", ber, "in")
+    tb.start()
+    t0 = time.monotonic()
+    while rx._worker is None and time.monotonic() - t0 < 5:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    pid = rx._worker._proc.pid
+    os.kill(pid, signal.SIGSTOP)  # hung: the process lives, nothing comes back
+    try:
+        done = threading.Event()
+        threading.Thread(target=lambda: (tb.wait(), done.set()), daemon=True).start()
+        assert done.wait(60), "the flowgraph hangs with the worker"
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    time.sleep(0.05)
+    assert rx.worker_stalls == 1 and rx._worker is None
+    assert ber.frames >= 20 and ber.bit_errors == 0

@@ -148,3 +148,62 @@ def test_bad_parameters_and_busy_port_are_one_line_errors():
         assert "\n" not in str(info.value)
     finally:
         a.stop()
+
+
+def test_pub_bridge_drops_are_counted_not_hidden():
+    """A plain PUB socket discards at its high-water mark and with no subscriber, and its
+    send still succeeds: the drops were invisible. The sink's XPUB (NODROP) counts both."""
+    import zmq
+
+    sink = zmq_bridge_sink(endpoint="tcp://127.0.0.1:*", pattern="pub", bind=True, hwm=5)
+    sink.start()
+    try:
+        sink._on_prompt(make_pdu({"prompt_seq": 0, "frame": 0, "snr0_db": 1.0}, b"nobody listens"))
+        assert sink.no_subscriber == 1 and sink.dropped["prompt"] == 1 and sink.sent["prompt"] == 0
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.setsockopt(zmq.RCVHWM, 5)
+        sub.setsockopt(zmq.SUBSCRIBE, b"gensem/")
+        sub.connect(sink.last_endpoint)
+        deadline = time.monotonic() + 5
+        while sink.subscribers == 0 and time.monotonic() < deadline:
+            sink._read_subscriptions()
+            time.sleep(0.02)
+        payload = bytes(200_000)  # big messages fill the socket buffers quickly
+        for k in range(400):  # the subscriber never reads: it falls behind
+            sink._on_adaptive(make_pdu({"frame": k, "mod": 16, "snr1_db": 20.0}, payload))
+        sub.close(0)
+    finally:
+        sink.stop()
+    assert sink.sent["edge"] + sink.dropped["edge"] == 400
+    assert sink.dropped["edge"] > 0 and sink.sent["edge"] >= 5
+
+
+def test_curve_bridge_sink_sends_nothing_to_a_receiver_without_keys(tmp_path):
+    """The radio's bridge sink with --curve-keys: a receiver with the keys gets the
+    prompts, one without them gets nothing (its handshake fails)."""
+    from gensem.core.zmq_security import make_keys
+
+    keys = str(tmp_path / "keys")
+    make_keys(keys)
+    sink = zmq_bridge_sink(endpoint="tcp://127.0.0.1:*", pattern="pub", bind=True, curve_keys=keys)
+    sink.start()
+    try:
+        ours = BridgeClient(sink.last_endpoint, pattern="sub", curve_keys=keys)
+        stranger = BridgeClient(sink.last_endpoint, pattern="sub")
+        deadline = time.monotonic() + 10
+        k = 0
+        while time.monotonic() < deadline:
+            sink._on_prompt(make_pdu({"prompt_seq": k, "frame": k, "snr0_db": 1.0, "n_parts": 0}, b"a red car"))
+            k += 1
+            if ours.get(timeout_s=0.1) is not None:
+                break
+        else:
+            pytest.fail("the keyed receiver got nothing")
+        assert stranger.get(timeout_s=1.0) is None and stranger.stats()["received"] == 0
+        ours.close()
+        stranger.close()
+    finally:
+        sink.stop()
+    with pytest.raises(ValueError, match="gensem keys"):
+        zmq_bridge_sink(endpoint="tcp://127.0.0.1:*", curve_keys=str(tmp_path / "missing"))

@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
+from gensem.core import edge_codec as ec  # noqa: E402
 from gensem.core.edge_codec import EdgeCodec  # noqa: E402
 from gensem.core.images import fit_image, load_image  # noqa: E402
-from gensem.core import edge_codec as ec  # noqa: E402
 from gensem.semantic.edges import canny_edges, edge_f1  # noqa: E402
 
 SIZE = (128, 128)

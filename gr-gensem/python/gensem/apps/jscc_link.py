@@ -123,7 +123,11 @@ def _flowgraph(
 
         pub = bridge["pattern"] == "pub"  # PUB binds; PUSH connects to the receiver's PULL (nothing lost)
         tb.bridge = zmq_bridge_sink(
-            endpoint=bridge["endpoint"], pattern=bridge["pattern"], bind=pub, stream0="side"
+            endpoint=bridge["endpoint"],
+            pattern=bridge["pattern"],
+            bind=pub,
+            stream0="side",
+            curve_keys=bridge.get("curve_keys", ""),
         )
         tb.msg_connect(tb.arq_rx, "prompt", tb.bridge, "prompt")
         tb.msg_connect(tb.rx, "adaptive", tb.bridge, "adaptive")
@@ -208,7 +212,7 @@ def send_over_link(
         )
     msg = asm.assemble()
     arq = tb.tx.arq
-    outcomes = arq.outcomes + ([arq.current] if arq.current else [])
+    outcomes = list(arq.outcomes) + ([arq.current] if arq.current else [])
     nv = msg.noise_var
     extra = {}
     if tb.bridge is not None:

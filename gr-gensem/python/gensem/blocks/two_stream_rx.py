@@ -16,7 +16,10 @@ The per-stream SNR estimates (Es/N0 on each sub-channel) feed the planner.
 ``decode_process=True`` runs the frame receiver in a worker process
 (``dsp.rx_worker``), off this process's interpreter lock: the block then only forwards
 samples and publishes results. It consumes input only as the worker confirms it, so no
-frame is lost when the stream ends; if the worker dies the block decodes inline again.
+frame is lost when the stream ends; if the worker dies, or hangs (no result for
+``WATCHDOG_S`` with samples outstanding: killed, counted in ``worker_stalls``), the block
+decodes inline again, from the first sample the worker had not confirmed (a frame the
+worker held half-decoded is lost then).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class two_stream_rx(gr.sync_block):
     # buffer bounds it too, so give the block feeding this one a large output buffer
     # (the loopback uses 1 Mi samples: 2.4-2.7 -> 3.7-3.9 Msps measured here)
     MAX_LAG = 1 << 20
+    WATCHDOG_S = 10.0  # samples outstanding and no result from the worker this long: it hangs
 
     def __init__(self, n_prompt_carriers=24, decode_process=False):
         gr.sync_block.__init__(self, name="gensem_two_stream_rx", in_sig=[np.complex64], out_sig=None)
@@ -69,6 +73,7 @@ class two_stream_rx(gr.sync_block):
         self.decode_process = bool(decode_process)
         self.samples_in = 0
         self.decode_errors = 0
+        self.worker_stalls = 0
         self._subscribed = None
         self._worker = None
         self._remote_stats = None
@@ -132,7 +137,15 @@ class two_stream_rx(gr.sync_block):
 
     def _collect(self, timeout):
         w = self._worker
-        for res in w.results(timeout):
+        got = w.results(timeout)
+        if not got and w.stalled(self.WATCHDOG_S):
+            self.worker_stalls += 1
+            log.error(
+                "gensem_two_stream_rx: decoder process gave no result for %.0f s; killing it", self.WATCHDOG_S
+            )
+            w.kill()
+            got = w.results(5.0)  # its EOF (and anything it sent before)
+        for res in got:
             self._confirmed = res["pushed"]
             self._remote_stats = res["stats"]
             if res["error"]:

@@ -12,6 +12,15 @@ bridge stream ``prompt``) or ``"side"`` (CDM-JSCC side-information packets, brid
 ``side``). A c32 PDU on ``adaptive`` (an analog frame) always goes out as stream ``analog``,
 a u8 one as ``edge``. The socket binds (or connects) when the flowgraph starts.
 Counters: ``sent``, ``dropped`` (queue full / no peer), ``bad_pdus`` (per stream).
+``curve_keys``: a directory made by ``gensem keys``: the link is CURVE-authenticated and
+encrypted (``gensem.core.zmq_security``; the side that binds is the CURVE server); binding
+a non-loopback address without keys logs a one-line warning.
+
+No hidden drops: "pub" is an XPUB socket with ``ZMQ_XPUB_NODROP``, so a subscriber that
+falls behind by ``hwm`` messages makes the send fail (counted in ``dropped``) instead of
+ZeroMQ discarding it silently, and a message sent while no receiver is subscribed is counted
+too (``no_subscriber``, part of ``dropped``). "push" blocks at the high-water mark, which
+the non-blocking send turns into a counted drop as well.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from gnuradio import gr
 from gensem.blocks.pdu_util import log, parse_c32_pdu, parse_pdu
 from gensem.core.bridge_schema import DEFAULT_MAX_BYTES, STREAMS, BridgeError, encode, message_from_pdu
 
-PATTERNS = {"pub": zmq.PUB, "push": zmq.PUSH}
+PATTERNS = {"pub": zmq.XPUB, "push": zmq.PUSH}
 STREAM0 = ("prompt", "side")
 
 
@@ -79,6 +88,7 @@ class zmq_bridge_sink(gr.basic_block):
         hwm=1000,
         max_bytes=DEFAULT_MAX_BYTES,
         stream0="prompt",
+        curve_keys="",
     ):
         gr.basic_block.__init__(self, name="gensem_zmq_bridge_sink", in_sig=None, out_sig=None)
         self.endpoint = check_endpoint(endpoint)
@@ -95,9 +105,16 @@ class zmq_bridge_sink(gr.basic_block):
         if stream0 not in STREAM0:
             raise ValueError(f"stream0 must be 'prompt' (text prompt) or 'side' (CDM-JSCC), got {stream0!r}")
         self.stream0 = stream0
+        self.curve_keys = str(curve_keys or "")
+        if self.curve_keys:  # bad or missing keys: a one-line error now, not at start
+            from gensem.core.zmq_security import check_keys
+
+            check_keys(self.curve_keys, server=self.bind)
         self.sent = {s: 0 for s in STREAMS}
         self.dropped = {s: 0 for s in STREAMS}
         self.bad_pdus = {s: 0 for s in STREAMS}
+        self.no_subscriber = 0  # PUB messages sent while no receiver was subscribed (in dropped)
+        self.subscribers = 0
         self.last_endpoint = None
         self._ctx = None
         self._sock = None
@@ -114,6 +131,13 @@ class zmq_bridge_sink(gr.basic_block):
         sock = self._ctx.socket(PATTERNS[self.pattern])
         sock.setsockopt(zmq.SNDHWM, self.hwm)
         sock.setsockopt(zmq.LINGER, 500)
+        if self.pattern == "pub":
+            sock.setsockopt(zmq.XPUB_NODROP, 1)  # a full subscriber queue: EAGAIN, counted
+        from gensem.core.zmq_security import secure, warn_if_exposed
+
+        secure(sock, self.curve_keys, server=self.bind)
+        if self.bind:
+            warn_if_exposed(self.endpoint, self.curve_keys, "gensem_zmq_bridge_sink", log)
         try:
             if self.bind:
                 sock.bind(self.endpoint)
@@ -161,11 +185,29 @@ class zmq_bridge_sink(gr.basic_block):
         if self._sock is None:
             self.dropped[stream] += 1
             return
+        if self.pattern == "pub":
+            self._read_subscriptions()
+            if self.subscribers == 0:  # ZeroMQ would discard it: count it
+                self.no_subscriber += 1
+                self.dropped[stream] += 1
+                return
         try:
             self._sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
             self.sent[stream] += 1
         except zmq.Again:
             self.dropped[stream] += 1
+
+    def _read_subscriptions(self):
+        """XPUB hands us (un)subscriptions: byte 1 = subscribe, 0 = unsubscribe, then the topic."""
+        while True:
+            try:
+                ev = self._sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if ev[:1] == b"\x01":
+                self.subscribers += 1
+            elif ev[:1] == b"\x00":
+                self.subscribers = max(0, self.subscribers - 1)
 
     @property
     def total_sent(self) -> int:

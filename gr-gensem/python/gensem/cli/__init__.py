@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_calibrate_parser(sub, UserError)
     from gensem.cli.jscc import add_jscc_parser
+    from gensem.cli.keys import add_keys_parser
+
+    add_keys_parser(sub, UserError)
 
     add_jscc_parser(sub, UserError)
     from gensem.cli.record import add_subcommands  # record, replay, radio
@@ -59,7 +62,7 @@ def main(argv=None) -> int:
         args = ap.parse_args(argv)
         if not getattr(args, "func", None):
             raise UserError(
-                "gensem: choose a subcommand: link, sweep, plan, demo, calibrate, jscc, record, replay, radio (gensem -h for help)"
+                "gensem: choose a subcommand: link, sweep, plan, demo, calibrate, jscc, keys, record, replay, radio (gensem -h for help)"
             )
         return args.func(args)
     except UserError as exc:

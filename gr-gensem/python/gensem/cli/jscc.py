@@ -67,6 +67,7 @@ def add_jscc_parser(sub, user_error):
         "tcp://gpu-host:5555 (receiver runs with --bind --pattern pull); with pub the endpoint to bind",
     )
     s.add_argument("--bridge-pattern", choices=("pub", "push"), default="push")
+    s.add_argument("--curve-keys", default="", help="directory from `gensem keys`: CURVE-secured bridge")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="out/jscc_send")
     s.add_argument("--json", action="store_true")
@@ -179,9 +180,17 @@ def cmd_send(args, user_error) -> int:
                 "gensem jscc send: --bridge needs --over-link (the bridge carries the link's PDUs)"
             )
         try:
-            bridge = {"endpoint": check_endpoint(args.bridge), "pattern": args.bridge_pattern}
+            bridge = {
+                "endpoint": check_endpoint(args.bridge),
+                "pattern": args.bridge_pattern,
+                "curve_keys": args.curve_keys,
+            }
             if args.bridge_pattern == "pub":
                 probe_bind(bridge["endpoint"])
+            if args.curve_keys:
+                from gensem.core.zmq_security import check_keys
+
+                check_keys(args.curve_keys, server=args.bridge_pattern == "pub")  # PUB binds
         except ValueError as exc:
             raise user_error(f"gensem jscc send: {exc}") from None
     if args.over_link:

@@ -302,7 +302,11 @@ class BridgeClient:
         rcvhwm: int = 1000,
         context: zmq.Context | None = None,
         assembler=None,
+        curve_keys: str | None = None,
     ):
+        """``curve_keys``: a ``gensem keys`` directory: CURVE authentication and encryption
+        (``gensem.core.zmq_security``; the binding side is the server). A bad key file is a
+        one-line ValueError."""
         pattern = str(pattern).lower()
         if pattern not in PATTERNS:
             raise ValueError(f"pattern must be 'sub' or 'pull', got {pattern!r}")
@@ -321,8 +325,17 @@ class BridgeClient:
         self.sock = self._ctx.socket(PATTERNS[pattern])
         self.sock.setsockopt(zmq.RCVHWM, int(rcvhwm))
         self.sock.setsockopt(zmq.LINGER, 0)
+        # a peer that sends a frame over the schema's cap is disconnected before it is buffered
+        self.sock.setsockopt(zmq.MAXMSGSIZE, self.max_bytes)
         if pattern == "sub":
             self.sock.setsockopt(zmq.SUBSCRIBE, b"gensem/")
+        try:
+            from gensem.core.zmq_security import secure
+
+            secure(self.sock, curve_keys or "", server=bind)
+        except ValueError:
+            self.sock.close(0)
+            raise
         try:
             (self.sock.bind if bind else self.sock.connect)(endpoint)
         except zmq.ZMQError as exc:
