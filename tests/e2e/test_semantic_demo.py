@@ -61,6 +61,7 @@ def test_demo_end_to_end(tiny, snr_db, sent):
     # (prompt-only at M1 = 0) without waiting for its assembly timeout
     images = r["bridge"]["images"]
     assert images["completed"] == 1 and images["timeouts"] == 0 and images["partial"] == 0
+    assert 0 <= r["image_id"] < 1 << 16  # the prompt's ARQ number, drawn per run; its parts carry it
 
 
 def test_demo_with_hed_edges(tiny, tmp_path):

@@ -108,3 +108,11 @@ def test_ack_of_another_session_is_not_taken_and_sessions_are_random():
     for s in range(MAX_SESSIONS + 10):
         rx.on_frame(0, True, True, prompt_packet.build(0, b"x", session=s + 1))
     assert len(rx.last_seq) == MAX_SESSIONS and rx.delivered_count == MAX_SESSIONS + 10
+
+
+def test_first_seq_sets_the_image_id_a_caller_must_know_in_advance():
+    from gensem.dsp.arq import StopAndWaitReceiver, StopAndWaitSender
+
+    tx, rx = StopAndWaitSender(first_seq=65535), StopAndWaitReceiver()
+    assert [tx.submit("a"), tx.submit("b")] == [65535, 0]  # wraps like the 16-bit field
+    assert _deliver(tx, rx) == ["a", "b"]

@@ -66,6 +66,7 @@ class LinkConfig:
     bridge_endpoint: str = ""  # send decoded prompt / edge parts to a GPU receiver over ZeroMQ
     bridge_pattern: str = "pub"  # pub (bind) or push (connect to a PULL receiver: nothing lost)
     n_parts: int | None = None  # send the prompt as an image prompt announcing this many edge parts
+    first_prompt_seq: int = 0  # the first prompt's ARQ number: the image id of its edge parts
     # what the radios do (carrier/clock offsets in ppm, phase noise, IQ, DC, gain, clipping)
     impairments: RadioImpairments = field(default_factory=RadioImpairments)
 
@@ -208,6 +209,7 @@ class LoopbackLink(gr.top_block):
             prompt_carousel=cfg.adaptive_plan,
             # no prompt stream at all: stream 1 takes the idle B0 carriers too (wide frames)
             wide_when_idle=cfg.stream == "adaptive",
+            first_seq=cfg.first_prompt_seq,
         )
         self.channel = ofdm_channel(
             noise_var=cfg.noise_var,

@@ -79,7 +79,12 @@ def run_demo(
     pl = plan(snr_db, v0, v1, target_ber, params)
     d = pl["discrete"]
     m1 = int(d["modulation"])
-    parts = packetize(bits, image_id=0, max_payload=PAYLOAD_BYTES) if m1 else []
+    # the image id is the prompt's ARQ sequence number, drawn at random for this run (a
+    # receiver that outlives this transmitter must not take it for an earlier image)
+    import secrets
+
+    image_id = secrets.randbelow(1 << 16)
+    parts = packetize(bits, image_id=image_id, max_payload=PAYLOAD_BYTES) if m1 else []
 
     from gensem.core.bridge_client import BridgeClient
 
@@ -100,6 +105,7 @@ def run_demo(
                 bridge_pattern="push",
                 seed=seed,
                 impairments=impairments or RadioImpairments(),
+                first_prompt_seq=image_id,
             )
         else:  # M1 = 0: the edge map is not sent; the prompt gets all the power (half the band: +3 dB)
             f0 = 1.0
@@ -113,6 +119,7 @@ def run_demo(
                 bridge_pattern="push",
                 seed=seed,
                 impairments=impairments or RadioImpairments(),
+                first_prompt_seq=image_id,
             )
         link = run_link(cfg)
         pr = link["prompt"] if parts else link
@@ -157,6 +164,7 @@ def run_demo(
         "edge_detail_scale": fitted["scale"],
         "edge_within_budget": fitted["within_budget"],
         "edge_parts": len(parts),
+        "image_id": image_id,
         "edge_ber": None if adaptive is None else adaptive["ber"],
         "edge_bits_on_air": None if adaptive is None else adaptive["bits"],
         "edge_part_header_bytes": HEADER_BYTES,

@@ -76,6 +76,7 @@ class two_stream_tx(gr.sync_block):
         prompt_carousel=False,
         analog_frame_symbols=2400,
         wide_when_idle=False,
+        first_seq=0,
     ):
         gr.sync_block.__init__(self, name="gensem_two_stream_tx", in_sig=None, out_sig=[np.complex64])
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
@@ -100,7 +101,7 @@ class two_stream_tx(gr.sync_block):
         self.tail = int(tail)
         self.max_queue = int(max_queue)
         self.code = ConvCode()
-        self.arq = StopAndWaitSender(max_retries)
+        self.arq = StopAndWaitSender(max_retries, first_seq=first_seq)
         self.prompt_carousel = bool(prompt_carousel)
         self.wide_when_idle = bool(wide_when_idle)
         self._last_prompt = None

@@ -48,7 +48,9 @@ class PromptOutcome:
 
 
 class StopAndWaitSender:
-    def __init__(self, max_retries: int = 32, session: int | None = None):
+    def __init__(self, max_retries: int = 32, session: int | None = None, first_seq: int = 0):
+        """``first_seq``: the first prompt's sequence number (an image's id is its prompt's
+        number, so a caller that must know it before the run picks it)."""
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.max_retries = int(max_retries)
@@ -62,7 +64,7 @@ class StopAndWaitSender:
         self._need_tx = False
         self._sent_time = 0.0
         self.progress = -1  # highest absolute frame number the receiver reported
-        self._next_seq = 0
+        self._next_seq = int(first_seq) % SEQ_MOD
         self.acks = self.nacks = self.timeouts = self.foreign_acks = 0
 
     # -- user side
