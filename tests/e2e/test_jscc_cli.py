@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -65,6 +66,12 @@ def test_eval_json_one_row_per_method(weights, tmp_path):
         assert set(row) >= {"psnr", "ms_ssim", "lpips", "cbr", "decode_s"} and "error" not in row
         assert 0 < row["cbr"] <= 1 / 12 * 1.15  # measured CBR near the target
     assert rows["hevc+capacity"]["psnr"] > 25  # a real codec at 1/12 and 10 dB
+    for m in ("cdm-jscc-p", "cdm-jscc-d"):  # the side information the decoder needs is counted
+        row = rows[m]
+        assert row["cbr_side"] > 0 and row["side_info_bytes"] > 0
+        assert row["cbr"] == pytest.approx(row["cbr_symbols"] + row["cbr_side"], rel=1e-12)
+        side = 8 * row["side_info_bytes"] / np.log2(1 + 10 ** (10 / 10)) / (3 * 512 * 768)
+        assert row["cbr_side"] == pytest.approx(side, rel=1e-9)  # at capacity, 10 dB
     assert os.path.isfile(tmp_path / "reconstructions.png") and os.path.isfile(tmp_path / "eval.json")
 
 
@@ -79,6 +86,11 @@ def test_send_over_link_and_bad_input(weights, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.loads(r.stdout)
     assert rep["lost_symbols"] == 0 and abs(rep["snr_est_db"] - 15) < 2 and os.path.isfile(rep["output"])
+    # the budget holds with the side information at capacity; the link's real stream-0 cost
+    # (coded, with retransmissions) is reported beside it, and it is larger
+    assert rep["cbr"] == pytest.approx(1 / 12, rel=0.15) and rep["cbr_side"] > 0
+    assert rep["cbr_link"] == pytest.approx(rep["cbr_symbols"] + rep["cbr_side_link"], rel=1e-12)
+    assert rep["cbr_side_link"] > rep["cbr_side"]
     for args, msg in (
         (["send", "--image", "missing.png"], "neither an image file"),
         (["send", "--image", "skimage:astronaut", "--cbr", "1/0"], "bad --cbr"),

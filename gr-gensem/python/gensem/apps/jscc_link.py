@@ -213,6 +213,8 @@ def send_over_link(
     msg = asm.assemble()
     arq = tb.tx.arq
     outcomes = list(arq.outcomes) + ([arq.current] if arq.current else [])
+    n0 = tb.tx.params.n_prompt_carriers
+    uses = sum(o.transmissions * stream0_channel_uses(len(o.payload), n0) for o in outcomes)
     nv = msg.noise_var
     extra = {}
     if tb.bridge is not None:
@@ -227,12 +229,23 @@ def send_over_link(
         "noise_var_est": nv,
         "stream0_transmissions": int(sum(o.transmissions for o in outcomes)),
         "stream0_packets": len(packets),
+        "stream0_channel_uses": int(uses),
         "frames": n_frames,
         "frames_received": msg.frames,
         "frames_total": tb.tx.frames_sent,
         "timed_out": timed_out,
         "elapsed_s": round(time.monotonic() - t0 - idle, 3),  # without drain()'s settle wait
     }
+
+
+def stream0_channel_uses(payload_bytes: int, n_prompt_carriers: int = 24) -> int:
+    """Channel uses (stream-0 subcarrier x OFDM symbol) of one transmission of a stream-0
+    packet: session, seq, payload and CRC-32, conv-coded at rate 1/2 with 6 tail bits, QPSK,
+    on whole OFDM symbols of ``n_prompt_carriers``."""
+    from gensem.dsp import prompt_packet
+
+    qpsk = 8 * (payload_bytes + prompt_packet.OVERHEAD) + 6  # 2 coded bits per QPSK symbol
+    return -(-qpsk // n_prompt_carriers) * n_prompt_carriers
 
 
 def expected_noise_var(snr_db: float, prompt_power: float = 0.5, n_prompt_carriers: int = 24) -> float:

@@ -130,7 +130,7 @@ def cmd_eval(args, user_error) -> int:
     if curves:
         report["figure"] = metrics_vs_snr_png(curves, cbr, os.path.join(args.out, "metrics_vs_snr.png"))
         report["curves"] = {
-            f"{k:g}": [{m: row.get(m) for m in ("method", "psnr", "ms_ssim", "cbr")} for row in v]
+            f"{k:g}": [{m: row.get(m) for m in ("method", "psnr", "ms_ssim", "cbr", "cbr_side", "error")} for row in v]
             for k, v in curves.items()
         }
     report["grid"] = grid
