@@ -70,8 +70,9 @@ def test_link_with_worker_runs_the_arq_loop():
     assert r["adaptive"]["bit_errors"] == 0
 
 
-def test_worker_death_falls_back_to_inline():
-    x = _signal(30, mod=4)
+def _running_with_worker(n_frames=30):
+    """A throttled 4-QAM stream into two_stream_rx(decode_process=True), started, its worker up."""
+    x = _signal(n_frames, mod=4)
     tb = gr.top_block()
     src = blocks.vector_source_c(x.tolist())
     rx = two_stream_rx(decode_process=True)
@@ -83,6 +84,11 @@ def test_worker_death_falls_back_to_inline():
     while rx._worker is None and time.monotonic() - t0 < 5:
         time.sleep(0.01)
     time.sleep(0.1)
+    return tb, rx, ber
+
+
+def test_worker_death_falls_back_to_inline():
+    tb, rx, ber = _running_with_worker()
     rx._worker._proc.kill()  # the decoder process dies mid-stream
     tb.wait()
     time.sleep(0.05)
@@ -98,18 +104,7 @@ def test_hung_worker_is_killed_and_nothing_is_lost(monkeypatch):
     import signal
 
     monkeypatch.setattr(two_stream_rx, "WATCHDOG_S", 1.0)
-    x = _signal(30, mod=4)
-    tb = gr.top_block()
-    src = blocks.vector_source_c(x.tolist())
-    rx = two_stream_rx(decode_process=True)
-    ber = prbs_ber_sink(seed=3)
-    tb.connect(src, blocks.throttle(gr.sizeof_gr_complex, 2e5), rx)
-    tb.msg_connect(rx, "adaptive", ber, "in")
-    tb.start()
-    t0 = time.monotonic()
-    while rx._worker is None and time.monotonic() - t0 < 5:
-        time.sleep(0.01)
-    time.sleep(0.1)
+    tb, rx, ber = _running_with_worker()
     pid = rx._worker._proc.pid
     os.kill(pid, signal.SIGSTOP)  # hung: the process lives, nothing comes back
     try:
