@@ -212,3 +212,25 @@ def test_min_prompt_snr_floor_in_the_discrete_plan():
     floor = solve_discrete(10**1.5, v0, v1, 1e-5, p)
     assert floor["prompt_snr_db"] == pytest.approx(3.0) and floor["modulation"] == free["modulation"]
     assert floor["p0_w"] + floor["p1_w"] == pytest.approx(p.P_T_w)
+
+
+@pytest.mark.parametrize("ber", BERS)
+def test_table_edges_are_where_the_whole_budget_just_meets_t1(ber):
+    """The paper's reading of Table II: at M1's lower edge p0 + p1 = P_T, T0 = T1(M1) and
+    gamma_1 is exactly the M-QAM requirement of eq. (4); the row's latency is T1(M1)."""
+    from gensem.planner.lemma1 import _discrete_for, edge_snr_db
+
+    rows = {r["modulation"]: r for r in modulation_table(V0, V1, [ber])}
+    for m in (4, 16, 64):
+        e = edge_snr_db(m, V0, V1, ber)
+        assert rows[m]["snr_db_min"] == pytest.approx(e, abs=1e-6)
+        t1 = V1 / (math.log2(m) * TABLE_I.B1_hz)
+        assert rows[m]["latency_ms"] == pytest.approx(t1 * 1e3, abs=1e-4)  # e.g. 64-QAM: 1.31 ms
+        pt = _discrete_for(m, 10 ** (e / 10) * (1 + 1e-12), V0, V1, ber, TABLE_I)
+        assert pt is not None and pt["modulation"] == m
+        assert pt["p0_w"] + pt["p1_w"] == pytest.approx(TABLE_I.P_T_w, rel=1e-9)
+        assert pt["T0_s"] == pytest.approx(t1, rel=1e-9) and pt["T1_s"] == pytest.approx(t1, rel=1e-12)
+        assert 10 ** (pt["stream_snr_db"] / 10) == pytest.approx(eq.mqam_required_snr(m, ber), rel=1e-9)
+        # just below the edge the prompt cannot finish within T1: M1 is not available there
+        assert _discrete_for(m, 10 ** (e / 10) * (1 - 1e-6), V0, V1, ber, TABLE_I) is None
+        assert rows[m]["latency_ms_at_edge"] > rows[m]["latency_ms"]  # the earlier reading's worst case

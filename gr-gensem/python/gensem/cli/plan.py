@@ -133,14 +133,18 @@ def cmd_plan(args, user_error) -> int:
 
 def _summary(out, args) -> str:
     if "table" in out:
-        lines = ["target BER  M1   avg SNR range (dB)     stream SNR (dB)  latency (ms)"]
+        lines = [
+            "target BER  M1   avg SNR range (dB)     stream SNR (dB)  latency T1 (ms)  at-edge reading (ms)"
+        ]
         for r in out["table"]:
             lo = "-inf" if r["snr_db_min"] is None else f"{r['snr_db_min']:.2f}"
             hi = "+inf" if r["snr_db_max"] is None else f"{r['snr_db_max']:.2f}"
             ss = "-" if r["stream_snr_db"] is None else f"{r['stream_snr_db']:.2f}"
-            lat = "unbounded" if r["latency_ms"] is None else f"<= {r['latency_ms']:.3f}"
+            lat = "unbounded" if r["latency_ms"] is None else f"{r['latency_ms']:.3f}"
+            old = "-" if r.get("latency_ms_at_edge") is None else f"<= {r['latency_ms_at_edge']:.3f}"
             lines.append(
-                f"{r['target_ber']:<10g}  {r['modulation']:<3d}  [{lo:>6}, {hi:>6})   {ss:>15}  {lat}"
+                f"{r['target_ber']:<10g}  {r['modulation']:<3d}  [{lo:>6}, {hi:>6})   {ss:>15}  "
+                f"{lat:>15}  {old}"
             )
         return "\n".join(lines)
     if "files" in out:

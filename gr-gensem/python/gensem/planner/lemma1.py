@@ -7,12 +7,15 @@ gamma_bar. Three answers:
 * ``solve_continuous``: the Lemma-1 optimum with the rate of eq. (4) (Fig. 4):
   p0 + p1 = P_T and T0(p0) = T1(p1, BER_1), found by Brent's method on ln T0 - ln T1,
   which is strictly decreasing in x (T0 falls and T1 rises as power moves to the prompt).
-* ``solve_discrete``: the modulation-adaptation choice M1 in {4, 16, 64} (Table II). M1 needs
-  gamma_1 >= (M1 - 1)(-ln(beta BER_1))/alpha (eq. (4) at log2 M1 bit/symbol), so T1 =
-  |v1|/(log2(M1) B1); the prompt gets the power that brings T0 down to T1 and any rest goes
-  to the edge map (lower BER at the same latency); when even that is not enough the prompt
-  gets all the rest and T = T0. M1 = 0 (edge map not sent) when no M1 fits the budget with
-  the prompt's expected transmissions within ``max_transmissions``.
+* ``solve_discrete``: the modulation-adaptation choice M1 in {4, 16, 64} (Table II), as the
+  paper reads its table: M1 needs gamma_1 >= (M1 - 1)(-ln(beta BER_1))/alpha (eq. (4) at
+  log2 M1 bit/symbol), so T1 = |v1|/(log2(M1) B1), and the prompt must finish within that
+  T1: it gets the power that brings T0 down to T1, any rest goes to the edge map (lower BER
+  at the same latency). M1 is available from ``edge_snr_db(M1)`` up, the gamma_bar at which
+  p0 + p1 = P_T, T0(p0) = T1(M1) and gamma_1(p1) is the requirement; the choice is the
+  largest available M1 (latency T1(M1)). M1 = 0 (edge map not sent) below the lowest edge.
+  ``reading="at-edge"`` keeps the earlier reading: an M1 is available as soon as stream 1
+  meets its BER with it, and the prompt then takes the rest of the power, T = max(T0, T1).
 * ``baseline``: the semantic-unaware single stream over B0 + B1 at full power, adaptive
   M-QAM at BER 1e-7 (section III-E).
 """
@@ -107,8 +110,31 @@ def solve_continuous(avg_snr: float, v0_bits: float, v1_bits: float, ber: float,
     return out
 
 
-def _discrete_for(M, avg_snr, v0_bits, v1_bits, ber, p):
-    """The plan with edge-map modulation M (None if it does not fit the power budget)."""
+def edge_snr_db(M, v0_bits, v1_bits, ber, p: SystemParams = TABLE_I) -> float | None:
+    """The lower edge of M1 = M in the paper's reading (None: never available): the gamma_bar
+    at which p0 + p1 = P_T, T0(p0) = T1(M) and gamma_1(p1) = the M-QAM requirement of eq. (4).
+    Both fractions scale as 1/gamma_bar, so gamma_bar = (g1_req B1 + g0_T1 B0) / (B0 + B1)."""
+    T1 = v1_bits / (math.log2(M) * p.B1_hz)
+    eta_p, eta_t = eq.prompt_latency_terms(v0_bits, p)
+    t0_floor = eta_p * eta_t  # T0 with no retransmission
+    c = eq._per_exponent(p.packet_bits(v0_bits), p)
+    if c == 0.0:
+        if t0_floor > T1:
+            return None
+        g0 = 0.0
+    else:
+        if T1 <= t0_floor or T1 / t0_floor > p.max_transmissions:
+            return None  # T0 = T1 needs eta_R = T1 / t0_floor transmissions: < 1, or too many
+        g0 = c / math.log(T1 / t0_floor)
+    if p.min_prompt_snr_db is not None:
+        g0 = max(g0, 10 ** (p.min_prompt_snr_db / 10))
+    g1 = eq.mqam_required_snr(M, ber, p)
+    return 10 * math.log10((g1 * p.B1_hz + g0 * p.B0_hz) / (p.B0_hz + p.B1_hz))
+
+
+def _discrete_for(M, avg_snr, v0_bits, v1_bits, ber, p, reading="paper"):
+    """The plan with edge-map modulation M (None if it does not fit the power budget, or, in
+    the paper's reading, if the prompt cannot finish within T1(M))."""
     x1_min = eq.mqam_required_snr(M, ber, p) * p.B1_hz / ((p.B0_hz + p.B1_hz) * avg_snr)
     if x1_min >= 1.0:
         return None
@@ -133,6 +159,8 @@ def _discrete_for(M, avg_snr, v0_bits, v1_bits, ber, p):
     pt = _point(x0, avg_snr, v0_bits, v1_bits, ber, p, T1)
     if pt["retransmissions"] > p.max_transmissions:
         return None
+    if reading == "paper" and pt["T0_s"] > T1 * (1 + 1e-9):
+        return None  # the prompt cannot finish within T1(M): below M's edge
     pt["modulation"] = M
     pt["required_stream_snr_db"] = 10 * math.log10(eq.mqam_required_snr(M, ber, p))
     pt["edge_map_sent"] = True
@@ -146,12 +174,16 @@ def solve_discrete(
     ber: float,
     p: SystemParams = TABLE_I,
     modulations=MODULATIONS,
+    reading: str = "paper",
 ):
-    """The Table-II choice of M1 (lowest latency; ties go to the larger M) and its power split."""
+    """The Table-II choice of M1 (lowest latency; ties go to the larger M) and its power split
+    (``reading``: "paper" or "at-edge", see the module docstring)."""
+    if reading not in ("paper", "at-edge"):
+        raise ValueError(f"reading must be 'paper' or 'at-edge', got {reading!r}")
     _check(avg_snr, v0_bits, v1_bits)
     best = None
     for M in sorted(modulations):
-        pt = _discrete_for(M, avg_snr, v0_bits, v1_bits, ber, p)
+        pt = _discrete_for(M, avg_snr, v0_bits, v1_bits, ber, p, reading)
         if pt is not None and (best is None or pt["latency_s"] <= best["latency_s"] * (1 + 1e-12)):
             best = pt
     if best is not None:
