@@ -1,6 +1,7 @@
 """``gensem plan``: the exact commands of the planner issue, and its user errors."""
 
 import json
+import os
 
 import pytest
 from test_cli import gensem
@@ -110,3 +111,16 @@ def test_link_adaptive_plan_user_errors(args, words):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], r.stderr
+
+
+def test_fit_per_and_the_measured_per_model(tmp_path):
+    r = gensem("plan", "--fit-per", "--packets", "100", "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out["fits"]) == {"awgn", "rayleigh"} and os.path.isfile(tmp_path / "per_fit.png")
+    paper = json.loads(gensem("plan", "--snr-db", "8", "--ber", "1e-5", "--json").stdout)
+    args = ("plan", "--snr-db", "8", "--ber", "1e-5", "--json")
+    ours = json.loads(gensem(*args, "--per-model", "measured").stdout)
+    assert ours["p0_w"] != paper["p0_w"]  # the prompt's power follows the fitted PER
+    bad = gensem("plan", "--snr-db", "8", "--ber", "1e-5", "--per-model", "mystery")
+    assert bad.returncode == 2 and "per-model" in bad.stderr and "Traceback" not in bad.stderr

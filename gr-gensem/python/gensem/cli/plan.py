@@ -23,6 +23,19 @@ def add_plan_parser(sub, user_error):
     what.add_argument("--distance-m", type=float, help="plan for the average SNR of eq. (1) at this distance")
     what.add_argument("--table", action="store_true", help="modulation-adaptation table (Table II)")
     what.add_argument("--figure4", action="store_true", help="write Fig. 4 panels (PNG) and data (CSV)")
+    what.add_argument(
+        "--fit-per",
+        action="store_true",
+        help="measure our prompt PHY's PER (Monte Carlo) and fit eq. (2)'s k, b (JSON + PNG in --out)",
+    )
+    p.add_argument(
+        "--per-model",
+        choices=["paper", "measured"],
+        default="paper",
+        help="eq. (2)'s k, b: the paper's, or fitted to our PHY (gensem plan --fit-per; no SNR floor)",
+    )
+    p.add_argument("--packets", type=int, default=2000, help="--fit-per: packets per (length, SNR) point")
+    p.add_argument("--store", action="store_true", help="--fit-per: store the fit in the package")
     p.add_argument("--v0-bits", type=float, default=1000, help="prompt size |v0| in bits")
     p.add_argument("--v1-bits", type=float, default=7880, help="edge-map size |v1| in bits")
     p.add_argument("--ber", type=float, nargs="+", help="edge-map BER target(s) instead of quality targets")
@@ -91,9 +104,16 @@ def cmd_plan(args, user_error) -> int:
             if not (math.isfinite(v) and v >= 1):
                 raise ValueError(f"{name} must be >= 1 bit; got {v:g}")
         p = TABLE_I.with_(P_T_w=args.pt_mw * 1e-3, B0_hz=args.b0_hz, B1_hz=args.b1_hz)
+        if args.fit_per:
+            return _fit_per(args)
+        if args.per_model == "measured":
+            from gensem.planner.per_fit import measured_params
+
+            m = measured_params()
+            p = p.with_(k=m["k"], b=m["b"], min_prompt_snr_db=None)  # fitted to our PHY: no floor
         single = args.snr_db is not None or args.distance_m is not None
         if not (single or args.table or args.figure4):
-            raise ValueError("choose --snr-db, --distance-m, --table or --figure4")
+            raise ValueError("choose --snr-db, --distance-m, --table, --figure4 or --fit-per")
         bers, cal = _bers(args, user_error, single)
         for b in bers:
             if not 0 < b < 1 / p.beta:
@@ -128,6 +148,41 @@ def cmd_plan(args, user_error) -> int:
     print(json.dumps(out) if args.json else _summary(out, args))
     if out.get("feasible") is False:
         raise user_error(f"gensem plan: infeasible: {out['reason']}")
+    return 0
+
+
+def _fit_per(args) -> int:
+    import os
+    import shutil
+    import sys
+
+    from gensem.planner import per_fit
+
+    if args.packets < 100:
+        raise ValueError("--packets must be >= 100")
+    os.makedirs(args.out, exist_ok=True)
+    tty = sys.stderr.isatty() and not args.json
+    def show(ch, nb, s):
+        print(f"\r{ch} {nb} B {s:+.0f} dB ", end="", file=sys.stderr)
+
+    rep = per_fit.run_fit(args.packets, progress=show if tty else None)
+    rep["command"] = f"gensem plan --fit-per --packets {args.packets}"
+    path = os.path.join(args.out, "per_fit.json")
+    with open(path, "w") as f:
+        json.dump(rep, f, indent=1)
+    rep["files"] = [path, per_fit.write_png(rep, os.path.join(args.out, "per_fit.png"))]
+    if args.store:
+        shutil.copyfile(path, per_fit.MEASURED_JSON)
+        rep["stored"] = per_fit.MEASURED_JSON
+    if args.json:
+        print(json.dumps({k: v for k, v in rep.items() if k != "points"}))
+    else:
+        for ch, f in rep["fits"].items():
+            print(
+                f"{ch:>8}: k = {f['k']:.4f}, b = {f['b']:.4f} "
+                f"({f['points']} points, rms residual {f['rms_residual_c']:.3f})"
+            )
+        print(f"   paper: k = 0.374, b = -0.31; wrote {', '.join(rep['files'])}")
     return 0
 
 

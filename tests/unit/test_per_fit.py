@@ -1,0 +1,45 @@
+"""Eq. (2) fitted to our prompt PHY: the Monte Carlo runs the link's own stream-0 chain, the
+fit recovers a known model, and the planner can use the stored fit (no SNR floor then)."""
+
+import math
+
+import pytest
+
+pytest.importorskip("gnuradio.fec")
+
+from gensem.planner import per_fit  # noqa: E402
+from gensem.planner.lemma1 import solve_discrete  # noqa: E402
+from gensem.planner.params import TABLE_I  # noqa: E402
+
+
+def test_monte_carlo_runs_the_link_chain():
+    clean = per_fit.simulate_per(64, 12.0, "awgn", 200, seed=1)
+    noisy = per_fit.simulate_per(64, -3.0, "awgn", 200, seed=1)
+    assert clean["errors"] == 0 and noisy["errors"] == 200  # the coded waterfall sits in between
+    assert clean["packet_bits"] == 8 * (64 + 10)  # session + seq + CRC-32 around the payload
+    fading = per_fit.simulate_per(64, 12.0, "rayleigh", 400, seed=1)
+    assert 0 < fading["errors"] < 200  # deep fades still lose packets at 12 dB
+
+
+def test_fit_recovers_a_known_model():
+    k, b, n = 0.3, -0.2, 10**6
+    pts = []
+    for bits in (208, 592, 2128):
+        for s in range(-2, 12):
+            per = float(per_fit.model_per(s, bits, k, b))
+            pts.append({"packet_bits": bits, "snr_db": s, "packets": n, "errors": round(per * n)})
+    f = per_fit.fit(pts)
+    assert f["k"] == pytest.approx(k, abs=2e-3) and f["b"] == pytest.approx(b, abs=2e-2)
+    with pytest.raises(ValueError, match="too few points"):
+        per_fit.fit([{"packet_bits": 208, "snr_db": 0, "packets": 10, "errors": 10}])
+
+
+def test_stored_measured_model_drives_the_planner():
+    m = per_fit.measured_params()
+    assert 0 < m["k"] < 1 and m["points"] >= 20  # fitted on the Rayleigh points
+    paper = solve_discrete(10 ** (20 / 10), 1000, 7880, 1e-5, TABLE_I)
+    ours = solve_discrete(10 ** (20 / 10), 1000, 7880, 1e-5, TABLE_I.with_(k=m["k"], b=m["b"]))
+    c_paper = 0.374 * math.log(TABLE_I.packet_bits(1000)) - 0.31
+    c_ours = m["k"] * math.log(TABLE_I.packet_bits(1000)) + m["b"]
+    # the prompt's power follows c: T0 = T1 needs gamma0 = c / ln(T1 / T0min)
+    assert ours["p0_w"] / paper["p0_w"] == pytest.approx(c_ours / c_paper, rel=1e-6)
