@@ -7,17 +7,18 @@ import pytest
 
 pytest.importorskip("gnuradio.fec")
 
+from gensem.dsp import prompt_per  # noqa: E402
 from gensem.planner import per_fit  # noqa: E402
 from gensem.planner.lemma1 import solve_discrete  # noqa: E402
 from gensem.planner.params import TABLE_I  # noqa: E402
 
 
 def test_monte_carlo_runs_the_link_chain():
-    clean = per_fit.simulate_per(64, 12.0, "awgn", 200, seed=1)
-    noisy = per_fit.simulate_per(64, -3.0, "awgn", 200, seed=1)
+    clean = prompt_per.simulate_per(64, 12.0, "awgn", 200, seed=1)
+    noisy = prompt_per.simulate_per(64, -3.0, "awgn", 200, seed=1)
     assert clean["errors"] == 0 and noisy["errors"] == 200  # the coded waterfall sits in between
     assert clean["packet_bits"] == 8 * (64 + 10)  # session + seq + CRC-32 around the payload
-    fading = per_fit.simulate_per(64, 12.0, "rayleigh", 400, seed=1)
+    fading = prompt_per.simulate_per(64, 12.0, "rayleigh", 400, seed=1)
     assert 0 < fading["errors"] < 200  # deep fades still lose packets at 12 dB
 
 

@@ -156,6 +156,7 @@ def _fit_per(args) -> int:
     import shutil
     import sys
 
+    from gensem.dsp import prompt_per
     from gensem.planner import per_fit
 
     if args.packets < 100:
@@ -165,12 +166,12 @@ def _fit_per(args) -> int:
     def show(ch, nb, s):
         print(f"\r{ch} {nb} B {s:+.0f} dB ", end="", file=sys.stderr)
 
-    rep = per_fit.run_fit(args.packets, progress=show if tty else None)
+    rep = prompt_per.run_fit(args.packets, progress=show if tty else None)
     rep["command"] = f"gensem plan --fit-per --packets {args.packets}"
     path = os.path.join(args.out, "per_fit.json")
     with open(path, "w") as f:
         json.dump(rep, f, indent=1)
-    rep["files"] = [path, per_fit.write_png(rep, os.path.join(args.out, "per_fit.png"))]
+    rep["files"] = [path, prompt_per.write_png(rep, os.path.join(args.out, "per_fit.png"))]
     if args.store:
         shutil.copyfile(path, per_fit.MEASURED_JSON)
         rep["stored"] = per_fit.MEASURED_JSON
