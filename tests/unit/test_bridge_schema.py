@@ -263,3 +263,28 @@ def test_fuzz_decode_fast(frames):
 @given(any_message)
 def test_fuzz_decode_100k(frames):
     _check_decode(frames)
+
+
+def test_the_largest_pdus_the_radio_can_send_fit_the_schema_and_the_receiver():
+    """The schema's caps match what the radio can send: the frame header allows a 511-byte
+    stream-0 packet, an 8191-byte stream-1 payload and 8191 analog symbols, 255 edge parts of
+    a 16-bit image id; each such message encodes under the default cap, decodes again, and
+    fits the receiving socket's MAXMSGSIZE (BridgeClient sets it to the same cap)."""
+    import numpy as np
+
+    pytest.importorskip("gnuradio.fec")  # the frame header's limits (dsp) need the radio host
+    from gensem.core import edge_packets
+    from gensem.core.bridge_schema import DEFAULT_MAX_BYTES, MAX_PARTS, BridgeMessage, decode, encode
+    from gensem.dsp.frame_header import MAX_S0_BYTES, MAX_S1_BYTES, MAX_S1_SYMBOLS
+
+    biggest = [
+        BridgeMessage("prompt", 65535, b"x" * MAX_S0_BYTES, n_parts=edge_packets.MAX_PARTS, crc_ok=True),
+        BridgeMessage("side", 65535, bytes(MAX_S0_BYTES), crc_ok=True),
+        BridgeMessage("edge", 2**32, bytes(MAX_S1_BYTES), image_id=0xFFFF, part=254, n_parts=255, mod=256),
+        BridgeMessage("analog", 2**32, np.ones(MAX_S1_SYMBOLS, "<c8").tobytes(), meta={"first": True, "last": True, "noise_var1": 0.1}),
+    ]
+    assert edge_packets.MAX_PARTS <= MAX_PARTS
+    for m in biggest:
+        frames = encode(m)
+        assert max(len(f) for f in frames) <= DEFAULT_MAX_BYTES
+        assert decode(frames).payload == m.payload
