@@ -281,7 +281,12 @@ def test_the_largest_pdus_the_radio_can_send_fit_the_schema_and_the_receiver():
         BridgeMessage("prompt", 65535, b"x" * MAX_S0_BYTES, n_parts=edge_packets.MAX_PARTS, crc_ok=True),
         BridgeMessage("side", 65535, bytes(MAX_S0_BYTES), crc_ok=True),
         BridgeMessage("edge", 2**32, bytes(MAX_S1_BYTES), image_id=0xFFFF, part=254, n_parts=255, mod=256),
-        BridgeMessage("analog", 2**32, np.ones(MAX_S1_SYMBOLS, "<c8").tobytes(), meta={"first": True, "last": True, "noise_var1": 0.1}),
+        BridgeMessage(
+            "analog",
+            2**32,
+            np.ones(MAX_S1_SYMBOLS, "<c8").tobytes(),
+            meta={"first": True, "last": True, "noise_var1": 0.1},
+        ),
     ]
     assert edge_packets.MAX_PARTS <= MAX_PARTS
     for m in biggest:
