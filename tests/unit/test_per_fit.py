@@ -44,3 +44,19 @@ def test_stored_measured_model_drives_the_planner():
     c_ours = m["k"] * math.log(TABLE_I.packet_bits(1000)) + m["b"]
     # the prompt's power follows c: T0 = T1 needs gamma0 = c / ln(T1 / T0min)
     assert ours["p0_w"] / paper["p0_w"] == pytest.approx(c_ours / c_paper, rel=1e-6)
+
+
+def test_dask_run_gives_the_serial_result():
+    """The points are independent and seeded by their index: a local Dask cluster of two
+    processes returns exactly the serial points and fits."""
+    pytest.importorskip("distributed")
+    kw = dict(n_packets=100, payloads=(16, 64), snrs_db=(0.0, 2.0, 4.0, 8.0), seed=3)
+    serial = prompt_per.run_fit(**kw)
+    client = prompt_per.dask_client(workers=2)
+    try:
+        parallel = prompt_per.run_fit(**kw, client=client)
+    finally:
+        client.close()
+    assert parallel["points"] == serial["points"] and parallel["fits"] == serial["fits"]
+    with pytest.raises(ValueError, match="workers"):
+        prompt_per.dask_client(workers=0)

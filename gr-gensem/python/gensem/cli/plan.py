@@ -36,6 +36,8 @@ def add_plan_parser(sub, user_error):
     )
     p.add_argument("--packets", type=int, default=2000, help="--fit-per: packets per (length, SNR) point")
     p.add_argument("--store", action="store_true", help="--fit-per: store the fit in the package")
+    p.add_argument("--workers", type=int, help="--fit-per: run the points on a local Dask cluster of N")
+    p.add_argument("--scheduler", help="--fit-per: run the points on an existing Dask scheduler (address)")
     p.add_argument("--v0-bits", type=float, default=1000, help="prompt size |v0| in bits")
     p.add_argument("--v1-bits", type=float, default=7880, help="edge-map size |v1| in bits")
     p.add_argument("--ber", type=float, nargs="+", help="edge-map BER target(s) instead of quality targets")
@@ -166,7 +168,14 @@ def _fit_per(args) -> int:
     def show(ch, nb, s):
         print(f"\r{ch} {nb} B {s:+.0f} dB ", end="", file=sys.stderr)
 
-    rep = prompt_per.run_fit(args.packets, progress=show if tty else None)
+    client = None
+    if args.workers or args.scheduler:
+        client = prompt_per.dask_client(args.workers, args.scheduler)
+    try:
+        rep = prompt_per.run_fit(args.packets, progress=show if tty else None, client=client)
+    finally:
+        if client is not None:
+            client.close()
     rep["command"] = f"gensem plan --fit-per --packets {args.packets}"
     path = os.path.join(args.out, "per_fit.json")
     with open(path, "w") as f:

@@ -56,14 +56,24 @@ def simulate_per(payload_bytes: int, snr_db: float, channel: str, n_packets: int
     }
 
 
-def run_fit(n_packets: int = 2000, payloads=PAYLOADS, snrs_db=SNRS_DB, seed: int = 0, progress=None):
-    points = []
-    for ch in CHANNELS:
-        for nb in payloads:
-            for s in snrs_db:
-                if progress:
-                    progress(ch, nb, s)
-                points.append(simulate_per(nb, s, ch, n_packets, seed + len(points)))
+def run_fit(
+    n_packets: int = 2000, payloads=PAYLOADS, snrs_db=SNRS_DB, seed: int = 0, progress=None, client=None
+):
+    """Every (channel, length, SNR) point, then the fits. Each point is independent and seeded
+    by its index, so with a Dask ``client`` (``dask_client``) the points run in parallel and
+    the result is the same as the serial run."""
+    jobs = [(nb, s, ch, n_packets, seed + i) for i, (ch, nb, s) in enumerate(
+        (ch, nb, s) for ch in CHANNELS for nb in payloads for s in snrs_db
+    )]
+    if client is not None:
+        futures = client.map(lambda job: simulate_per(*job), jobs, pure=False)
+        points = client.gather(futures)
+    else:
+        points = []
+        for job in jobs:
+            if progress:
+                progress(job[2], job[0], job[1])
+            points.append(simulate_per(*job))
     fits = {ch: fit([p for p in points if p["channel"] == ch]) for ch in CHANNELS}
     return {
         "model": "eq. (2): -gamma0 ln(1 - PER) = k ln L + b",
@@ -105,3 +115,23 @@ def write_png(report: dict, path: str) -> str:
     return path
 
 
+
+
+def dask_client(workers: int | None = None, scheduler: str | None = None):
+    """A Dask client: ``scheduler`` (an address, e.g. tcp://head:8786) uses an existing
+    cluster; ``workers`` N starts a local cluster of N single-threaded processes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError("--workers/--scheduler need Dask: pip install 'dask[distributed]'") from None
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    if not workers or workers < 1:
+        raise ValueError("--workers must be >= 1")
+    cluster = LocalCluster(
+        n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    return Client(cluster)
