@@ -121,7 +121,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     """A Dask client: ``scheduler`` (an address, e.g. tcp://head:8786) uses an existing
     cluster; ``workers`` N starts a local cluster of N single-threaded processes."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise ValueError("--workers/--scheduler need Dask: pip install 'dask[distributed]'") from None
     if scheduler:
@@ -131,7 +131,5 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
             raise ValueError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
     if not workers or workers < 1:
         raise ValueError("--workers must be >= 1")
-    cluster = LocalCluster(
-        n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    return Client(cluster)
+    # a client that starts its own local cluster also shuts it down on close()
+    return Client(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None)
