@@ -135,3 +135,52 @@ def test_malformed_messages_are_counted_not_fatal():
     arq = prompt_arq_rx()
     arq._on_frame(pmt.PMT_NIL)
     assert arq.bad_messages == 1
+
+
+def test_aggregated_prbs_frames_count_packets():
+    """aggregate=8: 5 frames carry 40 packets of 300 bytes, each checked on its own."""
+    tb = gr.top_block()
+    tx = two_stream_tx(mod=16, prbs_frames=5, prbs_bytes=300, prbs_seed=4, aggregate=8, wide_when_idle=True)
+    rx = two_stream_rx()
+    ber = prbs_ber_sink(seed=4)
+    tb.connect(tx, rx)
+    tb.msg_connect(rx, "adaptive", ber, "in")
+    tb.run()
+    time.sleep(0.05)
+    assert tx.frames_sent == 5 and tx.prbs_packets_sent == 40
+    assert ber.frames == 40 and ber.bits == 40 * 300 * 8 and ber.bit_errors == 0
+    assert rx.s1_packets == 40 and rx.s1_packet_crc_failures == 0 and rx.s1_delimiter_errors == 0
+
+
+def test_queued_pdus_are_aggregated_and_delivered_one_by_one():
+    """Byte PDUs queued at the TX go out several per frame (same modulation only) and come
+    out of the RX as the same PDUs, in order, each with its CRC flag."""
+    tb = gr.top_block()
+    tx = two_stream_tx(mod=16, aggregate=4)
+    rx = two_stream_rx()
+    got = []
+
+    class Collect(gr.basic_block):
+        def __init__(self):
+            gr.basic_block.__init__(self, "collect", None, None)
+            self.message_port_register_in(pmt.intern("in"))
+            self.set_msg_handler(pmt.intern("in"), self.handle)
+
+        def handle(self, m):
+            meta = pmt.to_python(pmt.car(m))
+            got.append((meta["frame"], meta["mod"], meta["s1_crc_ok"], bytes(pmt.u8vector_elements(pmt.cdr(m)))))
+
+    c = Collect()
+    rng = np.random.default_rng(2)
+    sent = []
+    for k in range(10):  # 6 at 16-QAM, then 4 at QPSK: the change of M starts a new frame
+        data = rng.integers(0, 256, 50 + 37 * k, dtype=np.uint8).tobytes()
+        meta = {"mod": 16 if k < 6 else 4}
+        sent.append((meta["mod"], data))
+        tx._on_adaptive(pmt.cons(pmt.to_pmt(meta), pmt.init_u8vector(len(data), list(data))))
+    tb.connect(tx, rx)
+    tb.msg_connect(rx, "adaptive", c, "in")
+    tb.run()
+    time.sleep(0.05)
+    assert [(m, d) for _, m, _, d in got] == sent and all(ok for _, _, ok, _ in got)
+    assert [f for f, *_ in got] == [0] * 4 + [1] * 2 + [2] * 4 and tx.frames_sent == 3

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from gnuradio import gr
 
-from gensem.dsp import qam
+from gensem.dsp import aggregation, qam
 from gensem.dsp.channel import noise_var_for_snr
 from gensem.dsp.ofdm_params import OfdmParams
 from gensem.dsp.prompt_packet import prompt_payload
@@ -43,6 +43,7 @@ class LinkConfig:
     text: str = ""
     prompt_power: float = 0.5
     payload_bytes: int = 256
+    aggregate: int = 1  # BER-tester packets per stream-1 frame (dsp.aggregation; 1 = none)
     seed: int = 1
     cfo_subcarriers: float = 0.0
     timing_offset: int = 0
@@ -122,6 +123,15 @@ class LinkConfig:
             )
         if not 0 < self.payload_bytes <= 8191:
             raise ValueError("--payload-bytes must be 1..8191")
+        if self.aggregate < 1 or (
+            self.aggregate > 1 and self.aggregate * aggregation.subframe_bytes(self.payload_bytes) > 8191
+        ):
+            raise ValueError(
+                f"--aggregate must be 1..{max(8191 // aggregation.subframe_bytes(self.payload_bytes), 1)} "
+                f"packets of {self.payload_bytes} bytes"
+            )
+        if self.aggregate > 1 and self.adaptive_plan:
+            raise ValueError("--aggregate and the adaptive plan's per-frame report do not go together")
         if self.max_retries < 0:
             raise ValueError("--max-retries must be >= 0")
         return self
@@ -210,6 +220,7 @@ class LoopbackLink(gr.top_block):
             # no prompt stream at all: stream 1 takes the idle B0 carriers too (wide frames)
             wide_when_idle=cfg.stream == "adaptive",
             first_seq=cfg.first_prompt_seq,
+            aggregate=cfg.aggregate,
         )
         self.channel = ofdm_channel(
             noise_var=cfg.noise_var,
@@ -386,9 +397,16 @@ def _report(tb: LoopbackLink, cfg: LinkConfig, elapsed: float, timed_out: bool) 
             "bit_errors": ber.bit_errors,
             "ber": ber.ber if ber.bits else None,
             "frames_sent": tb.tx.prbs_sent,
+            # packets: one per frame, or ``aggregate`` per frame (each with its own CRC-32)
+            "packets_sent": tb.tx.prbs_packets_sent,
+            "packets_ok": ber.frames - ber.frame_errors,  # delivered without a bit error
+            "packet_crc_failures": tb.rx.s1_packet_crc_failures,
+            "delimiter_errors": tb.rx.s1_delimiter_errors,
             "frames_received": ber.frames,
             "frame_errors": ber.frame_errors,
-            "per": 1 - (ber.frames - ber.frame_errors) / tb.tx.prbs_sent if tb.tx.prbs_sent else None,
+            "per": (
+                1 - (ber.frames - ber.frame_errors) / tb.tx.prbs_packets_sent if tb.tx.prbs_packets_sent else None
+            ),
             "snr_est_db": round(ber.snr1_mean_db, 2) if ber.snr1_mean_db is not None else None,
         }
     if cfg.stream in ("prompt", "both"):

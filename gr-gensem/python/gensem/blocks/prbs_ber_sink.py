@@ -1,7 +1,8 @@
 """GNU Radio block ``gensem_prbs_ber_sink``: bit-error counter for BER-tester payloads.
 
 Compares every stream-1 PDU with the pseudo-random payload the transmitter derived
-from (seed, frame) and accumulates bits, bit errors and frames; per-frame records
+from (seed, frame) (and, for a packet of an aggregated frame, its subframe offset: each
+packet is then counted as a frame) and accumulates bits, bit errors and frames; per-frame records
 (frame, mod, snr1_db, bit_errors) are kept for reports, the latest ``MAX_RECORDS`` of them
 (memory stays bounded on long runs; the counters and the running SNR mean cover all frames).
 """
@@ -13,7 +14,7 @@ from collections import deque
 import pmt
 from gnuradio import gr
 
-from gensem.blocks.pdu_util import log, parse_pdu
+from gensem.blocks.pdu_util import log, pdu_fields
 from gensem.dsp import prbs
 
 MAX_RECORDS = 4096  # per-frame records kept (counters cover the whole run)
@@ -37,13 +38,13 @@ class prbs_ber_sink(gr.basic_block):
 
     def _handle(self, msg):
         try:
-            meta, data = parse_pdu(msg)
+            meta, data = pdu_fields(msg, ("frame", "packet_offset", "snr1_db", "mod"))
             frame = int(meta["frame"])
         except (ValueError, KeyError, TypeError) as exc:
             self.bad_messages += 1
             log.warning("gensem_prbs_ber_sink: ignored message: %s", exc)
             return
-        ref = prbs.payload(self.seed, frame, len(data))
+        ref = prbs.payload(self.seed, frame, len(data), offset=int(meta.get("packet_offset", 0)))
         errs = prbs.count_bit_errors(ref, data)
         self.frames += 1
         self.bits += 8 * len(data)

@@ -9,6 +9,9 @@ Analog frames give, on ``adaptive``, a c32vector PDU of the equalised symbols (u
 scale: the sent symbols plus noise) with metadata analog True, first, last, n_symbols and
 noise_var1 (expected error variance of these symbols) besides the frame metadata
 (frame = header seq, snr1_db); ``dsp.analog_assembler`` puts a message back together.
+An aggregated frame (``dsp.aggregation``) gives one ``adaptive`` PDU per packet, with
+``packet_offset`` (its subframe's byte offset) and ``s1_crc_ok`` (its own CRC-32) added to
+the metadata; a consumer of data drops packets whose CRC failed, a BER tester counts them.
 ``s0_symbols`` / ``s1_symbols`` carry each frame's equalised cells of stream 0 (QPSK) and
 stream 1 (M-QAM) as c32vector PDUs, for constellation displays (built only when connected).
 The per-stream SNR estimates (Es/N0 on each sub-channel) feed the planner.
@@ -59,6 +62,11 @@ def analog_meta(f: DecodedFrame, meta: dict) -> dict:
     return dict(meta, first=bool(f.analog_first), last=bool(f.analog_last), n_symbols=n, noise_var1=float(nv))
 
 
+_ADAPTIVE = pmt.intern("adaptive")
+_PACKET_OFFSET = pmt.intern("packet_offset")
+_S1_CRC_OK = pmt.intern("s1_crc_ok")
+
+
 class two_stream_rx(gr.sync_block):
     # samples sent to the worker but not yet confirmed before work() waits; the upstream
     # buffer bounds it too, so give the block feeding this one a large output buffer
@@ -74,6 +82,11 @@ class two_stream_rx(gr.sync_block):
         self.samples_in = 0
         self.decode_errors = 0
         self.worker_stalls = 0
+        # aggregated frames (dsp.aggregation): packets split out, CRC-32 failures among them,
+        # delimiters lost to bit errors (boundaries skipped to resynchronise)
+        self.s1_packets = 0
+        self.s1_packet_crc_failures = 0
+        self.s1_delimiter_errors = 0
         self._subscribed = None
         self._worker = None
         self._remote_stats = None
@@ -170,9 +183,20 @@ class two_stream_rx(gr.sync_block):
                 self.message_port_pub(
                     pmt.intern("adaptive"), make_c32_pdu(analog_meta(f, meta), f.s1_symbols)
                 )
+            if f.s1_packets is not None:
+                self.s1_packets += len(f.s1_packets)
+                self.s1_packet_crc_failures += sum(not ok for _, _, ok in f.s1_packets)
+                self.s1_delimiter_errors += f.s1_delimiter_errors
             if f.s1_payload is not None and self._subscribed["adaptive"]:
                 m = dict(meta, evm_db=f.s1_evm_db if f.s1_evm_db is not None else float("nan"))
-                self.message_port_pub(pmt.intern("adaptive"), make_pdu(m, f.s1_payload))
+                if f.s1_packets is None:
+                    self.message_port_pub(pmt.intern("adaptive"), make_pdu(m, f.s1_payload))
+                else:  # aggregated: a PDU per packet, the frame's metadata converted once
+                    mp = pmt.to_pmt(m)
+                    for off, packet, ok in f.s1_packets:
+                        pm = pmt.dict_add(mp, _PACKET_OFFSET, pmt.from_long(int(off)))
+                        pm = pmt.dict_add(pm, _S1_CRC_OK, pmt.from_bool(bool(ok)))
+                        self.message_port_pub(_ADAPTIVE, make_pdu(pm, packet))
             for port, sym in (("s0_symbols", f.s0_symbols), ("s1_symbols", f.s1_symbols)):
                 if sym is not None and sym.size and self._subscribed[port]:
                     vec = pmt.init_c32vector(sym.size, sym.astype(np.complex64))

@@ -37,7 +37,7 @@ from gnuradio import gr
 
 from gensem.blocks.pdu_util import FRAME_TAG, log, parse_c32_pdu, parse_dict, parse_pdu, subscribed_ports
 from gensem.core.analog_assembler import split_message
-from gensem.dsp import prbs, qam
+from gensem.dsp import aggregation, prbs, qam
 from gensem.dsp.arq import StopAndWaitSender, unwrap_frame
 from gensem.dsp.conv_code import ConvCode
 from gensem.dsp.frame_builder import build_frame, encode_prompt_packet
@@ -77,6 +77,7 @@ class two_stream_tx(gr.sync_block):
         analog_frame_symbols=2400,
         wide_when_idle=False,
         first_seq=0,
+        aggregate=1,
     ):
         gr.sync_block.__init__(self, name="gensem_two_stream_tx", in_sig=None, out_sig=[np.complex64])
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
@@ -89,6 +90,17 @@ class two_stream_tx(gr.sync_block):
         if not 0 < int(analog_frame_symbols) <= MAX_S1_SYMBOLS:
             raise ValueError(f"analog_frame_symbols must be in 1..{MAX_S1_SYMBOLS}")
         self.analog_frame_symbols = int(analog_frame_symbols)
+        # packets per stream-1 frame (dsp.aggregation); 1 = one payload per frame, no subframes
+        self.aggregate = int(aggregate)
+        if self.aggregate < 1:
+            raise ValueError("aggregate must be >= 1 packet per frame")
+        agg_prbs = int(prbs_frames) > 0 and self.aggregate > 1
+        if agg_prbs and self.aggregate * aggregation.subframe_bytes(prbs_bytes) > MAX_S1_BYTES:
+            raise ValueError(
+                f"{self.aggregate} packets of {int(prbs_bytes)} bytes exceed a frame's {MAX_S1_BYTES} bytes "
+                f"(at most {MAX_S1_BYTES // aggregation.subframe_bytes(prbs_bytes)} per frame)"
+            )
+        self.prbs_packets_sent = 0
         self.analog_messages = 0
         self.analog_frames_sent = 0
         self.prbs_frames = int(prbs_frames)
@@ -277,15 +289,17 @@ class two_stream_tx(gr.sync_block):
         n = self.frames_sent
         if self.window <= 0:
             self.arq.expire(time.monotonic(), self.ack_timeout)
-        s1, mod, analog = None, self.mod, None
+        s1, mod, analog, agg = None, self.mod, None, False
         if self.prbs_sent < self.prbs_frames:
-            s1 = prbs.payload(self.prbs_seed, n & 0xFFFF, self.prbs_bytes)
+            s1, agg = self._prbs_payload(n)
         elif self.adaptive_queue:
             item, m = self.adaptive_queue.popleft()
             if isinstance(item, AnalogChunk):
                 analog = item
             else:
                 s1, mod = item, m or self.mod
+                if self.aggregate > 1:
+                    s1, agg = self._aggregate_queued(s1, mod)
         has_s1 = s1 is not None or analog is not None
         if self.prompt_carousel and self._last_prompt is not None and has_s1 and self.arq.idle:
             self.arq.submit(*self._last_prompt)  # carousel: the next image's prompt, while stream 1 runs
@@ -309,7 +323,7 @@ class two_stream_tx(gr.sync_block):
         f0 = self.prompt_power
         if self.wide_when_idle and s0_coded is None and s1 is not None:
             f0 = 0.0  # a wide frame: stream 1 on every data carrier (FrameHeader.wide)
-        frame = build_frame(self.params, n, mod, f0, s0_coded, s0_bytes, s1, self.code, **kw)
+        frame = build_frame(self.params, n, mod, f0, s0_coded, s0_bytes, s1, self.code, aggregate=agg, **kw)
         self.frames_sent += 1
         if self._subscribed is None:
             self._subscribed = subscribed_ports(self, ("events",))
@@ -332,6 +346,40 @@ class two_stream_tx(gr.sync_block):
                 )
             self.message_port_pub(pmt.intern("events"), pmt.to_pmt(ev))
         return frame
+
+    def _prbs_payload(self, n: int):
+        """BER-tester payload of frame n: one PRBS packet, or ``aggregate`` of them, each
+        identified by its subframe offset (``prbs.payload``'s ``offset``)."""
+        if self.aggregate == 1:
+            self.prbs_packets_sent += 1
+            return prbs.payload(self.prbs_seed, n & 0xFFFF, self.prbs_bytes), False
+        step = aggregation.subframe_bytes(self.prbs_bytes)
+        packets = [
+            prbs.payload(self.prbs_seed, n & 0xFFFF, self.prbs_bytes, offset=k * step) for k in range(self.aggregate)
+        ]
+        self.prbs_packets_sent += len(packets)
+        return aggregation.pack(packets), True
+
+    def _aggregate_queued(self, first: bytes, mod: int):
+        """``first`` and the byte PDUs queued behind it with the same modulation, up to
+        ``aggregate`` packets and a frame's bytes, as one aggregate (a PDU too large for a
+        subframe goes alone, unaggregated)."""
+        size = aggregation.subframe_bytes(len(first))
+        if size > MAX_S1_BYTES:
+            return first, False
+        packets = [first]
+        q = self.adaptive_queue
+        while len(packets) < self.aggregate and q:
+            item, m = q[0]
+            if isinstance(item, AnalogChunk) or (m or self.mod) != mod:
+                break
+            more = aggregation.subframe_bytes(len(item))
+            if size + more > MAX_S1_BYTES:
+                break
+            q.popleft()
+            packets.append(item)
+            size += more
+        return aggregation.pack(packets), True
 
     def work(self, input_items, output_items):
         out = output_items[0]

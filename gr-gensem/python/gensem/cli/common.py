@@ -155,7 +155,13 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False, rate_args: b
         default=0.5,
         help="power fraction p0/P_T of the prompt stream (--stream both)",
     )
-    p.add_argument("--payload-bytes", type=int, default=256, help="stream-1 bytes per frame")
+    p.add_argument("--payload-bytes", type=int, default=256, help="stream-1 bytes per packet")
+    p.add_argument(
+        "--aggregate",
+        type=int,
+        default=1,
+        help="packets per stream-1 frame, each with its own delimiter and CRC-32 (1: one per frame)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--cfo-subcarriers",
@@ -260,6 +266,7 @@ def _config(args, snr_db, command: str):
         text=text,
         prompt_power=args.prompt_power,
         payload_bytes=args.payload_bytes,
+        aggregate=args.aggregate,
         seed=args.seed,
         cfo_subcarriers=args.cfo_subcarriers,
         timing_offset=args.timing_offset,

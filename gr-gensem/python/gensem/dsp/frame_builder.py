@@ -86,11 +86,13 @@ def build_frame(
     s1_analog: np.ndarray | None = None,
     analog_first: bool = True,
     analog_last: bool = True,
+    aggregate: bool = False,
 ) -> np.ndarray:
     """One complete frame of complex baseband samples, gap of zeros included.
 
     With ``s1_analog`` (1..8191 complex symbols) the frame is an analog frame: ``mod`` and
     ``s1_payload`` are ignored and the flags mark the frame's place in its message.
+    With ``aggregate`` the header marks ``s1_payload`` as packed subframes (``dsp.aggregation``).
     """
     code = code or _default_code()
     s1_payload = s1_payload or b""
@@ -115,6 +117,7 @@ def build_frame(
         analog=analog,
         first=analog and bool(analog_first),
         last=analog and bool(analog_last),
+        aggregate=bool(aggregate) and not analog,
     )
     g0, g1 = p.stream_gains(hdr.prompt_power_fraction)
     n_sym = n_data_symbols(p, hdr)

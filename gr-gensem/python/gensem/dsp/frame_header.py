@@ -16,6 +16,10 @@ is one bit of false-accept margin (2^-15 instead of 2^-16 per wrong decode). In 
 analog header the M1 field holds two flags (bit 1 = first, bit 0 = last frame of an
 analog message) and the s1 field counts **symbols** (1..8191), not bytes.
 
+Aggregated frames (``FrameHeader.aggregate``: stream 1 carries several packets, each with
+its own delimiter and CRC-32, ``dsp.aggregation``) are marked the same way, by
+``AGGREGATE_CRC_MASK``: three hypotheses, so a wrong decode is accepted with odds 3 x 2^-16.
+
 Wide frames (``FrameHeader.wide``): a QAM header with s0 = 0 and q = 0 puts stream 1 on all
 48 data carriers (B0 and B1) at unit power, for links whose prompt stream is idle.
 """
@@ -35,6 +39,7 @@ MAX_S0_BYTES = (1 << 9) - 1
 MAX_S1_BYTES = (1 << 13) - 1
 MAX_S1_SYMBOLS = MAX_S1_BYTES  # analog frames: the s1 field counts symbols
 ANALOG_CRC_MASK = 0xA5C3  # CRC-16 XOR this marks an analog frame
+AGGREGATE_CRC_MASK = 0x3C5A  # CRC-16 XOR this marks an aggregated QAM frame
 ANALOG_MOD = 0  # ``mod`` of an analog header (no QAM)
 
 
@@ -48,6 +53,7 @@ class FrameHeader:
     analog: bool = False
     first: bool = False  # analog only: first / last frame of an analog message
     last: bool = False
+    aggregate: bool = False  # QAM only: stream 1 carries aggregated packets (dsp.aggregation)
 
     @property
     def prompt_power_fraction(self) -> float:
@@ -80,17 +86,20 @@ class FrameHeader:
             | self.s1_bytes
         )
         body = word.to_bytes(6, "big")
-        crc = crc16(body) ^ (ANALOG_CRC_MASK if self.analog else 0)
+        if self.analog and self.aggregate:
+            raise ValueError("an analog frame cannot carry aggregated packets")
+        mask = ANALOG_CRC_MASK if self.analog else AGGREGATE_CRC_MASK if self.aggregate else 0
+        crc = crc16(body) ^ mask
         full = body + crc.to_bytes(2, "big")
         return np.unpackbits(np.frombuffer(full, np.uint8))
 
     @classmethod
     def from_bits(cls, bits: np.ndarray) -> FrameHeader | None:
-        """Parse 64 hard bits; None when the CRC fails (under both masks)."""
+        """Parse 64 hard bits; None when the CRC fails (under every mask)."""
         raw = np.packbits(np.asarray(bits, dtype=np.uint8)[:HEADER_BITS]).tobytes()
         body, crc = raw[:6], int.from_bytes(raw[6:8], "big")
         syndrome = crc16(body) ^ crc
-        if syndrome not in (0, ANALOG_CRC_MASK):
+        if syndrome not in (0, ANALOG_CRC_MASK, AGGREGATE_CRC_MASK):
             return None
         analog = syndrome == ANALOG_CRC_MASK
         word = int.from_bytes(body, "big")
@@ -104,6 +113,7 @@ class FrameHeader:
             analog=analog,
             first=analog and bool(m_bits & 2),
             last=analog and bool(m_bits & 1),
+            aggregate=syndrome == AGGREGATE_CRC_MASK,
         )
 
 

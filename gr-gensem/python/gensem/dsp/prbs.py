@@ -19,10 +19,11 @@ def _table(seed: int) -> np.ndarray:
     return rng.integers(0, 256, _TABLE_BYTES + (1 << 13), dtype=np.uint8)
 
 
-def payload(seed: int, frame_seq: int, n_bytes: int) -> bytes:
+def payload(seed: int, frame_seq: int, n_bytes: int, offset: int = 0) -> bytes:
     """Bytes of frame ``frame_seq``: a window of a seeded 1 MiB random table at an offset
-    set by the frame number (distinct for every 16-bit frame number)."""
-    off = ((int(frame_seq) & 0xFFFF) * 8191) % _TABLE_BYTES
+    set by the frame number (distinct for every 16-bit frame number). ``offset``: an
+    aggregated frame's packet, by its subframe's byte offset (dsp.aggregation)."""
+    off = ((int(frame_seq) & 0xFFFF) * 8191 + 131 * int(offset)) % _TABLE_BYTES
     return _table(int(seed))[off : off + int(n_bytes)].tobytes()
 
 

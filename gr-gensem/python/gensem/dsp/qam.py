@@ -76,15 +76,42 @@ def modulate(bits: np.ndarray, m: int) -> np.ndarray:
     return points[idx]
 
 
+def _levels(symbols: np.ndarray, m: int):
+    """Per-axis PAM level index (0 .. side-1) of the nearest point, in the input's precision."""
+    _, _, scale, side, _, _, _ = _tables(m)
+    z = np.asarray(symbols)
+    if z.dtype != np.complex128:
+        z = z.astype(np.complex64, copy=False)
+    f = z.real.dtype.type
+    hi = side - 1
+    out = []
+    for axis in (z.real, z.imag):
+        t = axis * f(scale / 2.0)
+        t += f(side / 2.0)
+        np.clip(t, 0, hi, out=t)  # then truncation is the floor (t >= 0)
+        out.append(t.astype(np.uint8))
+    return out[0], out[1]
+
+
+def decide(symbols: np.ndarray, m: int) -> np.ndarray:
+    """Nearest constellation points (complex64), per-axis slicing; no bits."""
+    _, _, scale, side, _, _, _ = _tables(check_m(m))
+    i_lvl, q_lvl = _levels(symbols, m)
+    amp = ((2.0 * np.arange(side) - (side - 1)) / scale).astype(np.float32)
+    out = np.empty(i_lvl.shape, np.complex64)
+    out.real, out.imag = amp[i_lvl], amp[q_lvl]
+    return out
+
+
 def demodulate_hard(symbols: np.ndarray, m: int, return_points: bool = False):
     """Minimum-distance (per-axis slicing) decision, returns bits (and the decided
     constellation points with ``return_points``)."""
-    points, lvl_to_gray, scale, side, half, weights, sym_bits = _tables(check_m(m))
-    z = np.asarray(symbols) * scale
-    i_lvl = np.clip(np.floor((z.real + side) / 2.0), 0, side - 1).astype(np.int64)
-    q_lvl = np.clip(np.floor((z.imag + side) / 2.0), 0, side - 1).astype(np.int64)
-    idx = (lvl_to_gray[i_lvl] << half) | lvl_to_gray[q_lvl]
-    bits = sym_bits[idx].reshape(-1)
+    points, lvl_to_gray, _, _, half, _, _ = _tables(check_m(m))
+    i_lvl, q_lvl = _levels(symbols, m)
+    g = lvl_to_gray.astype(np.uint8)
+    idx = (g[i_lvl] << half) | g[q_lvl]  # the symbol's bit pattern, MSB first, k <= 8 bits
+    k = 2 * half
+    bits = np.unpackbits(idx.reshape(-1, 1), axis=1)[:, 8 - k :].reshape(-1)
     if return_points:
         return bits, points[idx]
     return bits
