@@ -1,8 +1,8 @@
 """Packet aggregation on stream 1: several packets behind one preamble and header.
 
-A frame costs a preamble (STS + LTS, 400 samples), four header symbols (320) and a gap
-whatever it carries, so one 256-byte QPSK packet per frame spends ~30 % of its air time on
-overhead (docs/phy.md). An aggregated frame carries up to ``MAX_S1_BYTES`` of subframes,
+A frame costs a preamble (STS + LTS, 240 samples), four header symbols (320) and a gap
+(64) whatever it carries, so one 256-byte QPSK packet per frame spends 26 % of its air
+time on them (docs/phy.md). An aggregated frame carries up to ``MAX_S1_BYTES`` of subframes,
 each one packet that is checked and delivered on its own, as in IEEE 802.11n's A-MPDU:
 
     subframe = delimiter (4 bytes) | packet | CRC-32 of packet (4 bytes) | 0-3 pad bytes
