@@ -126,6 +126,18 @@ def test_two_hosts_over_zmq_deliver_prompt():
     assert r["bit_errors"] == 0 and r["bits"] == 5 * 256 * 8 and r["feedback_sent"] >= 1
 
 
+def test_two_hosts_feedback_over_curve(tmp_path):
+    """The ARQ feedback link authenticated and encrypted (--curve-keys on both hosts)."""
+    keys = tmp_path / "keys"
+    assert gensem("keys", "--out", str(keys)).returncode == 0
+    t, r = _zmq_pair(
+        ["--sim-snr-db", "25", "--curve-keys", str(keys)],
+        ["--text", "a cat", "--frames", "2", "--ack-timeout", "0.5", "--curve-keys", str(keys)],
+    )
+    assert t["prompt_acked"] is True and t["feedback_received"] >= 1 and t["feedback_bad"] == 0
+    assert r["prompts"] == ["a cat"] and r["feedback_sent"] >= 1
+
+
 def test_two_processes_realtime_hackrf_profile_nothing_lost():
     """TX process -> ZeroMQ IQ paced at 2 Msps -> RX process with the HackRF radio profile
     (20 ppm carrier and clock offsets, DC, IQ imbalance, phase noise): every sample, frame

@@ -39,6 +39,8 @@ EXPECTED_BLOCKS = (
     "radio_source",
     "zmq_bridge_sink",
     "edge_part_parser",
+    "zmq_feedback_sink",
+    "zmq_feedback_source",
 )
 # the blocks flowgraphs/loopback_sim.grc uses (block_fading lives inside ofdm_channel)
 LOOPBACK_SIM_BLOCKS = (

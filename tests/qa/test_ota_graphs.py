@@ -69,11 +69,11 @@ GRC_PARAMS = {
     "tx": {
         "freq", "gain", "samp_rate", "args", "antenna", "dry_run", "feedback", "seed",
         "text", "frames", "mod", "prompt_power", "payload_bytes", "window", "ack_timeout",
-        "max_retries", "scale",
+        "max_retries", "scale", "curve_keys",
     },
     "rx": {
         "freq", "gain", "samp_rate", "args", "antenna", "dry_run", "feedback", "seed",
-        "replay", "record", "decode_process", "dc_blocker",
+        "replay", "record", "decode_process", "dc_blocker", "curve_keys",
     },
 }  # fmt: skip
 # gensem radio flags without a .grc parameter
@@ -108,6 +108,7 @@ CHANGED = {
     "antenna": "TX/RX",
     "dry_run": True,
     "feedback": "tcp://10.0.0.2:6000",
+    "curve_keys": "/etc/gensem/keys",
     "seed": 9,
     "text": "a red car",
     "frames": 7,
@@ -466,10 +467,10 @@ def test_changed_connections_and_blocks_are_detected(tmp_path):
     def edit(doc):
         doc["connections"] = [c for c in doc["connections"] if c[1] != "adaptive"]
         _block(doc, "gensem_radio_source_0")["parameters"]["dc_blocker"] = "True"
-        doc["blocks"] = [b for b in doc["blocks"] if b["name"] != "zeromq_pub_msg_sink_0"]
+        doc["blocks"] = [b for b in doc["blocks"] if b["name"] != "gensem_zmq_feedback_sink_0"]
 
     diffs = _compare_defaults("rx", "hackrf", _copy_grc(tmp_path, "rx", "hackrf", edit))
-    assert "block zeromq_pub_msg_sink_0 (zeromq_pub_msg_sink) only in gensem radio" in diffs
+    assert "block gensem_zmq_feedback_sink_0 (gensem_zmq_feedback_sink) only in gensem radio" in diffs
     assert "gensem_radio_source_0.dc_blocker: None (gensem radio) != True (.grc)" in diffs
     assert (
         "message connection ('gensem_semantic_rx_0', 'adaptive', 'gensem_prbs_ber_sink_0', 'in') "

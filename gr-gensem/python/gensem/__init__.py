@@ -26,6 +26,8 @@ _BLOCKS = (
     "radio_source",
     "zmq_bridge_sink",
     "edge_part_parser",
+    "zmq_feedback_sink",
+    "zmq_feedback_source",
 )
 
 

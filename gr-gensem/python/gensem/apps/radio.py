@@ -9,13 +9,14 @@ each .grc, with its parameters' defaults, equals ``graph_spec`` with the CLI's d
 that device (docs/ota.md, "One source for the OTA graphs", lists the exceptions):
 
     TX: gensem_semantic_tx -> [blocks_throttle] -> gensem_radio_sink
-            feedback <- zeromq.sub_msg_source
+            feedback <- gensem_zmq_feedback_source
     RX: gensem_radio_source -> [gensem_ofdm_channel] -> gensem_semantic_rx
-            adaptive -> gensem_prbs_ber_sink, feedback -> zeromq.pub_msg_sink
+            adaptive -> gensem_prbs_ber_sink, feedback -> gensem_zmq_feedback_sink
             [-> gensem_sigmf_recorder], -> blocks.null_sink (the sample counter)
 
 The ARQ feedback (ACK/NACK) goes from the RX host to the TX host over ZeroMQ PUB/SUB
-(``--feedback``): the RX binds, the TX connects. A lost ACK is covered by the TX's ACK
+(``--feedback``), one versioned JSON message each (``core.feedback_wire``): the RX binds,
+the TX connects; ``--curve-keys DIR`` (``gensem keys``) authenticates and encrypts it. A lost ACK is covered by the TX's ACK
 timeout (window 0) or stall timeout (window > 0). ``--dry-run`` swaps the radio for a
 throttled null sink / zero or SigMF-file source; absent hardware exits 2 with one line.
 ``--sim-snr-db`` and the radio-impairment options (``--radio-profile``, ``--cfo-ppm``, ...,
@@ -34,7 +35,7 @@ from gnuradio import gr
 from gensem.dsp.radio_impairments import RadioImpairments
 
 N_PROMPT_CARRIERS = 24  # prompt subcarriers of stream 0 (the blocks' default)
-FEEDBACK_TIMEOUT_MS = 100  # ZeroMQ message blocks' receive timeout
+FEEDBACK_TIMEOUT_MS = 100  # the feedback source's poll interval
 DRY_RUN_SAMPLES = 100000  # zeros a dry-run RX reads without --replay (the block's default)
 DC_BLOCKER = {"auto": None, "on": True, "off": False}  # --dc-blocker -> radio_source dc_blocker
 
@@ -43,14 +44,14 @@ ATTRS = {
     "gensem_semantic_tx_0": "sem",
     "blocks_throttle_0": "pace",
     "gensem_radio_sink_0": "radio",
-    "zeromq_sub_msg_source_0": "feedback",
+    "gensem_zmq_feedback_source_0": "feedback",
     "gensem_radio_source_0": "radio",
     "gensem_ofdm_channel_0": "channel",
     "gensem_semantic_rx_0": "sem",
     "gensem_prbs_ber_sink_0": "ber",
     "blocks_null_sink_0": "counter",
     "gensem_sigmf_recorder_0": "recorder",
-    "zeromq_pub_msg_sink_0": "feedback",
+    "gensem_zmq_feedback_sink_0": "feedback",
 }
 
 
@@ -115,11 +116,16 @@ def _tx_spec(a):
     chain.append("gensem_radio_sink_0")
     msgs = []
     if a.feedback:
-        blocks["zeromq_sub_msg_source_0"] = (
-            "zeromq_sub_msg_source",
-            {"address": a.feedback, "timeout": FEEDBACK_TIMEOUT_MS, "bind": False},
+        blocks["gensem_zmq_feedback_source_0"] = (
+            "gensem_zmq_feedback_source",
+            {
+                "address": a.feedback,
+                "bind": False,
+                "curve_keys": getattr(a, "curve_keys", "") or "",
+                "timeout_ms": FEEDBACK_TIMEOUT_MS,
+            },
         )
-        msgs.append(("zeromq_sub_msg_source_0", "out", "gensem_semantic_tx_0", "feedback"))
+        msgs.append(("gensem_zmq_feedback_source_0", "out", "gensem_semantic_tx_0", "feedback"))
     conns = [(src, 0, dst, 0) for src, dst in itertools.pairwise(chain)]
     return {"blocks": blocks, "connections": conns, "msg_connections": msgs}
 
@@ -176,20 +182,12 @@ def _rx_spec(a):
         )
         conns.append((head, 0, "gensem_sigmf_recorder_0", 0))
     if a.feedback:
-        blocks["zeromq_pub_msg_sink_0"] = (
-            "zeromq_pub_msg_sink",
-            {"address": a.feedback, "timeout": FEEDBACK_TIMEOUT_MS, "bind": True},
+        blocks["gensem_zmq_feedback_sink_0"] = (
+            "gensem_zmq_feedback_sink",
+            {"address": a.feedback, "bind": True, "curve_keys": getattr(a, "curve_keys", "") or ""},
         )
-        msgs.append(("gensem_semantic_rx_0", "feedback", "zeromq_pub_msg_sink_0", "in"))
+        msgs.append(("gensem_semantic_rx_0", "feedback", "gensem_zmq_feedback_sink_0", "in"))
     return {"blocks": blocks, "connections": conns, "msg_connections": msgs}
-
-
-def _zmq(make, address, timeout, bind):
-    """A ZMQ message block on ``address``; ValueError with the fix."""
-    try:
-        return make(address, timeout, bind)
-    except RuntimeError as exc:
-        raise ValueError(f"bad --feedback address {address!r} ({exc}); use tcp://HOST:PORT") from None
 
 
 _ITEM_SIZE = {"complex": gr.sizeof_gr_complex}
@@ -197,10 +195,6 @@ _ITEM_SIZE = {"complex": gr.sizeof_gr_complex}
 
 def _make(block_id, params):
     """One block of a spec: ``block_id``'s constructor with ``params`` as keyword arguments."""
-    if block_id in ("zeromq_sub_msg_source", "zeromq_pub_msg_sink"):
-        from gnuradio import zeromq
-
-        return _zmq(getattr(zeromq, block_id[len("zeromq_") :]), **params)
     if block_id == "blocks_throttle":
         from gnuradio import blocks
 
@@ -223,6 +217,10 @@ def _make(block_id, params):
         from gensem.blocks.prbs_ber_sink import prbs_ber_sink as cls
     elif block_id == "gensem_sigmf_recorder":
         from gensem.blocks.sigmf_recorder import sigmf_recorder as cls
+    elif block_id == "gensem_zmq_feedback_sink":
+        from gensem.blocks.zmq_feedback_sink import zmq_feedback_sink as cls
+    elif block_id == "gensem_zmq_feedback_source":
+        from gensem.blocks.zmq_feedback_source import zmq_feedback_source as cls
     else:
         raise ValueError(f"no constructor for block id {block_id!r}")
     return cls(**params)

@@ -6,7 +6,7 @@
                                            gensem_prompt_arq_rx --feedback--> feedback
 
 The ``feedback`` port carries the ACK/NACK dicts for the transmitter's ``feedback``
-port: a message connection in loopback, ZeroMQ (``zeromq.pub_msg_sink``) over the air.
+port: a message connection in loopback, ZeroMQ (``gensem_zmq_feedback_sink``) over the air.
 ``decode_process`` runs the frame decoder in a worker process (see ``gensem_two_stream_rx``).
 ``prompt`` carries each CRC-clean prompt once, as a UTF-8 PDU; ``s0_symbols`` /
 ``s1_symbols`` the equalised cells of each stream (c32vector PDUs, constellation sinks).

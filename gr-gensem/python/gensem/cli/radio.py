@@ -70,6 +70,8 @@ def cmd_radio(a) -> int:
                 "prompt_acked": bool(outcomes and outcomes[0].delivered) if a.text else None,
                 "transmissions": outcomes[0].transmissions if outcomes else 0,
                 "timeouts": arq.timeouts,
+                "feedback_received": tb.feedback.received if tb.feedback is not None else 0,
+                "feedback_bad": tb.feedback.bad_messages if tb.feedback is not None else 0,
                 "elapsed_s": round(elapsed, 3),
             }
         else:
@@ -95,7 +97,8 @@ def cmd_radio(a) -> int:
                 "header_failures": st.header_failures,
                 "prompt": texts[0] if texts else None,
                 "prompts": texts,
-                "feedback_sent": tb.sem.arq_rx.frames_seen if a.feedback else 0,
+                "feedback_sent": tb.feedback.sent if tb.feedback is not None else 0,
+                "feedback_dropped": tb.feedback.dropped if tb.feedback is not None else 0,
                 "bits": ber.bits,
                 "bit_errors": ber.bit_errors,
                 "ber": ber.ber if ber.bits else None,
@@ -107,8 +110,8 @@ def cmd_radio(a) -> int:
                 r["impairments"] = a.impairments.as_dict()
     except RadioUnavailable:
         return 2  # the radio block printed the one-line reason
-    except ValueError as exc:
-        raise UserError(f"gensem radio: {exc}") from None
+    except (ValueError, RuntimeError) as exc:  # RuntimeError: a block's start() (a busy feedback port)
+        raise UserError(f"gensem radio: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if a.json:
         print(json.dumps(r))
     else:
@@ -131,6 +134,12 @@ def add_radio_subcommand(sub):
     p.add_argument("--antenna", default="", help="USRP antenna (e.g. TX/RX, RX2)")
     p.add_argument("--dry-run", action="store_true", help="no hardware: null sink / zero or file source")
     p.add_argument("--feedback", default="", help="ARQ feedback ZMQ address (RX binds, TX connects)")
+    p.add_argument(
+        "--curve-keys",
+        default="",
+        metavar="DIR",
+        help="authenticate and encrypt the feedback link (CURVE keys from `gensem keys`, on both hosts)",
+    )
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run on)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--seed", type=int, default=1, help="PRBS seed")

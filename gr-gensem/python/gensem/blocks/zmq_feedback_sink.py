@@ -1,0 +1,86 @@
+"""GNU Radio block ``gensem_zmq_feedback_sink``: the RX host's end of the ARQ feedback link.
+
+Message input ``in``: the feedback dicts of ``gensem_semantic_rx`` / ``gensem_prompt_arq_rx``
+(ACK / NACK). Each goes out on a ZeroMQ PUB socket as one versioned JSON message
+(``core.feedback_wire``) to the TX host's ``gensem_zmq_feedback_source``. The RX binds, the
+TX connects (``bind``). ``curve_keys``: a directory from ``gensem keys``: the link is CURVE
+authenticated and encrypted (this end is the CURVE server when it binds), as the bridge to
+the GPU receiver is; without keys, binding a non-loopback address logs a one-line warning.
+A message nobody can take now (no TX connected, a full queue) is dropped and counted
+(``dropped``): the TX's ACK timeout covers a lost ACK. A dict that cannot be encoded is
+counted in ``bad_messages``. The replacement of GNU Radio's ``zeromq.pub_msg_sink`` (a
+serialised pmt, no authentication).
+"""
+
+from __future__ import annotations
+
+import pmt
+import zmq
+from gnuradio import gr
+
+from gensem.blocks.pdu_util import log, parse_dict
+from gensem.core import feedback_wire
+
+HWM = 256  # messages queued for a slow or absent TX before they are dropped
+
+
+class zmq_feedback_sink(gr.basic_block):
+    def __init__(self, address="tcp://0.0.0.0:5556", bind=True, curve_keys=""):
+        gr.basic_block.__init__(self, name="gensem_zmq_feedback_sink", in_sig=None, out_sig=None)
+        self.address = str(address)
+        if not self.address.startswith(("tcp://", "ipc://", "inproc://")):
+            raise ValueError(f"bad feedback address {self.address!r}; use tcp://HOST:PORT")
+        self.bind = bool(bind)
+        self.curve_keys = str(curve_keys or "")
+        if self.curve_keys:  # bad or missing keys: a one-line error now, not at start
+            from gensem.core.zmq_security import check_keys
+
+            check_keys(self.curve_keys, server=self.bind)
+        self.sent = 0
+        self.dropped = 0
+        self.bad_messages = 0
+        self._sock = None
+        self.message_port_register_in(pmt.intern("in"))
+        self.set_msg_handler(pmt.intern("in"), self._handle)
+
+    def start(self):
+        from gensem.core.zmq_security import secure, warn_if_exposed
+
+        sock = zmq.Context.instance().socket(zmq.PUB)
+        sock.setsockopt(zmq.SNDHWM, HWM)
+        sock.setsockopt(zmq.LINGER, 200)
+        secure(sock, self.curve_keys, server=self.bind)
+        if self.bind:
+            warn_if_exposed(self.address, self.curve_keys, "gensem_zmq_feedback_sink", log)
+        try:
+            sock.bind(self.address) if self.bind else sock.connect(self.address)
+        except zmq.ZMQError as exc:
+            sock.close(0)
+            verb = "bind" if self.bind else "connect"
+            raise RuntimeError(
+                f"gensem_zmq_feedback_sink: cannot {verb} {self.address} ({exc}); use tcp://HOST:PORT"
+            ) from None
+        self._sock = sock
+        return True
+
+    def stop(self):
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        return True
+
+    def _handle(self, msg):
+        try:
+            data = feedback_wire.encode(parse_dict(msg))
+        except ValueError as exc:
+            self.bad_messages += 1
+            log.warning("gensem_zmq_feedback_sink: feedback not sent: %s", exc)
+            return
+        if self._sock is None:
+            self.dropped += 1
+            return
+        try:
+            self._sock.send(data, flags=zmq.NOBLOCK)
+            self.sent += 1
+        except zmq.Again:
+            self.dropped += 1
