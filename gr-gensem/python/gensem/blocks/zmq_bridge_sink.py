@@ -133,20 +133,9 @@ class zmq_bridge_sink(gr.basic_block):
         sock.setsockopt(zmq.LINGER, 500)
         if self.pattern == "pub":
             sock.setsockopt(zmq.XPUB_NODROP, 1)  # a full subscriber queue: EAGAIN, counted
-        from gensem.core.zmq_security import secure, warn_if_exposed
+        from gensem.core.zmq_security import attach
 
-        secure(sock, self.curve_keys, server=self.bind)
-        if self.bind:
-            warn_if_exposed(self.endpoint, self.curve_keys, "gensem_zmq_bridge_sink", log)
-        try:
-            if self.bind:
-                sock.bind(self.endpoint)
-            else:
-                sock.connect(self.endpoint)
-        except zmq.ZMQError as exc:
-            sock.close(0)
-            verb = "bind" if self.bind else "connect"
-            raise RuntimeError(f"gensem_zmq_bridge_sink: cannot {verb} {self.endpoint}: {exc}") from None
+        attach(sock, self.endpoint, self.bind, self.curve_keys, "gensem_zmq_bridge_sink", log)
         self.last_endpoint = sock.getsockopt(zmq.LAST_ENDPOINT).decode()
         self._sock = sock
         return True

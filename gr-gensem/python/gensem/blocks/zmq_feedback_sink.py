@@ -44,22 +44,12 @@ class zmq_feedback_sink(gr.basic_block):
         self.set_msg_handler(pmt.intern("in"), self._handle)
 
     def start(self):
-        from gensem.core.zmq_security import secure, warn_if_exposed
+        from gensem.core.zmq_security import attach
 
         sock = zmq.Context.instance().socket(zmq.PUB)
         sock.setsockopt(zmq.SNDHWM, HWM)
         sock.setsockopt(zmq.LINGER, 200)
-        secure(sock, self.curve_keys, server=self.bind)
-        if self.bind:
-            warn_if_exposed(self.address, self.curve_keys, "gensem_zmq_feedback_sink", log)
-        try:
-            sock.bind(self.address) if self.bind else sock.connect(self.address)
-        except zmq.ZMQError as exc:
-            sock.close(0)
-            verb = "bind" if self.bind else "connect"
-            raise RuntimeError(
-                f"gensem_zmq_feedback_sink: cannot {verb} {self.address} ({exc}); use tcp://HOST:PORT"
-            ) from None
+        attach(sock, self.address, self.bind, self.curve_keys, "gensem_zmq_feedback_sink", log)
         self._sock = sock
         return True
 

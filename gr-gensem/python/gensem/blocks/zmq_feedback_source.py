@@ -47,23 +47,13 @@ class zmq_feedback_source(gr.basic_block):
         self.message_port_register_out(pmt.intern("out"))
 
     def start(self):
-        from gensem.core.zmq_security import secure, warn_if_exposed
+        from gensem.core.zmq_security import attach
 
         sock = zmq.Context.instance().socket(zmq.SUB)
         sock.setsockopt(zmq.MAXMSGSIZE, feedback_wire.MAX_BYTES)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SUBSCRIBE, b"")
-        secure(sock, self.curve_keys, server=self.bind)
-        if self.bind:
-            warn_if_exposed(self.address, self.curve_keys, "gensem_zmq_feedback_source", log)
-        try:
-            sock.bind(self.address) if self.bind else sock.connect(self.address)
-        except zmq.ZMQError as exc:
-            sock.close(0)
-            verb = "bind" if self.bind else "connect"
-            raise RuntimeError(
-                f"gensem_zmq_feedback_source: cannot {verb} {self.address} ({exc}); use tcp://HOST:PORT"
-            ) from None
+        attach(sock, self.address, self.bind, self.curve_keys, "gensem_zmq_feedback_source", log)
         self._sock = sock  # from here on used by the receiving thread only
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="gensem-feedback-rx", daemon=True)

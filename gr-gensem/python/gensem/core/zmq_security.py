@@ -132,3 +132,21 @@ def warn_if_exposed(endpoint: str, keys_dir: str, who: str, log=None) -> str | N
     if log is not None:
         log.warning(text)
     return text
+
+
+def attach(sock, endpoint: str, bind: bool, keys_dir: str, who: str, log=None):
+    """Secure ``sock`` (CURVE server when it binds, client when it connects; nothing without
+    ``keys_dir``), warn about an exposed unauthenticated bind, then bind or connect it. A
+    failure closes the socket and raises a one-line RuntimeError naming ``who`` and the fix."""
+    import zmq
+
+    secure(sock, keys_dir, server=bind)
+    if bind:
+        warn_if_exposed(endpoint, keys_dir, who, log)
+    try:
+        sock.bind(endpoint) if bind else sock.connect(endpoint)
+    except zmq.ZMQError as exc:
+        sock.close(0)
+        verb = "bind" if bind else "connect"
+        raise RuntimeError(f"{who}: cannot {verb} {endpoint} ({exc}); use tcp://HOST:PORT") from None
+    return sock
