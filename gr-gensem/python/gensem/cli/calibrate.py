@@ -4,14 +4,30 @@
         --prompts "a microscope image of stained tissue" "a photo of gravel" --out DIR
 
 Writes DIR/calibration.csv (the planner's ``--calibration``) and DIR/calibration.png.
+
+With ``--workers N`` / ``--scheduler ADDRESS`` the generations run on Dask: each (image,
+seed) point is one ``calibration_point`` call on a worker process, which loads the backend
+once and records the images the generator returns, in call order. The same
+``run_calibration`` then runs here with a generator that replays them (checking that every
+call has the recorded prompt, seed and edge map), so the metrics, CSV and PNG come from the
+code of the serial run. Each point is seeded by its seed alone (the bit flips by
+``default_rng(seed)``, the generation by ``seed``), as in the serial run, so the results
+are identical to it where the backend is deterministic (on CPU; GPUs may differ in the
+last bits). Paths (``--images`` files, ``--codec``, ``--model``) must be readable on the
+workers; ``skimage:NAME`` images are resolved there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
+
+import numpy as np
 
 from gensem.cli.demo import BACKENDS, resolve_image
+from gensem.cli.sweep import add_dask_args, dask_client_from_args
 from gensem.core.edge_codec import EDGE_POLICIES
 from gensem.semantic.edge_budget import DEFAULT_MAX_BPP, check_max_bpp
 
@@ -52,11 +68,11 @@ def add_calibrate_parser(sub, user_error):
     p.add_argument("--out", default="out/calibration")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
+    add_dask_args(p, "(image, seed) generations")
     p.set_defaults(func=lambda a: cmd_calibrate(a, user_error))
 
 
 def cmd_calibrate(args, user_error) -> int:
-    from gensem.cli.demo import load_generator
     from gensem.core.edge_codec import EdgeCodec, default_checkpoint
     from gensem.semantic.calibrate import run_calibration
 
@@ -71,19 +87,24 @@ def cmd_calibrate(args, user_error) -> int:
         prompts = args.prompts * (len(args.images) if len(args.prompts) == 1 else 1)
         images = [resolve_image(s, args.out) for s in args.images]
         codec = EdgeCodec.from_checkpoint(args.codec or default_checkpoint())
-        generate, backend = load_generator(args)
-        r = run_calibration(
-            images,
-            prompts,
-            generate,
-            codec,
-            args.out,
-            sorted(args.bers),
-            seeds=tuple(range(args.seeds)),
-            clip_model=args.clip_model,
-            max_edge_bpp=args.max_edge_bpp,
-            edge_policy=args.edge_policy,
-        )
+        client = dask_client_from_args(args, "calibrate")
+        try:
+            generate, backend = _generator(args, prompts, client)
+            r = run_calibration(
+                images,
+                prompts,
+                generate,
+                codec,
+                args.out,
+                sorted(args.bers),
+                seeds=tuple(range(args.seeds)),
+                clip_model=args.clip_model,
+                max_edge_bpp=args.max_edge_bpp,
+                edge_policy=args.edge_policy,
+            )
+        finally:
+            if client is not None:
+                client.close()
     except ValueError as exc:
         raise user_error(f"gensem calibrate: {exc}") from None
     r["backend"] = backend
@@ -111,3 +132,123 @@ def cmd_calibrate(args, user_error) -> int:
             )
         print(f"  wrote {r['csv']} and {r['png']}")
     return 0
+
+
+def _generator(args, prompts: list[str], client) -> tuple:
+    """(generate, backend description): without a Dask ``client`` the backend loaded here;
+    with one, a replay of the generations its workers ran (``dask_generator``)."""
+    from gensem.cli.demo import load_generator
+
+    if client is None:
+        return load_generator(args)
+    points = [(im, pr, seed) for im, pr in zip(args.images, prompts) for seed in range(args.seeds)]
+    return dask_generator(
+        client,
+        _backend_options(args),
+        args.codec,
+        points,
+        sorted(args.bers),
+        args.max_edge_bpp,
+        args.edge_policy,
+    )
+
+
+# ------------------------------------------------ Dask: the (image, seed) points on workers
+
+_WORKER_CACHE: dict = {}  # in a worker process: the loaded backends and codecs, by their options
+
+
+def _backend_options(args) -> dict:
+    """``load_backend``'s keyword arguments, as ``gensem.cli.demo.load_generator(args)`` passes
+    them (picklable, for the workers)."""
+    return {
+        "name": args.backend,
+        "model": args.model,
+        "controlnet": args.controlnet,
+        "steps": args.steps,
+        "seed": args.seed,
+    }
+
+
+def _cached(key, load):
+    """``load()`` once per worker process and key."""
+    if key not in _WORKER_CACHE:
+        _WORKER_CACHE[key] = load()
+    return _WORKER_CACHE[key]
+
+
+def _call_key(prompt: str, edge_map, seed) -> tuple:
+    """What a generation depends on: prompt, seed and a digest of the edge map."""
+    m = np.ascontiguousarray(edge_map)
+    return str(prompt), seed, m.shape, str(m.dtype), hashlib.sha256(m.tobytes()).hexdigest()
+
+
+def calibration_point(
+    options: dict,
+    codec_path: str | None,
+    image: str,
+    prompt: str,
+    seed: int,
+    bers,
+    max_edge_bpp: float,
+    edge_policy: str,
+) -> dict:
+    """On a worker: the generations of one (image, seed) point of ``run_calibration``, in call
+    order, as ``{"backend": description, "calls": [(_call_key, image), ...]}``. ``image`` is a
+    file or ``skimage:NAME``; ``codec_path`` None is the worker's shipped checkpoint."""
+    import warnings
+
+    from gensem.core.edge_codec import EdgeCodec, default_checkpoint
+    from gensem.cli.demo import load_backend
+    from gensem.semantic.calibrate import run_calibration
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # as gensem's main() does
+    key = tuple(sorted(options.items()))
+    generate, backend = _cached(("backend", key), lambda: load_backend(**options))
+    path = codec_path or default_checkpoint()
+    codec = _cached(("codec", path), lambda: EdgeCodec.from_checkpoint(path))
+    calls = []
+
+    def record(p, edge_map, seed=None):
+        out = generate(p, edge_map, seed=seed)
+        calls.append((_call_key(p, edge_map, seed), out))
+        return out
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_calibration(
+            [resolve_image(image, tmp)],
+            [prompt],
+            record,
+            codec,
+            tmp,
+            bers,
+            seeds=(seed,),
+            max_edge_bpp=max_edge_bpp,
+            edge_policy=edge_policy,
+        )
+    return {"backend": backend, "calls": calls}
+
+
+def dask_generator(client, options: dict, codec_path, points, bers, max_edge_bpp, edge_policy):
+    """(generate, backend description): every ``(image, prompt, seed)`` point's generations
+    run on the Dask ``client``'s workers (``calibration_point``); ``generate`` replays them in
+    the serial run's order (image by image, seed by seed), and raises ValueError when a call's
+    prompt, seed or edge map is not the recorded one."""
+    args = (bers, max_edge_bpp, edge_policy)
+    futures = [
+        client.submit(calibration_point, options, codec_path, image, prompt, seed, *args, pure=False)
+        for image, prompt, seed in points
+    ]
+    results = client.gather(futures)
+    calls = iter([c for r in results for c in r["calls"]])
+
+    def generate(prompt: str, edge_map, seed=None):
+        key, out = next(calls, (None, None))
+        if key != _call_key(prompt, edge_map, seed):
+            raise ValueError(
+                "a Dask worker generated from other inputs than this run's "
+                "(different gensem or edge codec on the workers?)"
+            )
+        return out
+
+    return generate, results[0]["backend"]

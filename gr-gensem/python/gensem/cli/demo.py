@@ -89,10 +89,16 @@ def resolve_image(spec: str, out_dir: str) -> str:
     return path
 
 
+def load_backend(name, **kw):
+    """``receiver_ai.pipelines.load_backend``: the one place the radio host's CLI reaches the
+    receiver package (the one-box demo and calibration run a backend in this process)."""
+    from receiver_ai.pipelines import load_backend as load
+
+    return load(name, **kw)
+
+
 def load_generator(args):
     """(generate(prompt, edge_map) -> RGB uint8, backend description)."""
-    from receiver_ai.pipelines import load_backend
-
     return load_backend(
         args.backend, model=args.model, controlnet=args.controlnet, steps=args.steps, seed=args.seed
     )
