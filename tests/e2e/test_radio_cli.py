@@ -138,6 +138,39 @@ def test_two_hosts_feedback_over_curve(tmp_path):
     assert r["prompts"] == ["a cat"] and r["feedback_sent"] >= 1
 
 
+def test_closed_loop_over_the_air_follows_the_snr():
+    """The planner's closed loop across two processes: the RX host steps its simulated SNR
+    28 -> 14 dB after 60 frames and sends each frame's SNR estimates on the feedback link;
+    the TX host's planner settles M1 on the planner's choice at each true SNR within 10
+    frames of the step (64, then 4 for target BER 1e-5)."""
+    from gensem.planner.closed_loop import PlanTracker
+    from gensem.planner.lemma1 import solve_discrete
+
+    t, r = _zmq_pair(
+        ["--sim-snr-profile", "28:60,14:60"],
+        ["--adaptive-plan", "--target-ber", "1e-5", "--frames", "120", "--window", "2", "--text", "a red car"],
+    )
+    params = PlanTracker().params  # the TX's planner: 24 / 24 carriers, margin 1 dB
+    choice = {snr: solve_discrete(10 ** ((snr - 1.0) / 10), 1000, 7880, 1e-5, params)["modulation"] for snr in (28, 14)}
+    assert choice == {28: 64, 14: 4}
+    m1 = t["m1_per_frame"]
+    assert len(m1) == 120 and len(t["prompt_power_per_frame"]) == 120
+    assert set(m1[10:60]) == {choice[28]} and set(m1[70:120]) == {choice[14]}, (m1, t["snr_reports"])
+    assert t["reports"] >= 110 and t["reports_late"] == 0 and t["reports_foreign"] == 0 and t["feedback_bad"] == 0
+    assert [len(x) for x in t["snr_reports"][:3]] == [3, 3, 3] and r["frames_decoded"] == 120
+
+
+def test_radio_plan_flags_bad_input_exit_2():
+    for args, shown in (
+        (("rx", "--dry-run", "--sim-snr-profile", "28:0"), "at least 1 frame"),
+        (("rx", "--dry-run", "--sim-snr-profile", "28-60"), "bad --sim-snr-profile"),
+        (("tx", "--dry-run", "--adaptive-plan"), "needs --feedback"),
+        (("tx", "--dry-run", "--sim-snr-profile", "28:10"), "use it with rx"),
+    ):
+        res = gensem("radio", *args)
+        assert res.returncode == 2 and shown in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
 def test_two_processes_realtime_hackrf_profile_nothing_lost():
     """TX process -> ZeroMQ IQ paced at 2 Msps -> RX process with the HackRF radio profile
     (20 ppm carrier and clock offsets, DC, IQ imbalance, phase noise): every sample, frame

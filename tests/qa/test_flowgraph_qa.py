@@ -94,10 +94,14 @@ def test_corrupted_crc_gives_nack():
     bad = bytearray(good)
     bad[-2] ^= 0x01  # corrupt the CRC-32 field itself
     arq, msgs = _arq_receive([bytes(bad), good], "feedback")
-    assert [pmt.to_python(m) for m in msgs] == [
+    arq_keys = ("frame", "crc_ok", "prompt_seq", "session")
+    got = [pmt.to_python(m) for m in msgs]
+    assert [{k: d[k] for k in arq_keys if k in d} for d in got] == [
         {"frame": 0, "crc_ok": False, "prompt_seq": -1},  # NACK
         {"frame": 1, "crc_ok": True, "prompt_seq": 0, "session": 0},  # ACK (session: the packet's)
     ]
+    # each also carries its frame's SNR estimates (the TX host's planner input over the air)
+    assert all({"snr0_db", "snr1_db", "prompt_power", "mod"} <= set(d) for d in got)
     assert list(arq.delivered) == [(0, "a dog on the beach")]
 
 

@@ -69,7 +69,7 @@ GRC_PARAMS = {
     "tx": {
         "freq", "gain", "samp_rate", "args", "antenna", "dry_run", "feedback", "seed",
         "text", "frames", "mod", "prompt_power", "payload_bytes", "window", "ack_timeout",
-        "max_retries", "scale", "curve_keys",
+        "max_retries", "scale", "curve_keys", "adaptive_plan", "target_ber",
     },
     "rx": {
         "freq", "gain", "samp_rate", "args", "antenna", "dry_run", "feedback", "seed",
@@ -86,6 +86,9 @@ CLI_ONLY_FLAGS = {
     "realtime": "--device zmq only",
     "linger": "--device zmq only",
     "sim_snr_db": "a simulated channel (tests), not an over-the-air graph",
+    "sim_snr_profile": "a simulated channel (tests), not an over-the-air graph",
+    "targets": "the CLI turns quality targets into --target-ber (the .grc takes the BER)",
+    "calibration": "the calibration CSV behind --targets",
     "cmd": "argparse plumbing (the subcommand)",
     "func": "argparse plumbing",
 }
@@ -98,6 +101,9 @@ DEFAULT_EXCEPTIONS = {
     ("usrp", "feedback"): "the CLI's '' means no feedback block, GRC cannot leave a block out on a "
     "parameter: the .grc has the ZMQ block with the runbook's address",
     ("hackrf", "feedback"): "as for the USRP",
+    ("usrp", "target_ber"): "the CLI's None lets --targets set the BER (both: one-line error); "
+    "unset, the planner gets 1e-5, the .grc's default",
+    ("hackrf", "target_ber"): "as for the USRP",
 }
 # a non-default value for every flag a .grc parameter carries (the wiring check)
 CHANGED = {
@@ -109,6 +115,8 @@ CHANGED = {
     "dry_run": True,
     "feedback": "tcp://10.0.0.2:6000",
     "curve_keys": "/etc/gensem/keys",
+    "adaptive_plan": True,
+    "target_ber": 1e-4,
     "seed": 9,
     "text": "a red car",
     "frames": 7,
@@ -346,7 +354,9 @@ def _grc_path(role, device):
 
 def _default_exceptions(device, grc_params):
     """The CLI values that stand for the .grc's deliberately different defaults."""
-    return {GRC_TO_CLI.get(p, p): grc_params[p] for (dev, p) in DEFAULT_EXCEPTIONS if dev == device}
+    return {
+        GRC_TO_CLI.get(p, p): grc_params[p] for (dev, p) in DEFAULT_EXCEPTIONS if dev == device and p in grc_params
+    }
 
 
 def _compare_defaults(role, device, path=None):

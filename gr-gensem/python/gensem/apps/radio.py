@@ -9,7 +9,7 @@ each .grc, with its parameters' defaults, equals ``graph_spec`` with the CLI's d
 that device (docs/ota.md, "One source for the OTA graphs", lists the exceptions):
 
     TX: gensem_semantic_tx -> [blocks_throttle] -> gensem_radio_sink
-            feedback <- gensem_zmq_feedback_source
+            feedback <- gensem_zmq_feedback_source -> gensem_plan_controller -> control
     RX: gensem_radio_source -> [gensem_ofdm_channel] -> gensem_semantic_rx
             adaptive -> gensem_prbs_ber_sink, feedback -> gensem_zmq_feedback_sink
             [-> gensem_sigmf_recorder], -> blocks.null_sink (the sample counter)
@@ -21,7 +21,10 @@ timeout (window 0) or stall timeout (window > 0). ``--dry-run`` swaps the radio 
 throttled null sink / zero or SigMF-file source; absent hardware exits 2 with one line.
 ``--sim-snr-db`` and the radio-impairment options (``--radio-profile``, ``--cfo-ppm``, ...,
 at ``--freq`` and ``--samp-rate``) put ``gensem_ofdm_channel`` between the radio and the RX.
-``--device zmq --realtime`` paces the TX samples with a throttle (a ZeroMQ "radio" has no
+The feedback dicts also carry each decoded frame's SNR estimates: with ``--adaptive-plan``
+the TX host's ``gensem_plan_controller`` re-plans M1 and the power split from them (the
+closed loop over the air); ``--sim-snr-profile`` steps the simulated AWGN at the RX as the
+frames are decoded. ``--device zmq --realtime`` paces the TX samples with a throttle (a ZeroMQ "radio" has no
 sample clock).
 """
 
@@ -45,6 +48,7 @@ ATTRS = {
     "blocks_throttle_0": "pace",
     "gensem_radio_sink_0": "radio",
     "gensem_zmq_feedback_source_0": "feedback",
+    "gensem_plan_controller_0": "planner",
     "gensem_radio_source_0": "radio",
     "gensem_ofdm_channel_0": "channel",
     "gensem_semantic_rx_0": "sem",
@@ -126,6 +130,26 @@ def _tx_spec(a):
             },
         )
         msgs.append(("gensem_zmq_feedback_source_0", "out", "gensem_semantic_tx_0", "feedback"))
+        # the planner's closed loop over the air: the feedback dicts carry each frame's SNR
+        # estimates; enabled by --adaptive-plan (otherwise the reports are only counted)
+        blocks["gensem_plan_controller_0"] = (
+            "gensem_plan_controller",
+            {
+                "v0_bits": float(getattr(a, "v0_bits", 1000.0)),
+                "v1_bits": float(getattr(a, "v1_bits", 7880.0)),
+                "target_ber": float(getattr(a, "target_ber", None) or 1e-5),
+                "margin_db": 1.0,
+                "smoothing": 0.3,
+                "n_prompt_carriers": N_PROMPT_CARRIERS,
+                "n_adaptive_carriers": 48 - N_PROMPT_CARRIERS,
+                "keep_records": True,
+                "enabled": bool(getattr(a, "adaptive_plan", False)),
+            },
+        )
+        msgs += [
+            ("gensem_zmq_feedback_source_0", "out", "gensem_plan_controller_0", "reports"),
+            ("gensem_plan_controller_0", "control", "gensem_semantic_tx_0", "control"),
+        ]
     conns = [(src, 0, dst, 0) for src, dst in itertools.pairwise(chain)]
     return {"blocks": blocks, "connections": conns, "msg_connections": msgs}
 
@@ -141,15 +165,22 @@ def _rx_spec(a):
     conns = []
     head = "gensem_radio_source_0"
     imp = getattr(a, "impairments", None) or RadioImpairments()
-    if a.sim_snr_db is not None or not imp.is_ideal:
+    profile = getattr(a, "sim_snr_profile", ()) or ()
+    if a.sim_snr_db is not None or profile or not imp.is_ideal:
         # a simulated channel on the received samples (zmq / dry-run tests): AWGN and the
         # radio impairments, levels relative to the TX's samples (power scale**2 per subcarrier)
         from gensem.dsp.channel import noise_var_for_snr
 
         nv = 0.0 if a.sim_snr_db is None else noise_var_for_snr(a.sim_snr_db, a.scale**2)
+        extra = {}
+        if profile:  # the SNR steps as the receiver decodes frames (--sim-snr-profile): AWGN at
+            # the first step's SNR, the signal's gain stepped relative to it (as gensem link does)
+            firsts = itertools.accumulate([0] + [n for _, n in profile[:-1]])
+            steps = [(f, snr - profile[0][0]) for f, (snr, _) in zip(firsts, profile)]
+            nv, extra = noise_var_for_snr(profile[0][0], a.scale**2), {"gain_steps": steps}
         blocks["gensem_ofdm_channel_0"] = (
             "gensem_ofdm_channel",
-            dict(noise_var=nv, seed=a.seed, signal_power=a.scale**2, **imp.channel_kwargs()),
+            dict(noise_var=nv, seed=a.seed, signal_power=a.scale**2, **imp.channel_kwargs(), **extra),
         )
         conns.append((head, 0, "gensem_ofdm_channel_0", 0))
         head = "gensem_ofdm_channel_0"
@@ -162,6 +193,8 @@ def _rx_spec(a):
     blocks["blocks_null_sink_0"] = ("blocks_null_sink", {"type": "complex"})  # samples the receiver was given
     conns += [(head, 0, "gensem_semantic_rx_0", 0), ("gensem_radio_source_0", 0, "blocks_null_sink_0", 0)]
     msgs = [("gensem_semantic_rx_0", "adaptive", "gensem_prbs_ber_sink_0", "in")]
+    if profile:
+        msgs.append(("gensem_semantic_rx_0", "frames", "gensem_ofdm_channel_0", "frames"))
     if a.record:
         blocks["gensem_sigmf_recorder_0"] = (
             "gensem_sigmf_recorder",
@@ -217,6 +250,8 @@ def _make(block_id, params):
         from gensem.blocks.prbs_ber_sink import prbs_ber_sink as cls
     elif block_id == "gensem_sigmf_recorder":
         from gensem.blocks.sigmf_recorder import sigmf_recorder as cls
+    elif block_id == "gensem_plan_controller":
+        from gensem.blocks.plan_controller import plan_controller as cls
     elif block_id == "gensem_zmq_feedback_sink":
         from gensem.blocks.zmq_feedback_sink import zmq_feedback_sink as cls
     elif block_id == "gensem_zmq_feedback_source":
@@ -242,9 +277,11 @@ def _build(tb, spec):
 class RadioTx(gr.top_block):
     def __init__(self, a):
         gr.top_block.__init__(self, "gensem radio tx")
-        self.feedback = None
+        self.feedback = self.planner = None
         self.spec = graph_spec("tx", a)
         _build(self, self.spec)
+        if self.planner is not None:  # reports about another transmitter run's frames are foreign
+            self.planner.session = self.sem.tx.arq.session
 
 
 class RadioRx(gr.top_block):
@@ -260,16 +297,20 @@ def _run(tb, done, duration):
     import threading
 
     t0 = time.monotonic()
-    tb.start()
     waiter = threading.Thread(target=tb.wait, daemon=True)
-    waiter.start()
     try:
+        tb.start()  # a Ctrl-C here (delivered once start returns) still stops the graph below
+        waiter.start()
         while waiter.is_alive() and not done():
             if duration and time.monotonic() - t0 > duration:
                 break
             time.sleep(0.02)
     except KeyboardInterrupt:
         pass
-    tb.stop()
-    waiter.join()
+    finally:  # never leave a running flowgraph to the interpreter's exit (it can hang there)
+        tb.stop()
+        if waiter.is_alive():
+            waiter.join()
+        else:
+            tb.wait()
     return time.monotonic() - t0

@@ -11,6 +11,10 @@
        -> blocks.multiply_const_cc (receiver gain) -> analog.rail_ff on I and Q (ADC clipping)
        -> blocks.tag_gate -> out
 
+``gain_steps`` ((first frame, gain dB), ...) with the message input ``frames`` (the
+receiver's decoded-frame PDUs) steps the signal's gain before the AWGN as the frames go by:
+an SNR profile for a receiver that sees only samples (``gensem radio rx --sim-snr-profile``).
+
 Each radio stage is inserted only when its impairment is non-zero, so the ideal channel is
 the same flowgraph as before. The models, their sign conventions and the radio profiles are
 in ``dsp.radio_impairments`` (the numpy core the QA tests compare with). channel_model's
@@ -31,6 +35,8 @@ from gensem.dsp.radio_impairments import RadioImpairments
 
 
 class ofdm_channel(gr.hier_block2):
+    MESSAGE_INPUTS = ("frames",)
+
     def __init__(
         self,
         noise_var=0.0,
@@ -55,6 +61,7 @@ class ofdm_channel(gr.hier_block2):
         center_freq=2.45e9,
         samp_rate=2e6,
         signal_power=1.0,
+        gain_steps=(),
     ):
         gr.hier_block2.__init__(
             self,
@@ -109,6 +116,10 @@ class ofdm_channel(gr.hier_block2):
             # seed (42) inside the stock block: the phase-noise realisation ignores ``seed``.
             mag = math.sqrt(imp.phase_noise_var() * (2 - a) / a)
             chain.append(channels.phase_noise_gen(mag, a))
+        self.step_gain = None
+        if len(gain_steps):  # before the noise: the gain of the samples passing now (see _GainStepper)
+            self.step_gain = blocks.multiply_const_cc(10 ** (float(sorted(gain_steps)[0][1]) / 20.0))
+            chain.append(self.step_gain)
         self.noise = analog.noise_source_c(analog.GR_GAUSSIAN, math.sqrt(noise_var), int(seed) + 7)
         self.add = blocks.add_cc()
         chain.append(self.add)
@@ -133,6 +144,12 @@ class ofdm_channel(gr.hier_block2):
             prev = last
         self.connect(prev, self.gate, self)
         self.connect(self.noise, (self.add, 1))
+        # an SNR profile over the frames the receiver decodes (gensem radio rx --sim-snr-profile)
+        self.message_port_register_hier_in("frames")
+        self.stepper = None
+        if len(gain_steps):
+            self.stepper = _GainStepper(self.step_gain, gain_steps)
+            self.msg_connect(self, "frames", self.stepper, "frames")
 
     def _clipper(self, c):
         """ADC rails: complex_to_float -> analog.rail_ff(-c, c) on I and Q -> float_to_complex."""
@@ -147,3 +164,41 @@ class ofdm_channel(gr.hier_block2):
         if noise_var < 0:
             raise ValueError("noise variance must be >= 0")
         self.noise.set_amplitude(math.sqrt(noise_var))
+
+
+class _GainStepper(gr.basic_block):
+    """Steps the channel's signal gain from the receiver's decoded-frame PDUs: from frame
+    ``first`` on (absolute frame number, unwrapped from the 16-bit header seq) the gain is
+    ``gain_db``, for each (first, gain_db) of ``steps``. The gain, not the noise: the noise
+    source runs up to a buffer (65536 samples, tens of frames) ahead of the signal, so a new
+    noise level would reach the air that late; the gain applies to the samples passing now.
+    The step still lands a frame or two after its number (the frames between the channel
+    and the receiver's report)."""
+
+    def __init__(self, gain_block, steps):
+        import pmt
+
+        gr.basic_block.__init__(self, name="gensem_gain_stepper", in_sig=None, out_sig=None)
+        self.gain_block = gain_block
+        self.steps = sorted((int(f), float(g)) for f, g in steps)
+        if any(f < 0 for f, _ in self.steps):
+            raise ValueError("gain steps need first frame >= 0")
+        self.frame = -1  # absolute number of the latest decoded frame
+        self.applied = self.steps[0][1]
+        self.message_port_register_in(pmt.intern("frames"))
+        self.set_msg_handler(pmt.intern("frames"), self._on_frame)
+
+    def _on_frame(self, msg):
+        import pmt
+
+        from gensem.dsp.arq import unwrap_frame
+
+        try:
+            seq = int(pmt.to_python(pmt.dict_ref(pmt.car(msg), pmt.intern("frame"), pmt.PMT_NIL)))
+        except (TypeError, ValueError, RuntimeError):
+            return
+        self.frame = max(self.frame, unwrap_frame(seq, self.frame + 32768))
+        gain = [g for first, g in self.steps if self.frame + 1 >= first][-1]  # the next frame's step
+        if gain != self.applied:
+            self.applied = gain
+            self.gain_block.set_k(10 ** (gain / 20.0))

@@ -2,7 +2,8 @@
 
 Takes the ``frames`` PDUs of ``gensem_two_stream_rx`` in order; for each it publishes
 one feedback dict on ``feedback`` (ACK: crc_ok True + prompt_seq, NACK: crc_ok False,
-frame seen without prompt: crc_ok None) and, for a new CRC-clean prompt, a PDU with
+frame seen without prompt: crc_ok None; every one also carries the frame's snr0_db,
+snr1_db, prompt_power and mod, the transmitter's planner input over the air) and, for a new CRC-clean prompt, a PDU with
 the UTF-8 text on ``prompt`` (metadata: prompt_seq, session (the transmitter run's ARQ
 session, ``dsp.arq``), frame, snr0_db, and n_parts for an
 image prompt: the number of edge-map parts of its image, 0 = none; see
@@ -12,6 +13,7 @@ image prompt: the number of edge-map parts of its image, 0 = none; see
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
@@ -47,6 +49,7 @@ class prompt_arq_rx(gr.basic_block):
         self.frames_seen += 1
         has = bool(meta.get("s0_present", bool(packet)))
         fb, new = self.arq.on_frame(frame, has, bool(meta.get("crc_ok", False)), packet)
+        fb.update(_snr_report(meta))  # the frame's SNR estimates: the TX host's planner input
         self.message_port_pub(pmt.intern("feedback"), pmt.to_pmt(fb))
         if new is not None:
             seq, payload = new
@@ -71,3 +74,17 @@ class prompt_arq_rx(gr.basic_block):
     @property
     def duplicates(self):
         return self.arq.duplicates
+
+
+def _snr_report(meta: dict) -> dict:
+    """The frame's per-stream SNR estimates, power split and M1 (finite numbers only), which
+    ride on its feedback dict to the transmitter's planner (``gensem_plan_controller``'s
+    ``reports`` port: the closed loop over the air)."""
+    out = {}
+    for key in ("snr0_db", "snr1_db", "prompt_power"):
+        v = meta.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            out[key] = float(v)
+    if isinstance(meta.get("mod"), int):
+        out["mod"] = int(meta["mod"])
+    return out

@@ -101,6 +101,7 @@ class two_stream_tx(gr.sync_block):
                 f"(at most {MAX_S1_BYTES // aggregation.subframe_bytes(prbs_bytes)} per frame)"
             )
         self.prbs_packets_sent = 0
+        self.frame_log = deque(maxlen=4096)  # (frame, M1, prompt power) of the latest frames
         self.analog_messages = 0
         self.analog_frames_sent = 0
         self.prbs_frames = int(prbs_frames)
@@ -325,6 +326,7 @@ class two_stream_tx(gr.sync_block):
             f0 = 0.0  # a wide frame: stream 1 on every data carrier (FrameHeader.wide)
         frame = build_frame(self.params, n, mod, f0, s0_coded, s0_bytes, s1, self.code, aggregate=agg, **kw)
         self.frames_sent += 1
+        self.frame_log.append((n, 0 if analog is not None else mod, f0))
         if self._subscribed is None:
             self._subscribed = subscribed_ports(self, ("events",))
         if self._subscribed["events"]:

@@ -209,7 +209,9 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False, rate_args: b
 DEFAULT_PLAN_TEXT = "a red car parked in front of a brick building"
 
 
-def _parse_profile(spec: str | None) -> tuple:
+def _parse_profile(spec: str | None, command: str = "gensem link", flag: str = "--snr-profile") -> tuple:
+    """((snr_db, frames), ...) of ``SNR_DB:FRAMES,...``; a bad spec or a step of < 1 frame is
+    a one-line UserError."""
     if not spec:
         return ()
     try:
@@ -217,17 +219,17 @@ def _parse_profile(spec: str | None) -> tuple:
         for part in spec.split(","):
             snr, n = part.split(":")
             steps.append((float(snr), int(n)))
-        return tuple(steps)
     except ValueError:
-        raise UserError(
-            f"gensem link: bad --snr-profile {spec!r}; use SNR_DB:FRAMES,... e.g. 28:40,14:40"
-        ) from None
+        raise UserError(f"{command}: bad {flag} {spec!r}; use SNR_DB:FRAMES,... e.g. 28:40,14:40") from None
+    if any(n < 1 for _, n in steps):
+        raise UserError(f"{command}: every {flag} step needs at least 1 frame, got {spec!r}")
+    return tuple(steps)
 
 
-def _plan_ber(args) -> float:
+def _plan_ber(args, command: str = "gensem link") -> float:
     if getattr(args, "targets", None):
         if args.target_ber is not None:
-            raise UserError("gensem link: give --target-ber or --targets, not both")
+            raise UserError(f"{command}: give --target-ber or --targets, not both")
         from gensem.planner import get_calibration
 
         try:
@@ -235,7 +237,7 @@ def _plan_ber(args) -> float:
                 [float(v) for v in args.targets.split(",")]
             )
         except ValueError as exc:
-            raise UserError(f"gensem link: --targets: {exc}") from None
+            raise UserError(f"{command}: --targets: {exc}") from None
     return 1e-5 if getattr(args, "target_ber", None) is None else args.target_ber
 
 

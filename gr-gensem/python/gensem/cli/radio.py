@@ -24,7 +24,14 @@ def cmd_radio(a) -> int:
         raise UserError("gensem radio: need --samp-rate > 0, 0 < --scale <= 10, 0 <= --prompt-power <= 1")
     if a.replay and not a.dry_run:
         raise UserError("gensem radio: --replay needs --dry-run (it replaces the radio)")
-    from gensem.cli.common import check_cfo, impairments_from_args
+    from gensem.cli.common import _parse_profile, _plan_ber, check_cfo, impairments_from_args
+
+    a.sim_snr_profile = _parse_profile(a.sim_snr_profile, "gensem radio", "--sim-snr-profile")
+    if a.sim_snr_profile and a.role != "rx":
+        raise UserError("gensem radio: --sim-snr-profile simulates the receiver's channel; use it with rx")
+    if a.adaptive_plan and (a.role != "tx" or not a.feedback):
+        raise UserError("gensem radio: --adaptive-plan runs on the TX host and needs --feedback")
+    a.target_ber = _plan_ber(a, "gensem radio")
 
     a.impairments = impairments_from_args(a, "radio", samp_rate=a.samp_rate, center_freq=a.freq)
     if not a.impairments.is_ideal and a.role != "rx":
@@ -72,6 +79,7 @@ def cmd_radio(a) -> int:
                 "timeouts": arq.timeouts,
                 "feedback_received": tb.feedback.received if tb.feedback is not None else 0,
                 "feedback_bad": tb.feedback.bad_messages if tb.feedback is not None else 0,
+                **_plan_report(tb, a),
                 "elapsed_s": round(elapsed, 3),
             }
         else:
@@ -119,6 +127,24 @@ def cmd_radio(a) -> int:
     return 0
 
 
+def _plan_report(tb, a) -> dict:
+    """The TX's closed-loop figures: what each frame was sent with, the SNR reports it got."""
+    if not a.adaptive_plan:
+        return {}
+    pl, log = tb.planner, list(tb.sem.tx.frame_log)
+    return {
+        "target_ber": a.target_ber,
+        "m1_per_frame": [m if f0 < 1.0 - 1e-6 else 0 for _, m, f0 in log],
+        "prompt_power_per_frame": [round(f0, 4) for _, _, f0 in log],
+        "snr_reports": [[f, s0, s1] for f, s0, s1 in pl.report_log],
+        "reports": pl.reports,
+        "reports_lost": pl.lost_reports,
+        "reports_late": pl.late_reports,
+        "reports_foreign": pl.foreign_reports,
+        "plan_commands": pl.commands,
+    }
+
+
 def add_radio_subcommand(sub):
     p = sub.add_parser("radio", help="over-the-air TX or RX with a USRP or HackRF (or --dry-run)")
     p.add_argument("role", choices=["tx", "rx"])
@@ -162,6 +188,15 @@ def add_radio_subcommand(sub):
         default=None,
         help="seconds the TX stays up after its last frame so queued samples reach the RX (zmq: 2)",
     )
+    g.add_argument(
+        "--adaptive-plan",
+        action="store_true",
+        help="closed loop over the air: the planner sets M1 and the power split from the RX host's "
+        "SNR reports (needs --feedback)",
+    )
+    g.add_argument("--target-ber", type=float, default=None, help="edge-map BER target of the planner (1e-5)")
+    g.add_argument("--targets", help="quality targets CLIP,MS-SSIM instead of --target-ber")
+    g.add_argument("--calibration", help="calibration CSV for --targets (default: Fig. 2 targets)")
     g = p.add_argument_group("rx")
     g.add_argument("--record", default="", help="also record the RX input to this SigMF base name")
     g.add_argument("--replay", default="", help="with --dry-run: read this SigMF recording instead")
@@ -170,6 +205,12 @@ def add_radio_subcommand(sub):
         "--decode-process", action="store_true", help="decode in a worker process (higher sample rates)"
     )
     g.add_argument("--sim-snr-db", type=float, default=None, help="add AWGN at this SNR (tests)")
+    g.add_argument(
+        "--sim-snr-profile",
+        default="",
+        metavar="SNR:FRAMES,...",
+        help="step the simulated AWGN as frames are decoded, e.g. 28:60,14:60 (SNR as gensem link's)",
+    )
     g.add_argument(
         "--dc-blocker",
         choices=["auto", "on", "off"],
