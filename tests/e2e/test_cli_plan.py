@@ -98,7 +98,7 @@ def test_link_adaptive_plan_cli():
     "args, words",
     [
         (["--snr-profile", "26:x"], "--snr-profile"),
-        (["--snr-profile", "26:0"], ">= 1 frame"),
+        (["--snr-profile", "26:0"], "at least 1 frame"),
         (["--snr-profile", "99:5"], "out of range"),
         (["--stream", "adaptive"], "--stream both"),
         (["--targets", "0.9999,0.9"], "not reachable"),

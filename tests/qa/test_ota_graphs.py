@@ -70,6 +70,7 @@ GRC_PARAMS = {
         "freq", "gain", "samp_rate", "args", "antenna", "dry_run", "feedback", "seed",
         "text", "frames", "mod", "prompt_power", "payload_bytes", "window", "ack_timeout",
         "max_retries", "scale", "curve_keys", "adaptive_plan", "target_ber",
+        "per_model",
     },
     "rx": {
         "freq", "gain", "samp_rate", "args", "antenna", "dry_run", "feedback", "seed",
@@ -117,6 +118,7 @@ CHANGED = {
     "curve_keys": "/etc/gensem/keys",
     "adaptive_plan": True,
     "target_ber": 1e-4,
+    "per_model": "measured",
     "seed": 9,
     "text": "a red car",
     "frames": 7,

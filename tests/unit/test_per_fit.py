@@ -60,3 +60,20 @@ def test_dask_run_gives_the_serial_result():
     assert parallel["points"] == serial["points"] and parallel["fits"] == serial["fits"]
     with pytest.raises(ValueError, match="workers"):
         prompt_per.dask_client(workers=0)
+
+
+def test_system_params_pick_the_per_model():
+    """paper: Qiao et al.'s k, b (with the demo's floor if asked); measured: our fit, no floor;
+    the closed loop's controller and the demo take the same choice."""
+    paper = per_fit.system_params("paper", paper_floor_db=3.0)
+    assert (paper.k, paper.b, paper.min_prompt_snr_db) == (TABLE_I.k, TABLE_I.b, 3.0)
+    m = per_fit.measured_params()
+    meas = per_fit.system_params("measured", paper_floor_db=3.0)
+    assert (meas.k, meas.b, meas.min_prompt_snr_db) == (m["k"], m["b"], None)
+    with pytest.raises(ValueError, match="unknown PER model 'x'"):
+        per_fit.system_params("x")
+    pytest.importorskip("gnuradio")
+    from gensem.blocks.plan_controller import plan_controller
+
+    assert plan_controller(per_model="measured").tracker.params.k == m["k"]
+    assert plan_controller().tracker.params.k == TABLE_I.k

@@ -62,6 +62,7 @@ class LinkConfig:
     v1_bits: float = 7880
     plan_margin_db: float = 1.0
     plan_smoothing: float = 0.3
+    per_model: str = "paper"  # eq. (2)'s k, b of the closed loop's planner: paper | measured
     rx_process: bool = False  # decode in a worker process (dsp.rx_worker): TX and RX on two cores
     adaptive_payloads: tuple = ()  # stream-1 payloads (e.g. edge-map parts) instead of PRBS frames
     bridge_endpoint: str = ""  # send decoded prompt / edge parts to a GPU receiver over ZeroMQ
@@ -280,6 +281,7 @@ class LoopbackLink(gr.top_block):
                 smoothing=cfg.plan_smoothing,
                 n_prompt_carriers=n.n_prompt_carriers,
                 n_adaptive_carriers=n.n_adaptive_carriers,
+                per_model=cfg.per_model,
             )
             self.msg_connect(self.rx, "frames", self.planner, "frames")
             self.msg_connect(self.planner, "control", self.tx, "control")

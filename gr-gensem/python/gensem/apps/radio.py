@@ -144,6 +144,7 @@ def _tx_spec(a):
                 "n_adaptive_carriers": 48 - N_PROMPT_CARRIERS,
                 "keep_records": True,
                 "enabled": bool(getattr(a, "adaptive_plan", False)),
+                "per_model": getattr(a, "per_model", "paper"),
             },
         )
         msgs += [

@@ -39,6 +39,7 @@ def run_demo(
     channel: str = "awgn",
     targets=(0.997, 0.982),
     calibration: str | None = None,
+    per_model: str = "paper",
     max_edge_bpp: float = DEFAULT_MAX_BPP,
     seed: int = 1,
     clip_model: str | None = None,
@@ -76,9 +77,12 @@ def run_demo(
     v1 = 8 * len(bits)
     cal = get_calibration(calibration)
     target_ber, cal_source = cal.ber_for_targets(targets), cal.source
-    # the prompt's Es/N0 floor: eq. (2) would let a short prompt run at -3 dB, where our
-    # K=7 r=1/2 QPSK packet never decodes (docs/semantic.md)
-    params = TABLE_I.with_(min_prompt_snr_db=MIN_PROMPT_SNR_DB)
+    # eq. (2)'s PER model: the paper's k, b with a prompt Es/N0 floor (their model would let a
+    # short prompt run at -3 dB, where our K=7 r=1/2 QPSK packet never decodes,
+    # docs/semantic.md), or our PHY's measured fit, which needs no floor
+    from gensem.planner.per_fit import system_params
+
+    params = system_params(per_model, base=TABLE_I, paper_floor_db=MIN_PROMPT_SNR_DB)
     pl = plan(snr_db, v0, v1, target_ber, params)
     d = pl["discrete"]
     m1 = int(d["modulation"])
@@ -180,7 +184,8 @@ def run_demo(
         "target_ber": target_ber,
         "calibration": cal_source,
         "latency_ms_model": d["latency_ms"],
-        "min_prompt_snr_db": MIN_PROMPT_SNR_DB,
+        "per_model": per_model,
+        "min_prompt_snr_db": MIN_PROMPT_SNR_DB if per_model == "paper" else None,
         "latency_ms_model_continuous": pl["latency_ms"],
         "baseline_latency_ms_model": pl["baseline_latency_ms"],
         "bridge": stats,

@@ -38,9 +38,13 @@ class plan_controller(gr.basic_block):
         n_adaptive_carriers=24,
         keep_records=True,
         enabled=True,
+        per_model="paper",
     ):
         gr.basic_block.__init__(self, name="gensem_plan_controller", in_sig=None, out_sig=None)
+        from gensem.planner.per_fit import system_params
+
         self.tracker = PlanTracker(
+            params=system_params(per_model),  # eq. (2)'s k, b: the paper's or our PHY's fit
             v0_bits=v0_bits,
             v1_bits=v1_bits,
             target_ber=target_ber,

@@ -195,6 +195,12 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False, rate_args: b
         g.add_argument("--target-ber", type=float, help="edge-map BER target of the planner (default 1e-5)")
         g.add_argument("--targets", help="quality targets CLIP,MS-SSIM instead of --target-ber")
         g.add_argument("--calibration", help="calibration CSV for --targets (default: Fig. 2 targets)")
+        g.add_argument(
+            "--per-model",
+            choices=["paper", "measured"],
+            default="paper",
+            help="the planner's eq. (2) PER model: the paper's k, b or our PHY's fit (gensem plan --fit-per)",
+        )
         g.add_argument("--v0-bits", type=float, default=1000, help="prompt size |v0| the planner assumes")
         g.add_argument("--v1-bits", type=float, default=7880, help="edge-map size |v1| the planner assumes")
         g.add_argument(
@@ -257,6 +263,7 @@ def _config(args, snr_db, command: str):
             "v0_bits": args.v0_bits,
             "v1_bits": args.v1_bits,
             "plan_margin_db": args.plan_margin_db,
+            "per_model": args.per_model,
         }
     cfg = LinkConfig(
         **extra,

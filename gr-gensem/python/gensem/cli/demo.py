@@ -49,6 +49,13 @@ def add_demo_parser(sub, user_error):
     p.add_argument("--channel", choices=["awgn", "rayleigh"], default="awgn")
     p.add_argument("--targets", default="0.997,0.982", help="normalised CLIP,MS-SSIM targets for the planner")
     p.add_argument("--calibration", help="calibration CSV from gensem calibrate")
+    p.add_argument(
+        "--per-model",
+        choices=["paper", "measured"],
+        default="paper",
+        help="the planner's eq. (2) PER model: the paper's k, b (with a 3 dB prompt floor) or our "
+        "PHY's fit (gensem plan --fit-per, no floor)",
+    )
     p.add_argument("--backend", choices=BACKENDS, default="edge-diffusion")
     p.add_argument(
         "--model", help="backend weights: edge-diffusion checkpoint, or SD1.5 path/id for controlnet"
@@ -137,6 +144,7 @@ def cmd_demo(args, user_error) -> int:
             channel=args.channel,
             targets=targets,
             calibration=args.calibration,
+            per_model=args.per_model,
             max_edge_bpp=args.max_edge_bpp,
             seed=args.seed,
             clip_model=args.clip_model,

@@ -108,11 +108,9 @@ def cmd_plan(args, user_error) -> int:
         p = TABLE_I.with_(P_T_w=args.pt_mw * 1e-3, B0_hz=args.b0_hz, B1_hz=args.b1_hz)
         if args.fit_per:
             return _fit_per(args)
-        if args.per_model == "measured":
-            from gensem.planner.per_fit import measured_params
+        from gensem.planner.per_fit import system_params
 
-            m = measured_params()
-            p = p.with_(k=m["k"], b=m["b"], min_prompt_snr_db=None)  # fitted to our PHY: no floor
+        p = system_params(args.per_model, base=p)  # measured: fitted to our PHY, no floor
         single = args.snr_db is not None or args.distance_m is not None
         if not (single or args.table or args.figure4):
             raise ValueError("choose --snr-db, --distance-m, --table, --figure4 or --fit-per")

@@ -52,6 +52,25 @@ def model_per(snr_db, packet_bits: float, k: float, b: float):
     return np.clip(1 - np.exp(-max(k * math.log(packet_bits) + b, 0.0) / g), 0, 1)
 
 
+PER_MODELS = ("paper", "measured")
+
+
+def system_params(per_model: str = "paper", base=None, paper_floor_db: float | None = None):
+    """The planner's ``SystemParams`` with eq. (2)'s k, b of ``per_model``: "paper" (Qiao et
+    al.'s, with the prompt SNR floor ``paper_floor_db`` if given: their model lets a short
+    prompt run where our code never decodes) or "measured" (our PHY's fit, no floor: the
+    fitted model already knows where our packet fails). A one-line ValueError otherwise."""
+    from gensem.planner.params import TABLE_I
+
+    base = TABLE_I if base is None else base
+    if per_model == "paper":
+        return base.with_(min_prompt_snr_db=paper_floor_db)
+    if per_model == "measured":
+        m = measured_params()
+        return base.with_(k=m["k"], b=m["b"], min_prompt_snr_db=None)
+    raise ValueError(f"unknown PER model {per_model!r}; choose one of {', '.join(PER_MODELS)}")
+
+
 def measured_params() -> dict:
     """The stored fit (``MEASURED_JSON``): {"k", "b", ...} of the Rayleigh channel."""
     if not os.path.isfile(MEASURED_JSON):
