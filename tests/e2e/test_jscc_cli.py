@@ -222,3 +222,31 @@ def test_receiver_reports_corrupted_or_symbol_less_images_and_goes_on(weights, t
         image(blob, np.zeros(n, np.complex64), "no symbols arrived"), model, 1, str(tmp_path), 0
     )
     assert lost["error"] is None and lost["partial"] == "no symbols arrived"
+
+
+def test_eval_at_native_resolution(weights, tmp_path):
+    """--native: each image keeps its own size (centre-cropped to multiples of 64, no resize),
+    the CDM-JSCC beta hits the target as the average of per-image CBRs, and LPIPS / FID say
+    why they are null."""
+    from PIL import Image
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    rng = np.random.default_rng(0)
+    for name, (h, w) in (("wide", (200, 330)), ("tall", (330, 200))):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(imgs / f"{name}.png")
+    r = _gensem(
+        "eval", "--images", str(imgs), "--split", "", "--native", "--cbr", "1/12", "--weights-dir", weights,
+        "--methods", "cdm-jscc-d", "deepjscc", "hevc+capacity", "--plot-snrs", "", "--no-lpips",
+        "--out", str(tmp_path / "out"), "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["image_sizes"] == ["192x320", "320x192"]  # 330 -> 320, 200 -> 192: cropped, not resized
+    rows = {row["method"]: row for row in report["results"]}
+    assert all("error" not in row for row in rows.values()), rows
+    cdm = rows["cdm-jscc-d"]
+    assert np.mean([p["cbr"] for p in cdm["per_image"]]) == pytest.approx(cdm["cbr"], rel=1e-9)
+    assert 0 < cdm["cbr"] <= 1 / 12 * 1.15
+    assert cdm["lpips"] is None and cdm["lpips_note"] == "not requested"
+    assert cdm["fid"] is None and "Inception" in cdm["fid_note"]

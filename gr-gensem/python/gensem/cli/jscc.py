@@ -45,6 +45,12 @@ def add_jscc_parser(sub, user_error):
         "--plot-snrs", default="1,4,7,10,13", help="SNRs (dB) of the metrics-vs-SNR PNG ('' = none)"
     )
     e.add_argument("--limit", type=int, help="use only the first N images")
+    e.add_argument(
+        "--native",
+        action="store_true",
+        help="evaluate at each image's own resolution (centre-cropped to multiples of 64, no resize) "
+        "instead of fitting it to 768x512",
+    )
     e.add_argument("--no-lpips", action="store_true")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default="out/jscc_eval")
@@ -83,13 +89,14 @@ def _progress(msg: str) -> None:
 
 
 def cmd_eval(args, user_error) -> int:
-    from gensem.jscc.evaluate import evaluate, load_images
+    from gensem.jscc.evaluate import IMAGE_SIZE, evaluate, load_images
     from gensem.jscc.figures import metrics_vs_snr_png, reconstruction_grid_png
 
     try:
         cbr = _cbr(args.cbr)
         snrs = [float(v) for v in args.plot_snrs.split(",") if v.strip()]
-        images = load_images(args.images, split=args.split or None)[: args.limit or None]
+        size = None if args.native else IMAGE_SIZE
+        images = load_images(args.images, split=args.split or None, size=size)[: args.limit or None]
     except ValueError as exc:
         raise user_error(f"gensem jscc eval: {exc}") from None
     models: dict = {}  # loaded once, used at every SNR

@@ -1,12 +1,16 @@
 """``gensem jscc eval``: CDM-JSCC-P/-D, DeepJSCC, HEVC+LDPC and HEVC+capacity on the same images,
 same SNR and CBR, one row per method (the comparison of Fig. 3 of the CDM-JSCC paper).
 
-Images are fitted to 768 x 512 (the Kodak size of the paper). The AWGN channel is simulated
+Images are fitted to 768 x 512 (the Kodak size of the paper: resized to cover, centre-cropped),
+or, with ``size=None`` (``--native``), kept at their own resolution and only centre-cropped to
+multiples of 64 (the models' largest stride); the CDM-JSCC beta then makes the average of the
+per-image CBRs the target. The AWGN channel is simulated
 here (``gensem jscc send --over-link`` uses the OFDM flowgraph instead). CDM-JSCC picks one beta
 for the whole image set so that the *average* CBR is the target ("average CBR = 1/48"), and each
 image gets its own rate; DeepJSCC's CBR is fixed by its architecture; the HEVC baselines fill
 their bit budget. ``decode_s`` is the receiver-side wall time per image (f_d + g_d, the
-DeepJSCC decoder, LDPC + HEVC decoding). ``lpips`` is null when LPIPS weights are not on disk.
+DeepJSCC decoder, LDPC + HEVC decoding). ``lpips`` is null when LPIPS weights are not on disk,
+``fid`` when Inception weights are not (``lpips_note`` / ``fid_note`` say why).
 """
 
 from __future__ import annotations
@@ -19,13 +23,34 @@ import numpy as np
 
 METHODS = ("cdm-jscc-p", "cdm-jscc-d", "deepjscc", "hevc+ldpc", "hevc+capacity")
 IMAGE_SIZE = (768, 512)  # (w, h)
+NATIVE_MULTIPLE = 64  # native-size evaluation: sides cropped to multiples of the largest stride
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def crop_to_multiple(img: np.ndarray, multiple: int = NATIVE_MULTIPLE) -> np.ndarray:
+    """The centred crop of ``img`` whose sides are multiples of ``multiple``: native
+    resolution, no resampling (a side shorter than ``multiple`` is a ValueError)."""
+    from gensem.core.images import fit_image
+
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    h, w = img.shape[:2]
+    nh, nw = h - h % multiple, w - w % multiple
+    if nh == 0 or nw == 0:
+        raise ValueError(f"a {w}x{h} image is smaller than the models' {multiple}-pixel stride")
+    y0, x0 = (h - nh) // 2, (w - nw) // 2
+    return fit_image(img[y0 : y0 + nh, x0 : x0 + nw], (nw, nh))  # same size: only checks, RGB
 
 
 def load_images(spec: str, split: str | None = "val", size=IMAGE_SIZE) -> list[tuple[str, np.ndarray]]:
     """A directory (its ``manifest.json`` ``split`` when present, else every image) or one file,
-    fitted to ``size``; ``skimage:NAME`` for a scikit-image picture."""
-    from gensem.core.images import fit_image, load_image, split_names
+    fitted to ``size``; ``skimage:NAME`` for a scikit-image picture. ``size=None``: native
+    resolution, each image centre-cropped to multiples of ``NATIVE_MULTIPLE`` (no resize)."""
+    from gensem.core.images import fit_image as _fit, load_image, split_names
+
+    def fit_image(img, size):
+        return crop_to_multiple(img) if size is None else _fit(img, size)
 
     if spec.startswith("skimage:"):
         import skimage.data
@@ -52,10 +77,20 @@ def load_images(spec: str, split: str | None = "val", size=IMAGE_SIZE) -> list[t
 def _metrics(ref: np.ndarray, rec: np.ndarray, want_lpips: bool) -> dict:
     from gensem.core.metrics import lpips_distance, ms_ssim, psnr
 
-    out = {"psnr": psnr(ref, rec), "ms_ssim": ms_ssim(ref, rec)[0], "lpips": None}
+    out = {"psnr": psnr(ref, rec), "ms_ssim": ms_ssim(ref, rec)[0], "lpips": None, "lpips_note": "not requested"}
     if want_lpips:
-        out["lpips"], _ = lpips_distance(ref, rec)
+        out["lpips"], out["lpips_note"] = lpips_distance(ref, rec)
     return out
+
+
+def fid_note() -> str:
+    """Why ``fid`` is null: FID needs Inception-v3 weights, which are not on disk here (no
+    download is attempted), and a set of tens of images is far too small for a stable FID."""
+    import torch
+
+    path = os.path.join(torch.hub.get_dir(), "checkpoints", "pt_inception-2015-12-05-6726825d.pth")
+    state = "on disk" if os.path.isfile(path) else "not on disk"
+    return f"not computed: Inception-v3 weights {state} ({path}); FID over a few tens of images is not meaningful"
 
 
 def _to_tensor(img: np.ndarray):
@@ -99,8 +134,11 @@ def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0)
     from gensem.core.cdm_jscc import awgn
     from gensem.core.cdm_jscc.rate import find_beta, vector_bits
 
+    for name, img in images:
+        if img.shape[0] % model.multiple or img.shape[1] % model.multiple:
+            raise ValueError(f"image {name} ({img.shape[1]}x{img.shape[0]}) is not a multiple of {model.multiple}")
     analyses = [model.analyse(_to_tensor(img)) for _, img in images]
-    bits = torch.cat([vector_bits(a["y_likelihoods"]) for a in analyses])
+    bits = [vector_bits(a["y_likelihoods"]) for a in analyses]  # per image: sizes may differ
     c = model.config
     # the side information does not depend on beta (z and the number of vectors are fixed)
     side = [side_info_bytes(model.encode_analysed(a, beta=1.0), model) for a in analyses]
@@ -112,7 +150,7 @@ def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0)
             f"budget {cbr:.4f}: raise --cbr or the SNR"
         )
     try:
-        beta = find_beta(bits, symbol_cbr, images[0][1].shape[:2], c["unit"], c["max_len"])
+        beta = find_beta(bits, symbol_cbr, [img.shape[:2] for _, img in images], c["unit"], c["max_len"])
     except ValueError as exc:
         raise ValueError(
             f"the side information takes CBR {np.mean(side_cbr):.4f} of the {cbr:.4f} budget at {snr_db:g} dB "
@@ -225,7 +263,7 @@ def evaluate(
                     row["steps"] = n
                     per = run_cdm(model, images, snr_db, cbr, n, seed)
         except (ValueError, ImportError, RuntimeError) as exc:
-            row.update(psnr=None, ms_ssim=None, lpips=None, cbr=None, decode_s=None)
+            row.update(psnr=None, ms_ssim=None, lpips=None, fid=None, cbr=None, decode_s=None)
             from gensem.core.errors import first_line
 
             row["error"] = first_line(exc, 300, with_type=False)
@@ -237,6 +275,9 @@ def evaluate(
             row[key] = float(np.mean(vals)) if all(math.isfinite(v) for v in vals) else None
         lp = [s["lpips"] for s in scores]
         row["lpips"] = float(np.mean(lp)) if all(v is not None for v in lp) else None
+        if row["lpips"] is None:
+            row["lpips_note"] = next(s["lpips_note"] for s in scores if s["lpips"] is None)
+        row["fid"], row["fid_note"] = None, fid_note()
         row["cbr"] = float(np.mean([r["cbr"] for r in per]))
         if "cbr_side" in per[0]:  # CDM-JSCC: symbols + the side information at capacity
             row["cbr_symbols"] = float(np.mean([r["cbr_symbols"] for r in per]))
@@ -252,4 +293,11 @@ def evaluate(
         if keep_recon:
             row["recon"] = [r["recon"] for r in per]
         results.append(row)
-    return {"snr_db": snr_db, "cbr": cbr, "images": [n for n, _ in images], "results": results}
+    sizes = sorted({(int(img.shape[1]), int(img.shape[0])) for _, img in images})
+    return {
+        "snr_db": snr_db,
+        "cbr": cbr,
+        "images": [n for n, _ in images],
+        "image_sizes": [f"{w}x{h}" for w, h in sizes],
+        "results": results,
+    }

@@ -38,13 +38,16 @@ def reconstruction_grid_png(images, report: dict, path: str, max_rows: int = 4, 
     rows = [r for r in report["results"] if r.get("recon")]
     n = min(len(images), max_rows)
     h, w = images[0][1].shape[:2]
-    th, tw = h // scale, w // scale
+    th, tw = h // scale, w // scale  # tile size: the first image's; others keep their aspect
     canvas = Image.new("RGB", (tw * (len(rows) + 1), (th + 14) * n), "white")
     draw = ImageDraw.Draw(canvas)
     for i in range(n):
         cols = [("original", images[i][1])] + [(r["method"], r["recon"][i]) for r in rows]
         for j, (label, img) in enumerate(cols):
-            canvas.paste(Image.fromarray(img).resize((tw, th), Image.LANCZOS), (j * tw, i * (th + 14) + 14))
+            tile = Image.fromarray(img)
+            tile.thumbnail((tw, th), Image.LANCZOS)  # letterboxed, never stretched (native sizes)
+            x0, y0 = j * tw + (tw - tile.width) // 2, i * (th + 14) + 14 + (th - tile.height) // 2
+            canvas.paste(tile, (x0, y0))
             draw.text((j * tw + 3, i * (th + 14) + 1), label, fill="black")
     canvas.save(path)
     return path

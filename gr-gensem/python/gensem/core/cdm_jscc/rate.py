@@ -49,19 +49,29 @@ def measure_cbr(lengths: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tenso
 
 
 def find_beta(
-    bits: torch.Tensor,
+    bits,
     target_cbr: float,
-    image_hw: tuple[int, int],
+    image_hw,
     unit: int,
     max_len: int,
     iters: int = 60,
 ) -> float:
-    """Bisection (on log beta) for the beta whose batch-average CBR is closest to ``target_cbr``."""
+    """Bisection (on log beta) for the beta whose batch-average CBR is closest to ``target_cbr``.
+
+    ``bits`` (B, L) with one ``image_hw`` for the batch, or lists of (1, L_i) tensors and their
+    (H_i, W_i): images of different sizes (evaluation at native resolution), the average of
+    their per-image CBRs."""
+    if isinstance(bits, torch.Tensor):
+        bits, image_hw = [bits], [image_hw]
+
+    def mean_cbr(lengths_of) -> float:
+        per = torch.cat([measure_cbr(lengths_of(b), hw) for b, hw in zip(bits, image_hw)])
+        return per.mean().item()
 
     def cbr(beta: float) -> float:
-        return measure_cbr(quantise_lengths(bits, beta, unit, max_len), image_hw).mean().item()
+        return mean_cbr(lambda b: quantise_lengths(b, beta, unit, max_len))
 
-    lo_cbr, hi_cbr = cbr(0.0), measure_cbr(torch.full_like(bits, max_len), image_hw).mean().item()
+    lo_cbr, hi_cbr = cbr(0.0), mean_cbr(lambda b: torch.full_like(b, max_len))
     if not lo_cbr <= target_cbr <= hi_cbr:
         raise ValueError(f"target CBR {target_cbr:.5f} outside the reachable [{lo_cbr:.5f}, {hi_cbr:.5f}]")
     lo, hi = 1e-6, 1.0
