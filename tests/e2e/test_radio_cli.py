@@ -8,13 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDING = ROOT / "tests" / "data" / "loopback_16qam_25db"
-ENV = dict(os.environ, PYTHONPATH=str(ROOT / "gr-gensem" / "python"))
+ENV = dict(os.environ, PYTHONPATH=str(ROOT / "gr-gensem" / "python"), PYTHONFAULTHANDLER="1")
 
 
 def gensem(*args, timeout=60):
@@ -109,7 +110,12 @@ def _zmq_pair(rx_args, tx_args):
     try:
         tx = gensem("radio", "tx", *common, *tx_args, timeout=60)
         rx.send_signal(signal.SIGINT)
-        out, err = rx.communicate(timeout=30)
+        try:
+            out, err = rx.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # where is it stuck? faulthandler dumps every thread
+            rx.send_signal(signal.SIGABRT)
+            out, err = rx.communicate(timeout=10)
+            pytest.fail(f"gensem radio rx did not stop within 30 s of SIGINT; its stderr:\n{err[-6000:]}")
     finally:
         rx.kill()
     assert tx.returncode == 0, tx.stderr
@@ -136,6 +142,28 @@ def test_two_hosts_feedback_over_curve(tmp_path):
     )
     assert t["prompt_acked"] is True and t["feedback_received"] >= 1 and t["feedback_bad"] == 0
     assert r["prompts"] == ["a cat"] and r["feedback_sent"] >= 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_rx_stops_with_its_report_on_sigterm_or_sigint_even_if_started_ignoring_it(sig):
+    """kill (SIGTERM) or Ctrl-C (SIGINT) ends gensem radio rx with its JSON report and exit 0,
+    also when it was started from a script's background (SIGINT inherited as ignored)."""
+    iq = f"tcp://127.0.0.1:{_free_port()}"
+    rx = subprocess.Popen(
+        [sys.executable, "-m", "gensem.cli", "radio", "rx", "--device", "zmq", "--args", iq, "--json",
+         "--duration", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    try:
+        time.sleep(4.0)  # started and running (no TX: it waits for samples)
+        rx.send_signal(sig)
+        out, err = rx.communicate(timeout=30)
+    finally:
+        rx.kill()
+    assert rx.returncode == 0, err[-2000:]
+    r = json.loads(out)
+    assert r["role"] == "rx" and r["elapsed_s"] < 30
 
 
 def test_closed_loop_over_the_air_follows_the_snr():

@@ -293,8 +293,35 @@ class RadioRx(gr.top_block):
         _build(self, self.spec)
 
 
+def _stop_signals() -> dict:
+    """Ctrl-C and SIGTERM (kill, systemd) both stop the run with its report: set here
+    explicitly, because a process started in the background of a script inherits SIGINT
+    ignored, and SIGTERM would otherwise end it without one. Returns the previous handlers
+    (none when not on the main thread, where Python cannot set them)."""
+    import signal
+    import threading
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
 def _run(tb, done, duration):
-    """Start; stop when ``done()`` holds, ``duration`` s pass, Ctrl-C, or the graph ends."""
+    """Start; stop when ``done()`` holds, ``duration`` s pass, Ctrl-C / SIGTERM, or the graph ends."""
+    import signal
+
+    previous = _stop_signals()
+    try:
+        return _run_until(tb, done, duration)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_until(tb, done, duration):
     import threading
 
     t0 = time.monotonic()
