@@ -1,8 +1,10 @@
-"""scripts/train_cdm_jscc.py with tiny models: the three stages, resume, --init, DeepJSCC, bad data."""
+"""scripts/train_cdm_jscc.py with tiny models: the three stages, resume, --init, DeepJSCC, bad data,
+2-process DDP on CPU (gloo) with resume, bf16 autocast on a plain image folder."""
 
 import csv
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -16,10 +18,37 @@ pytest.importorskip("diffusers")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "scripts", "train_cdm_jscc.py")
 TINY = ["--tiny", "--crop", "32", "--cbr", "1/12", "--val-size", "64x32", "--threads", "1", "--batch", "2"]
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
 def _train(*args):
-    return subprocess.run([sys.executable, SCRIPT, *TINY, *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, SCRIPT, *TINY, *args], capture_output=True, text=True, timeout=300, env=ENV
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(*args):
+    """The script under ``torchrun --nproc_per_node 2`` on CPU (gloo)."""
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    launch += ["--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
+    return subprocess.run(
+        [*launch, SCRIPT, *TINY, "--device", "cpu", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
+    )
+
+
+def _rows(path):
+    with open(path) as f:
+        return [(row["stage"], int(row["step"])) for row in csv.DictReader(f)]
 
 
 def test_stages_resume_init_and_deepjscc(images, tmp_path):
@@ -62,3 +91,48 @@ def test_stages_resume_init_and_deepjscc(images, tmp_path):
 def test_bad_data_is_one_line(tmp_path):
     r = _train("--images", str(tmp_path), "--out", str(tmp_path / "x.pt"))
     assert r.returncode == 2 and "manifest.json" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    r = _train(
+        "--train-dir", str(tmp_path / "empty"), "--val-dir", str(tmp_path), "--out", str(tmp_path / "x.pt")
+    )
+    assert r.returncode == 2 and "has no .jpg/.png images" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ddp_two_processes_and_resume(images, tmp_path):
+    if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+    out = str(tmp_path / "ddp.pt")
+    r = _torchrun("--images", images, "--stage-steps", "2,1,0", "--out", out, "--save-every", "1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _rows(out + ".csv") == [("compression", 1), ("compression", 2), ("jscc", 1)]  # rank 0 only
+    assert torch.load(out + ".state.pt", weights_only=False)["done"]["stage_index"] == 2
+    recipe = json.load(open(out + ".json"))["recipe"]
+    assert recipe["world_size"] == 2 and recipe["batch_per_step"] == 4
+    # resume with a longer plan: stage 3 runs on top of the saved stages, validated every step
+    r = _torchrun("--images", images, "--stage-steps", "2,1,2", "--out", out, "--resume", "--val-every", "1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stderr.count("resumed at stage 3 step 0") == 1
+    assert _rows(out + ".csv")[3:] == [("joint", 1), ("joint", 2)]
+    done = torch.load(out + ".state.pt", weights_only=False)["done"]
+    assert (done["stage_index"], done["step"]) == (3, 0)
+    assert _rows(out + ".val.csv") == [("joint", 1), ("joint", 2), ("final", 5)]
+    figures = json.loads(r.stdout.strip().splitlines()[-1])
+    assert np.isfinite(figures["val_psnr"])
+
+
+def test_bf16_autocast_on_an_image_folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for i, sub in enumerate(["train/n01", "train/n02", "val"]):
+        (tmp_path / sub).mkdir(parents=True)
+        img = Image.fromarray(rng.integers(0, 255, (28 + 8 * i, 48, 3), dtype=np.uint8))
+        img.save(tmp_path / sub / ("a.JPEG" if i else "a.png"))  # 28 px: upscaled to the crop
+    out = str(tmp_path / "amp.pt")
+    args = ["--train-dir", str(tmp_path / "train"), "--val-dir", str(tmp_path / "val"), "--amp", "bf16"]
+    r = _train(*args, "--stage-steps", "1,1,1", "--out", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [s for s, _ in _rows(out + ".csv")] == ["compression", "jscc", "joint"]
+    recipe = json.load(open(out + ".json"))["recipe"]
+    assert recipe["amp"] == "bf16" and recipe["train_images"] == 2 and recipe["val_images"] == 1
+    assert np.isfinite(json.loads(r.stdout.strip().splitlines()[-1])["val_psnr"])
