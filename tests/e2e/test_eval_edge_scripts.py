@@ -62,3 +62,22 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, images):
     ):
         r = _run(*args, script=CORRUPTION)
         assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_colour_layout_sizes_and_semantic_baselines(images):
+    """eval_colour_layout.py (bits against quality per grid) and eval_semantic_baselines.py
+    (the receiver against the flat-colour and colour-layout baselines) with a tiny receiver."""
+    r = _run("--images", images, "--json", script="eval_colour_layout.py")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["images"] == 1 and out["rows"][0]["config"] == "flat mean colour"
+    sizes = [row["bits"] for row in out["rows"][1:]]
+    assert all(0 < b <= row["raw_bits"] + 40 for b, row in zip(sizes, out["rows"][1:]))
+    r = _run("--images", images, "--tiny", "--steps", "1", "--json", script="eval_semantic_baselines.py")
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    assert out["images"] == 1 and set(out["summary"]) == {"flat", "colour", "prompt+edges", "prompt+edges+colour"}
+    s = out["summary"]
+    assert s["prompt+edges+colour"]["bits"] == s["prompt+edges"]["bits"] + s["colour"]["bits"]
+    # the layout fixes the generator's mean colour whatever the generator does
+    assert s["prompt+edges+colour"]["mean_colour_error"] < 3
