@@ -144,10 +144,21 @@ def process(msg, codec, generate, out_dir: str, seed: int, policy: str = "drop-c
         "files": {"edges": _save_png(os.path.join(out_dir, f"image_{msg.image_id}_edges.png"), edges)},
         "error": None,
     }
+    colour = msg.colour_layout
+    rec["colour_bits"] = 8 * len(colour) if colour else 0
+    rec["colour_error"] = None
+    if colour is not None:
+        from gensem.core.colour_layout import decode_cells
+
+        try:
+            decode_cells(colour)  # a wrong size or version: generate from the rest, say why
+        except ValueError as exc:
+            rec["colour_error"], colour = first_line(exc, 200), None
     try:
         from gensem.core.edge_codec import received_conditioning
 
-        img = generate(msg.prompt, received_conditioning(edges, info), seed=seed)
+        cond = received_conditioning(edges, info)
+        img = generate(msg.prompt, cond, seed=seed, colour=colour) if colour else generate(msg.prompt, cond, seed=seed)
         rec["files"]["generated"] = _save_png(
             os.path.join(out_dir, f"image_{msg.image_id}_generated.png"), img
         )
@@ -242,14 +253,21 @@ def _load_semantic(args):
         allow_download=args.allow_download,
     )
 
+    colour = {"used": 0, "bad": 0}
+
     def processor(msg):
-        return process(msg, codec, generate, args.out, args.seed, args.edge_policy)
+        rec = process(msg, codec, generate, args.out, args.seed, args.edge_policy)
+        colour["used"] += bool(rec.get("colour_bits")) and rec.get("colour_error") is None
+        colour["bad"] += rec.get("colour_error") is not None
+        return rec
 
     def counters():
         return {
             "edge_codec_corrupt_decodes": codec.corrupt_decodes,
             "edge_codec_clamped_decodes": codec.clamped_decodes,
             "edge_maps_dropped": codec.dropped_maps,
+            "colour_layouts_used": colour["used"],
+            "colour_layouts_bad": colour["bad"],
         }
 
     return processor, desc, counters

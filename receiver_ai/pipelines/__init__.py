@@ -1,13 +1,17 @@
 """Image generation backends of the GPU receiver: ``edge-diffusion`` (ours, offline) and ``controlnet``.
 
 ``load_backend(name, ...) -> (generate, description)`` with
-``generate(prompt, edge_map, seed=...) -> RGB uint8 H x W x 3`` (768 x 512 by default); used
+``generate(prompt, edge_map, seed=..., colour=None) -> RGB uint8 H x W x 3`` (768 x 512 by
+default; ``colour`` a colour layout: ControlNet starts img2img from it, edge-diffusion takes
+its coarse colours, ``core.colour_layout.impose``); used
 by ``gensem-receiver`` and by ``gensem demo``. Bad names or missing weights: ValueError.
 """
 
 from __future__ import annotations
 
 import os
+
+import numpy as np
 
 BACKENDS = ("edge-diffusion", "controlnet")
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "weights")
@@ -64,12 +68,20 @@ def load_backend(
     desc += f", {steps} steps on {pipe.device}"
     default_seed = seed
 
-    def generate(prompt: str, edge_map, seed: int | None = None):
-        if not str(prompt).strip():
-            raise ValueError("empty prompt: nothing to generate from")
-        return pipe(
-            prompt, edge_map, steps=steps, seed=default_seed if seed is None else seed, out_size=out_size
-        )
+    def generate(prompt: str, edge_map, seed: int | None = None, colour: bytes | None = None):
+        """``colour``: the image's colour layout (``gensem.core.colour_layout``), or None.
+        An empty prompt is allowed only with some other signal (edges or colour)."""
+        if not str(prompt).strip() and colour is None and not np.any(np.asarray(edge_map)):
+            raise ValueError("empty prompt, no edge map and no colour layout: nothing to generate from")
+        s = default_seed if seed is None else seed
+        if name == "controlnet":
+            return pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size, colour=colour)
+        img = pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size)
+        if colour is not None:  # our generator has no colour input: take the layout's coarse colours
+            from gensem.core.colour_layout import impose
+
+            img = impose(img, colour)
+        return img
 
     generate.pipeline = pipe
     return generate, desc

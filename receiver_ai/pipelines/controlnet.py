@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 OUT_SIZE = (768, 512)  # (width, height); SD needs multiples of 8
+COLOUR_STRENGTH = 0.8  # img2img from the colour layout: the share of the schedule denoised
 # samplers the receiver can switch to (diffusers scheduler classes); "lcm" needs LCM-distilled
 # weights (an LCM-LoRA fused into SD 1.5) to give good images in 2-8 steps, the others work
 # with the base weights
@@ -168,16 +169,20 @@ class ControlNetBackend:
         guidance_scale: float = 7.5,
         negative_prompt: str | None = None,
         control_end: float = 1.0,
+        colour: bytes | None = None,
+        strength: float = COLOUR_STRENGTH,
     ) -> np.ndarray:
         """``control_end`` < 1 stops the ControlNet after that fraction of the steps (diffusers'
-        ``control_guidance_end``): the later steps run the UNet alone."""
+        ``control_guidance_end``): the later steps run the UNet alone. ``colour``: the image's
+        colour layout (``core.colour_layout``); the generation then starts from it, upsampled
+        (diffusers' ``StableDiffusionControlNetImg2ImgPipeline``, the same components, denoising
+        ``strength`` of the way): the colours come from the sender, the detail from the model."""
         w, h = (int(v) for v in out_size)
         if w % 8 or h % 8 or steps < 1:
             raise ValueError(f"need width and height multiples of 8 and steps >= 1; got {w}x{h}, {steps}")
         g = torch.Generator("cpu").manual_seed(int(seed))
-        out = self.pipe(
+        kw = dict(
             prompt=str(prompt),
-            image=edge_image(edge_map, w, h),
             num_inference_steps=int(steps),
             guidance_scale=float(guidance_scale),
             negative_prompt=negative_prompt,
@@ -187,4 +192,23 @@ class ControlNetBackend:
             height=h,
             output_type="np",
         )
+        if colour is None:
+            out = self.pipe(image=edge_image(edge_map, w, h), **kw)
+        else:
+            from PIL import Image
+
+            from gensem.core.colour_layout import render
+
+            init = Image.fromarray(render(colour, (w, h)))
+            out = self._img2img()(image=init, control_image=edge_image(edge_map, w, h), strength=float(strength), **kw)
         return (np.clip(out.images[0], 0, 1) * 255).round().astype(np.uint8)
+
+    def _img2img(self):
+        """The img2img ControlNet pipeline on this pipeline's components (built once, shares
+        the weights: no second copy in memory)."""
+        if getattr(self, "_i2i", None) is None:
+            from diffusers import StableDiffusionControlNetImg2ImgPipeline
+
+            self._i2i = StableDiffusionControlNetImg2ImgPipeline(**self.pipe.components)
+            self._i2i.set_progress_bar_config(disable=True)
+        return self._i2i

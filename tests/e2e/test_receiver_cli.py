@@ -184,3 +184,37 @@ def test_service_journals_each_image_and_leaves_its_record_on_sigterm(tiny_codec
     assert summary["stopped"] == "terminated (SIGTERM)" and summary["n_images"] == 1
     lines = [json.loads(x) for x in journal.read_text().splitlines()]
     assert [x["image_id"] for x in lines if x["event"] == "image"] == [5]
+
+
+def test_colour_layout_is_used_and_a_bad_one_is_counted(tiny_codec, tmp_path):
+    """An image prompt's colour layout reaches the backend; a layout of another version is a
+    one-line colour_error on its image (counted) and the image is generated from the rest."""
+    import base64
+    import time as _time
+
+    from gensem.core import colour_layout
+    from gensem.core.bridge_client import SemanticMessage, _colour_of
+    from gensem.core.edge_codec import EdgeCodec
+
+    codec_path, data = tiny_codec
+    codec = EdgeCodec.from_checkpoint(codec_path)
+    seen = []
+
+    def generate(prompt, edge_map, seed=None, colour=None):
+        seen.append(colour)
+        return np.zeros((64, 128, 3), np.uint8)
+
+    good = colour_layout.encode(np.full((64, 128, 3), 90, np.uint8), grid=(4, 2))
+    bad = bytes([9]) + good[1:]
+    now = _time.monotonic()
+    recs = []
+    for i, layout in enumerate((good, bad, None)):
+        msg = SemanticMessage(i, "", 7, 20.0, data, [], now, now, colour_layout=layout)
+        recs.append(cli.process(msg, codec, generate, str(tmp_path), 1, "drop-corrupt"))
+    assert seen == [good, None, None]
+    assert [r["colour_bits"] for r in recs] == [8 * len(good), 8 * len(bad), 0]
+    assert recs[0]["colour_error"] is None and "version 9" in recs[1]["colour_error"]
+    assert all(r["error"] is None for r in recs)
+    # the bridge carries the layout as base64 in the prompt's meta
+    p = BridgeMessage("prompt", 7, b"", n_parts=0, crc_ok=True, meta={"colour_layout": base64.b64encode(good).decode()})
+    assert _colour_of(p) == good and _colour_of(BridgeMessage("prompt", 7, b"x", meta={"colour_layout": "%%"})) is None

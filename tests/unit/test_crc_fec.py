@@ -32,6 +32,17 @@ def test_image_prompt_carries_the_part_count():
     assert prompt_packet.split_payload(data) == (b"a red car", 3)
     assert prompt_packet.split_payload(prompt_packet.image_payload("x", 0)) == (b"x", 0)
     assert prompt_packet.split_payload(b"a red car") == (b"a red car", None)  # plain prompt
+    # with a colour layout: colour mark | n_parts | length | layout | text (text may then be empty)
+    c = prompt_packet.image_payload("a red car", 3, colour=b"\x01\x02\x03")
+    assert c[:6] == bytes([0x1D, 3, 3, 1, 2, 3]) and prompt_packet.split_image(c) == (b"a red car", 3, b"\x01\x02\x03")
+    assert prompt_packet.split_payload(c) == (b"a red car", 3)
+    assert prompt_packet.split_image(prompt_packet.image_payload("", 0, colour=b"\x07")) == (b"", 0, b"\x07")
+    with pytest.raises(ValueError, match="colour layout of 191 bytes"):
+        prompt_packet.image_payload("x", 1, colour=bytes(191))
+    with pytest.raises(ValueError, match="announces a 9-byte colour layout"):
+        prompt_packet.split_image(bytes([0x1D, 1, 9, 1, 2]))
+    with pytest.raises(ValueError, match="0x1D"):
+        prompt_packet.encode_text("\x1dabc")
     with pytest.raises(ValueError, match="0x1E"):
         prompt_packet.encode_text("\x1eabc")
     with pytest.raises(ValueError, match="0..255 edge parts"):

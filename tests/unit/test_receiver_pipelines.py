@@ -161,3 +161,37 @@ def test_controlnet_scheduler_switch_and_channels_last(tmp_path):
         assert out.shape == (32, 32, 3) and b.meta["scheduler"] == name
     with pytest.raises(ValueError, match="scheduler must be one of"):
         b.set_scheduler("euler-magic")
+
+
+def test_controlnet_starts_from_the_colour_layout(tmp_path):
+    """colour=layout: img2img from the upsampled layout (StableDiffusionControlNetImg2ImgPipeline
+    on the same components): deterministic, and the layout changes the image."""
+    from gensem.core import colour_layout
+
+    from receiver_ai.pipelines.controlnet import ControlNetBackend
+
+    b = ControlNetBackend(tiny_controlnet_pipe(tmp_path), device="cpu")
+    kw = {"steps": 4, "out_size": (32, 32), "seed": 3}
+    red = colour_layout.encode(np.full((32, 32, 3), (220, 20, 20), np.uint8), grid=(4, 4))
+    blue = colour_layout.encode(np.full((32, 32, 3), (20, 20, 220), np.uint8), grid=(4, 4))
+    a = b("a red car", edges_a(), colour=red, **kw)
+    assert a.shape == (32, 32, 3) and np.array_equal(a, b("a red car", edges_a(), colour=red, **kw))
+    assert not np.array_equal(a, b("a red car", edges_a(), colour=blue, **kw))
+    assert not np.array_equal(a, b("a red car", edges_a(), **kw))
+
+
+def test_edge_diffusion_takes_the_layout_colours():
+    from gensem.core import colour_layout
+
+    from receiver_ai.pipelines import load_backend
+
+    gen, _ = load_backend("edge-diffusion", tiny=True, steps=1, out_size=(96, 64))
+    truth = np.zeros((64, 96, 3), np.uint8)
+    truth[:, :48] = (200, 40, 40)
+    truth[:, 48:] = (40, 40, 200)
+    layout = colour_layout.encode(truth, grid=(12, 8))
+    img = gen("a flag", np.zeros((64, 96), np.float32), seed=1, colour=layout)
+    left, right = img[:, :40].reshape(-1, 3).mean(0), img[:, 56:].reshape(-1, 3).mean(0)
+    assert left[0] > left[2] + 60 and right[2] > right[0] + 60  # red left, blue right
+    with pytest.raises(ValueError, match="nothing to generate from"):
+        gen("", np.zeros((64, 96), np.float32))

@@ -68,6 +68,7 @@ class LinkConfig:
     bridge_endpoint: str = ""  # send decoded prompt / edge parts to a GPU receiver over ZeroMQ
     bridge_pattern: str = "pub"  # pub (bind) or push (connect to a PULL receiver: nothing lost)
     n_parts: int | None = None  # send the prompt as an image prompt announcing this many edge parts
+    colour_layout: bytes | None = None  # ... which also carries the image's colour layout
     first_prompt_seq: int = 0  # the first prompt's ARQ number: the image id of its edge parts
     # what the radios do (carrier/clock offsets in ppm, phase noise, IQ, DC, gain, clipping)
     impairments: RadioImpairments = field(default_factory=RadioImpairments)
@@ -94,7 +95,7 @@ class LinkConfig:
         if self.channel not in ("awgn", "rayleigh"):
             raise ValueError(f"unknown channel {self.channel!r}; use awgn or rayleigh")
         if self.stream in ("prompt", "both"):
-            prompt_payload(self.text, self.n_parts)
+            prompt_payload(self.text, self.n_parts, self.colour_layout)
         if self.bridge_pattern not in ("pub", "push"):
             raise ValueError("bridge pattern must be pub or push")
         if self.adaptive_payloads:
@@ -210,7 +211,7 @@ class LoopbackLink(gr.top_block):
         self.tx = two_stream_tx(
             mod=cfg.mod,
             prompt_power=cfg.power_fraction,
-            prompts=[(cfg.text, cfg.n_parts)] if use_prompt else [],
+            prompts=[_prompt_item(cfg)] if use_prompt else [],
             prbs_frames=cfg.frames if use_adaptive and not cfg.adaptive_payloads else 0,
             prbs_bytes=cfg.payload_bytes,
             prbs_seed=cfg.seed,
@@ -341,6 +342,13 @@ def run_to_end(tb, counters, deadline: float, hold: bool = True, poll=None, poll
         tb.stop()
     tb.wait()
     return timed_out, idle
+
+
+def _prompt_item(cfg: LinkConfig) -> tuple:
+    """The transmitter's prompt: (text, n_parts), with the colour layout when there is one."""
+    if cfg.colour_layout is None:
+        return (cfg.text, cfg.n_parts)
+    return (cfg.text, cfg.n_parts, bytes(cfg.colour_layout))
 
 
 def run_link(cfg: LinkConfig, progress: bool = False) -> dict:

@@ -18,10 +18,12 @@ import time
 
 import numpy as np
 
+from gensem.core import colour_layout
 from gensem.core.images import WORK_SIZE, fit_image, load_image
 from gensem.semantic.edge_budget import DEFAULT_MAX_BPP
 
 PAYLOAD_BYTES = 256  # stream-1 bytes per frame, part header included
+MODALITIES = ("prompt", "edges", "colour")  # what gensem demo can send (colour: beyond the paper)
 MIN_PROMPT_SNR_DB = 3.0  # prompt Es/N0 floor for the plan (K=7 r=1/2 QPSK, one packet)
 
 
@@ -45,7 +47,10 @@ def run_demo(
     clip_model: str | None = None,
     edge_policy: str = "drop-corrupt",
     impairments=None,
+    modalities=MODALITIES,
 ) -> dict:
+    """One image through the prompt + edge-map system (plus the colour layout, beyond the paper):
+    ``modalities`` is any non-empty subset of ``MODALITIES``; what is left out is not sent."""
     from gensem.apps.link import LinkConfig, run_link
     from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint, received_conditioning
     from gensem.core.edge_packets import HEADER_BYTES, packetize
@@ -56,11 +61,14 @@ def run_demo(
 
     from gensem.semantic.edges import resolve_method
 
+    modalities = check_modalities(modalities)
     edges = resolve_method(edges)  # "auto": HED when its weights are there, else Canny
     t_start = time.monotonic()
     os.makedirs(out_dir, exist_ok=True)
     img = fit_image(load_image(image_path), WORK_SIZE)
-    if prompt is not None:
+    if "prompt" not in modalities:
+        prompt, prompt_source = "", "not sent (--modalities)"
+    elif prompt is not None:
         if not prompt.strip():
             raise ValueError("--prompt is empty; give the text or leave it out to use the captioner")
         prompt_source = "given (--prompt)"
@@ -73,7 +81,11 @@ def run_demo(
     detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges, hed_weights))
     fitted = fit_edge_budget(detail, codec, max_edge_bpp)
     e, bits = fitted["edges"], fitted["bits"]
-    v0 = 8 * len(prompt.encode("utf-8"))
+    if "edges" not in modalities:
+        e, bits = np.zeros_like(e), b""
+    colour = colour_layout.encode(img) if "colour" in modalities else None
+    prompt_bits, colour_bits = 8 * len(prompt.encode("utf-8")), colour_layout.bits_of(colour) if colour else 0
+    v0 = max(prompt_bits + colour_bits, 16)  # |v0|: what stream 0 carries (at least the image prompt head)
     v1 = 8 * len(bits)
     cal = get_calibration(calibration)
     target_ber, cal_source = cal.ber_for_targets(targets), cal.source
@@ -83,9 +95,9 @@ def run_demo(
     from gensem.planner.per_fit import system_params
 
     params = system_params(per_model, base=TABLE_I, paper_floor_db=MIN_PROMPT_SNR_DB)
-    pl = plan(snr_db, v0, v1, target_ber, params)
+    pl = plan(snr_db, v0, max(v1, 1), target_ber, params)
     d = pl["discrete"]
-    m1 = int(d["modulation"])
+    m1 = int(d["modulation"]) if v1 else 0  # no edge map to send: stream 0 alone
     # the image id is the prompt's ARQ sequence number, drawn at random for this run (a
     # receiver that outlives this transmitter must not take it for an earlier image)
     import secrets
@@ -108,6 +120,7 @@ def run_demo(
                 channel=channel,
                 adaptive_payloads=tuple(parts),
                 n_parts=len(parts),
+                colour_layout=colour,
                 bridge_endpoint=client.endpoint,
                 bridge_pattern="push",
                 seed=seed,
@@ -122,6 +135,7 @@ def run_demo(
                 snr_db=snr_db + 10 * math.log10(2),
                 channel=channel,
                 n_parts=0,  # the prompt tells the receiver not to wait for an edge map
+                colour_layout=colour,
                 bridge_endpoint=client.endpoint,
                 bridge_pattern="push",
                 seed=seed,
@@ -136,6 +150,7 @@ def run_demo(
     finally:
         client.close()
     received_prompt = got.prompt if got is not None else None
+    rx_colour = got.colour_layout if got is not None else None
     if parts and got is not None:
         rx_edges, info = codec.receive(got.edge_bytes, edge_policy)
     else:
@@ -150,7 +165,10 @@ def run_demo(
     adaptive = link.get("adaptive") if parts else None
     cond = received_conditioning(rx_edges, info)  # prompt only when the policy dropped the map
     t_gen = time.monotonic()
-    generated = generate(received_prompt, cond, seed=seed) if received_prompt else None
+    generated = None
+    if got is not None:  # the image prompt arrived (its text may be empty: --modalities)
+        kw = {"colour": rx_colour} if rx_colour is not None else {}
+        generated = generate(received_prompt, cond, seed=seed, **kw)
     gen_s = time.monotonic() - t_gen
     metrics = None
     if generated is not None:
@@ -164,6 +182,12 @@ def run_demo(
         "prompt_received": received_prompt,
         "prompt_transmissions": pr.get("transmissions"),
         "prompt_crc_failures": pr.get("crc_failures"),
+        "modalities": list(modalities),
+        "prompt_bits": prompt_bits,
+        "colour_bits": colour_bits,
+        "colour_received": rx_colour is not None,
+        "total_bits": prompt_bits + colour_bits + v1,
+        "total_bpp": (prompt_bits + colour_bits + v1) / (WORK_SIZE[0] * WORK_SIZE[1]),
         "edges": edges,
         "edge_bits": v1,
         "edge_bpp": v1 / (WORK_SIZE[0] * WORK_SIZE[1]),
@@ -194,19 +218,37 @@ def run_demo(
         "generate_s": round(gen_s, 3),
         "total_s": round(time.monotonic() - t_start, 3),
     }
+    layout = colour_layout.render(rx_colour, WORK_SIZE) if rx_colour is not None else None
     report["report_png"] = write_report_png(
-        os.path.join(out_dir, "report.png"), img, e, rx_edges, generated, report
+        os.path.join(out_dir, "report.png"), img, e, rx_edges, generated, report, layout
     )
     return report
 
 
-def write_report_png(path, img, edges_sent, edges_rx, generated, r) -> str:
+def check_modalities(modalities) -> tuple:
+    """The modalities as a tuple in MODALITIES order; ValueError for an unknown or empty set."""
+    if isinstance(modalities, str):
+        modalities = [m.strip() for m in modalities.split(",") if m.strip()]
+    bad = [m for m in modalities if m not in MODALITIES]
+    if bad or not modalities:
+        raise ValueError(f"--modalities takes a non-empty subset of {','.join(MODALITIES)}; got {','.join(modalities) or 'nothing'}")
+    return tuple(m for m in MODALITIES if m in modalities)
+
+
+def write_report_png(path, img, edges_sent, edges_rx, generated, r, layout=None) -> str:
+    """original | edges sent | edges received | colour layout received | generated."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 4, figsize=(16, 3.6))
+    fig, ax = plt.subplots(1, 5, figsize=(20, 3.6))
+    if layout is not None:
+        ax[3].imshow(layout)
+        ax[3].set_title(f"colour layout received: {r['colour_bits']} bits", fontsize=9)
+    else:
+        ax[3].set_title("no colour layout" if "colour" not in r["modalities"] else "colour layout lost", fontsize=9)
+    ax = [ax[0], ax[1], ax[2], ax[4], ax[3]]  # the generated image goes last
     ax[0].imshow(img)
     ax[0].set_title("original (768x512)")
     ax[1].imshow(edges_sent, cmap="gray")
@@ -228,7 +270,7 @@ def write_report_png(path, img, edges_sent, edges_rx, generated, r) -> str:
             fontsize=8,
         )
     else:
-        ax[3].set_title("nothing generated (prompt lost)")
+        ax[3].set_title("nothing generated (image prompt lost)")
     for a in ax:
         a.axis("off")
     fig.suptitle(

@@ -6,13 +6,15 @@ frame seen without prompt: crc_ok None; every one also carries the frame's snr0_
 snr1_db, prompt_power and mod, the transmitter's planner input over the air) and, for a new CRC-clean prompt, a PDU with
 the UTF-8 text on ``prompt`` (metadata: prompt_seq, session (the transmitter run's ARQ
 session, ``dsp.arq``), frame, snr0_db, and n_parts for an
-image prompt: the number of edge-map parts of its image, 0 = none; see
+image prompt: the number of edge-map parts of its image, 0 = none, and colour_layout (base64)
+when it carries one; see
 ``dsp.prompt_packet``). Duplicates (the ACK was lost) are ACKed again, never re-delivered; a restarted transmitter
 (a new session) is delivered. Memory is bounded: ``delivered`` keeps the last deliveries.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 from collections import deque
 
@@ -22,7 +24,7 @@ from gnuradio import gr
 
 from gensem.blocks.pdu_util import log, make_pdu, parse_pdu
 from gensem.dsp.arq import MAX_DELIVERED, StopAndWaitReceiver
-from gensem.dsp.prompt_packet import split_payload
+from gensem.dsp.prompt_packet import split_image
 
 
 class prompt_arq_rx(gr.basic_block):
@@ -32,6 +34,7 @@ class prompt_arq_rx(gr.basic_block):
         self.delivered = deque(maxlen=MAX_DELIVERED)  # (seq, text) of the latest deliveries
         self.delivered_frames = deque(maxlen=MAX_DELIVERED)  # frame number of each
         self.bad_messages = 0
+        self.bad_colour = 0  # image prompts whose colour layout length did not fit (a sender bug)
         self.frames_seen = 0
         self.message_port_register_in(pmt.intern("frames"))
         self.set_msg_handler(pmt.intern("frames"), self._on_frame)
@@ -53,7 +56,12 @@ class prompt_arq_rx(gr.basic_block):
         self.message_port_pub(pmt.intern("feedback"), pmt.to_pmt(fb))
         if new is not None:
             seq, payload = new
-            payload, n_parts = split_payload(payload)
+            try:
+                payload, n_parts, colour = split_image(payload)
+            except ValueError as exc:  # CRC-clean, so a sender bug: the prompt still goes on
+                log.warning("gensem_prompt_arq_rx: %s; colour layout dropped", exc)
+                self.bad_colour += 1
+                payload, n_parts, colour = payload[3:], payload[1], None
             text = payload.decode("utf-8", errors="replace")
             self.delivered.append((seq, text))
             self.delivered_frames.append(frame)
@@ -65,6 +73,8 @@ class prompt_arq_rx(gr.basic_block):
             }
             if n_parts is not None:
                 out_meta["n_parts"] = n_parts
+            if colour is not None:  # base64: a scalar string the bridge carries in its meta
+                out_meta["colour_layout"] = base64.b64encode(colour).decode("ascii")
             self.message_port_pub(pmt.intern("prompt"), make_pdu(out_meta, payload))
 
     @property

@@ -118,10 +118,10 @@ class two_stream_tx(gr.sync_block):
         self.prompt_carousel = bool(prompt_carousel)
         self.wide_when_idle = bool(wide_when_idle)
         self._last_prompt = None
-        for item in prompts:  # "text", or ("text", n_parts) for an image prompt
-            text, n_parts = (item, None) if isinstance(item, str) else item
-            self.arq.submit(text, n_parts)
-            self._last_prompt = (text, n_parts)
+        for item in prompts:  # "text", ("text", n_parts) for an image prompt, + colour layout bytes
+            args = (item,) if isinstance(item, str) else tuple(item)
+            self.arq.submit(*args)
+            self._last_prompt = args
         self.adaptive_queue: deque = deque()
         self._pending = np.zeros(0, np.complex64)
         self._tag_offsets: deque = deque()  # (offset in pending stream, seq)
@@ -164,7 +164,7 @@ class two_stream_tx(gr.sync_block):
 
     def _on_prompt(self, msg):
         try:
-            n_parts = None
+            n_parts = colour = None
             if pmt.is_symbol(msg):
                 text = pmt.symbol_to_string(msg)
             else:
@@ -175,8 +175,10 @@ class two_stream_tx(gr.sync_block):
                 text = data.decode("utf-8")
                 if meta.get("n_parts") is not None:  # an image prompt: its edge-part count goes on air
                     n_parts = int(meta["n_parts"])
-            self.arq.submit(text, n_parts)
-            self._last_prompt = (text, n_parts)
+                if meta.get("colour_layout"):  # and its colour layout (base64), if it has one
+                    colour = _b64(meta["colour_layout"])
+            self.arq.submit(text, n_parts, colour)
+            self._last_prompt = (text, n_parts, colour)
         except (ValueError, UnicodeDecodeError) as exc:
             self._bad(str(exc))
 
@@ -410,3 +412,14 @@ class two_stream_tx(gr.sync_block):
             self.add_item_tag(0, off, FRAME_TAG, pmt.from_long(seq & 0xFFFF))
         self.samples_sent += n
         return n
+
+
+def _b64(text) -> bytes:
+    """A colour layout from PDU metadata (base64 text, as the bridge carries it)."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("colour_layout metadata is not base64") from None

@@ -50,6 +50,11 @@ def add_demo_parser(sub, user_error):
     p.add_argument("--targets", default="0.997,0.982", help="normalised CLIP,MS-SSIM targets for the planner")
     p.add_argument("--calibration", help="calibration CSV from gensem calibrate")
     p.add_argument(
+        "--modalities",
+        default="prompt,edges,colour",
+        help="what to send: any of prompt, edges, colour (the colour layout, beyond the paper), comma-separated",
+    )
+    p.add_argument(
         "--per-model",
         choices=["paper", "measured"],
         default="paper",
@@ -145,6 +150,7 @@ def cmd_demo(args, user_error) -> int:
             targets=targets,
             calibration=args.calibration,
             per_model=args.per_model,
+            modalities=args.modalities,
             max_edge_bpp=args.max_edge_bpp,
             seed=args.seed,
             clip_model=args.clip_model,

@@ -55,6 +55,7 @@ class SemanticMessage:
     first_seen: float  # receiver clock (time.monotonic) of the image's first message
     completed: float  # receiver clock when the last piece arrived
     missing_parts: list[int] = field(default_factory=list)  # zero-filled (lost on the air)
+    colour_layout: bytes | None = None  # the image's colour layout (core.colour_layout), if sent
 
     @property
     def n_parts(self) -> int:
@@ -101,7 +102,8 @@ class ImageAssembler:
     ``max_pending``, oldest first), ``duplicates``, ``inconsistent`` (n_parts disagree),
     ``late`` (pieces of an image already finished), ``untagged_edge`` (stream-1 payloads
     without image_id/part/n_parts: they cannot be placed), ``frame_reports``,
-    ``bad_prompt`` (not UTF-8 or empty), ``partial`` (timed-out images with a prompt, delivered
+    ``bad_prompt`` (not UTF-8, or empty in a prompt that announces neither edges nor a colour
+    layout), ``partial`` (timed-out images with a prompt, delivered
     with zero-filled parts or prompt-only; ``emit_partial=False`` drops them instead).
 
     Sessions: a prompt's ``meta["session"]`` is its transmitter run's ARQ session. A restarted
@@ -166,7 +168,9 @@ class ImageAssembler:
                 text = msg.payload.decode("utf-8")
             except UnicodeDecodeError:
                 text = ""
-            if not text.strip():
+            # an image sent without a prompt (its edges and/or colour layout only) is fine
+            image_only = bool(msg.n_parts) or _colour_of(msg) is not None
+            if not text.strip() and not image_only:
                 self.counters["bad_prompt"] += 1
                 return None
             self._check_session(msg.meta.get("session"))
@@ -241,6 +245,7 @@ class ImageAssembler:
             first_seen=p.first_seen,
             completed=now,
             missing_parts=missing,
+            colour_layout=_colour_of(p.prompt),
         )
 
     def _finish(self, image_id):
@@ -421,3 +426,18 @@ class BridgeClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _colour_of(prompt) -> bytes | None:
+    """The colour layout an image prompt carried (base64 in its bridge meta), or None; text
+    that is not base64 gives None (the receiver then generates from the rest)."""
+    import base64
+    import binascii
+
+    text = (prompt.meta or {}).get("colour_layout") if prompt is not None else None
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None

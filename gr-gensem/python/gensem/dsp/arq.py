@@ -68,9 +68,10 @@ class StopAndWaitSender:
         self.acks = self.nacks = self.timeouts = self.foreign_acks = 0
 
     # -- user side
-    def submit(self, text: str, n_parts: int | None = None) -> int:
-        """Queue a prompt; with ``n_parts`` it goes as an image prompt (its edge-part count)."""
-        payload = prompt_packet.prompt_payload(text, n_parts)  # raises ValueError on bad input
+    def submit(self, text: str, n_parts: int | None = None, colour: bytes | None = None) -> int:
+        """Queue a prompt; with ``n_parts`` it goes as an image prompt (its edge-part count),
+        with ``colour`` also carrying the image's colour layout."""
+        payload = prompt_packet.prompt_payload(text, n_parts, colour)  # raises ValueError on bad input
         item = PromptOutcome(seq=self._next_seq, text=text, payload=payload)
         self._next_seq = (self._next_seq + 1) % SEQ_MOD
         self.queue.append(item)
