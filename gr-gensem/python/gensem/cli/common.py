@@ -192,15 +192,7 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False, rate_args: b
             action="store_true",
             help="the planner picks M1 and the power split every frame from the RX SNR estimates",
         )
-        g.add_argument("--target-ber", type=float, help="edge-map BER target of the planner (default 1e-5)")
-        g.add_argument("--targets", help="quality targets CLIP,MS-SSIM instead of --target-ber")
-        g.add_argument("--calibration", help="calibration CSV for --targets (default: Fig. 2 targets)")
-        g.add_argument(
-            "--per-model",
-            choices=["paper", "measured"],
-            default="paper",
-            help="the planner's eq. (2) PER model: the paper's k, b or our PHY's fit (gensem plan --fit-per)",
-        )
+        add_plan_target_args(g)
         g.add_argument("--v0-bits", type=float, default=1000, help="prompt size |v0| the planner assumes")
         g.add_argument("--v1-bits", type=float, default=7880, help="edge-map size |v1| the planner assumes")
         g.add_argument(
@@ -213,6 +205,20 @@ def _add_link_args(p: argparse.ArgumentParser, sweep: bool = False, rate_args: b
 
 
 DEFAULT_PLAN_TEXT = "a red car parked in front of a brick building"
+
+
+def add_plan_target_args(g) -> None:
+    """The closed loop's planner targets, shared by gensem link and gensem radio tx: the BER or
+    quality targets (with their calibration) and eq. (2)'s PER model."""
+    g.add_argument("--target-ber", type=float, default=None, help="edge-map BER target of the planner (default 1e-5)")
+    g.add_argument("--targets", help="quality targets CLIP,MS-SSIM instead of --target-ber")
+    g.add_argument("--calibration", help="calibration CSV for --targets (default: Fig. 2 targets)")
+    g.add_argument(
+        "--per-model",
+        choices=["paper", "measured"],
+        default="paper",
+        help="the planner's eq. (2) PER model: the paper's k, b or our PHY's fit (gensem plan --fit-per)",
+    )
 
 
 def _parse_profile(spec: str | None, command: str = "gensem link", flag: str = "--snr-profile") -> tuple:

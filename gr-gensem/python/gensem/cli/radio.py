@@ -194,15 +194,9 @@ def add_radio_subcommand(sub):
         help="closed loop over the air: the planner sets M1 and the power split from the RX host's "
         "SNR reports (needs --feedback)",
     )
-    g.add_argument("--target-ber", type=float, default=None, help="edge-map BER target of the planner (1e-5)")
-    g.add_argument("--targets", help="quality targets CLIP,MS-SSIM instead of --target-ber")
-    g.add_argument("--calibration", help="calibration CSV for --targets (default: Fig. 2 targets)")
-    g.add_argument(
-        "--per-model",
-        choices=["paper", "measured"],
-        default="paper",
-        help="the planner's eq. (2) PER model: the paper's k, b or our PHY's fit (gensem plan --fit-per)",
-    )
+    from gensem.cli.common import add_plan_target_args
+
+    add_plan_target_args(g)
     g = p.add_argument_group("rx")
     g.add_argument("--record", default="", help="also record the RX input to this SigMF base name")
     g.add_argument("--replay", default="", help="with --dry-run: read this SigMF recording instead")
