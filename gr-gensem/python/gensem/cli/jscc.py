@@ -40,6 +40,9 @@ def add_jscc_parser(sub, user_error):
     e.add_argument("--cbr", default="1/48")
     e.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     e.add_argument("--steps", type=int, help="CDM-JSCC sampling steps (default: the checkpoint's)")
+    e.add_argument(
+        "--init-scale", type=float, help="CDM-JSCC sampling starts from this times N(0, I) (default 1; the authors' P: 0.8)"
+    )
     e.add_argument("--weights-dir", help="directory with cdm_jscc_p.pt, cdm_jscc_d.pt, deepjscc.pt")
     e.add_argument(
         "--plot-snrs", default="1,4,7,10,13", help="SNRs (dB) of the metrics-vs-SNR PNG ('' = none)"
@@ -112,6 +115,7 @@ def cmd_eval(args, user_error) -> int:
         keep_recon=True,
         progress=lambda m: _progress(f"{m} at {args.snr_db:g} dB"),
         models=models,
+        init_scale=args.init_scale,
     )
     os.makedirs(args.out, exist_ok=True)
     grid = reconstruction_grid_png(images, report, os.path.join(args.out, "reconstructions.png"))
@@ -131,6 +135,7 @@ def cmd_eval(args, user_error) -> int:
                 args.seed,
                 progress=lambda m, snr=snr: _progress(f"{m} at {snr:g} dB"),
                 models=models,
+                init_scale=args.init_scale,
             )
         )
         curves[snr] = r["results"]

@@ -125,7 +125,9 @@ def side_cbr_at_capacity(n_bytes: int, snr_db: float, image_hw) -> float:
     return 8 * n_bytes / math.log2(1 + 10 ** (snr_db / 10)) / (3 * h * w)
 
 
-def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0) -> list[dict]:
+def run_cdm(
+    model, images, snr_db: float, cbr: float, steps: int, seed: int = 0, init_scale: float = 1.0
+) -> list[dict]:
     """Encode -> AWGN -> decode per image, at a total CBR of ``cbr`` counted honestly: the
     decoder needs the side information (hyper-latent + lengths), charged at capacity at
     ``snr_db``; the JSCC symbols get what is left, one beta for the set."""
@@ -162,7 +164,9 @@ def run_cdm(model, images, snr_db: float, cbr: float, steps: int, seed: int = 0)
         enc = model.encode_analysed(a, beta=beta)
         rx = [awgn(s, snr_db, generator=g) for s in enc["symbols"]]
         t0 = time.perf_counter()
-        out = model.decode(rx, enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"], steps, g)
+        out = model.decode(
+            rx, enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"], steps, g, init_scale=init_scale
+        )
         sym = float(enc["cbr"][0])
         rows.append(
             {
@@ -234,6 +238,7 @@ def evaluate(
     keep_recon: bool = False,
     progress=None,
     models: dict | None = None,
+    init_scale: float | None = None,
 ) -> dict:
     """{"results": [one row per method], ...}; a method that cannot run gets ``error``, not an exception.
 
@@ -260,8 +265,9 @@ def evaluate(
                     per = run_deepjscc(model, images, snr_db, seed)
                 else:
                     n = int(steps or recipe.get("sample_steps") or 1)
-                    row["steps"] = n
-                    per = run_cdm(model, images, snr_db, cbr, n, seed)
+                    scale = float(init_scale or recipe.get("init_scale") or 1.0)
+                    row["steps"], row["init_scale"] = n, scale
+                    per = run_cdm(model, images, snr_db, cbr, n, seed, scale)
         except (ValueError, ImportError, RuntimeError) as exc:
             row.update(psnr=None, ms_ssim=None, lpips=None, fid=None, cbr=None, decode_s=None)
             from gensem.core.errors import first_line

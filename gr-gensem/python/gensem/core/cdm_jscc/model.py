@@ -168,8 +168,10 @@ class CDMJSCC(nn.Module):
         image_hw: tuple[int, int],
         steps: int = 2,
         generator: torch.Generator | None = None,
+        init_scale: float = 1.0,
     ) -> torch.Tensor:
-        """Receiver: f_d (with the hyperprior means) then ``steps`` X-prediction steps of g_d."""
+        """Receiver: f_d (with the hyperprior means) then ``steps`` X-prediction steps of g_d,
+        started from ``init_scale`` * N(0, I)."""
         tr = self.transform
         latent_hw = (image_hw[0] // tr.stride, image_hw[1] // tr.stride)
         if tuple(z_hw) != (latent_hw[0] // 4, latent_hw[1] // 4):
@@ -179,7 +181,7 @@ class CDMJSCC(nn.Module):
         z_hat = tr.entropy_bottleneck.decompress(z_strings, z_hw)
         _, means = tr.h_s(z_hat).chunk(2, dim=1)
         y_hat = self.jscc_decoder(symbols, lengths.to(means.device), latent_hw, prior=means)
-        x0 = sample(self.unet, y_hat, image_hw, steps, self.scheduler, generator)
+        x0 = sample(self.unet, y_hat, image_hw, steps, self.scheduler, generator, init_scale)
         return (x0 + 1.0) / 2.0
 
     @torch.no_grad()

@@ -58,13 +58,20 @@ def sample(
     steps: int,
     scheduler: DDIMScheduler,
     generator: torch.Generator | None = None,
+    init_scale: float = 1.0,
 ) -> torch.Tensor:
-    """Ancestral X-prediction sampling, eq. (7), with ``steps`` (>= 1) test steps; returns x_0 in [-1, 1]."""
+    """Ancestral X-prediction sampling, eq. (7), with ``steps`` (>= 1) test steps; returns x_0 in [-1, 1].
+
+    ``init_scale``: the start is ``init_scale`` * N(0, I) (the authors' code starts CDM-JSCC-P
+    from 0.8 N(0, I) with 17 steps; 1.0 is the plain DDIM start)."""
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    if not 0.0 < float(init_scale) <= 2.0:
+        raise ValueError(f"init_scale must be in (0, 2], got {init_scale}")
     n_train = scheduler.config.num_train_timesteps
     b = y_hat.shape[0]
     x = torch.randn((b, 3, *image_hw), generator=generator, device="cpu").to(y_hat.device, y_hat.dtype)
+    x = x * float(init_scale)
     scheduler.set_timesteps(int(steps))
     for t in scheduler.timesteps:
         t_norm = torch.full((b,), (float(t) + 1.0) / n_train, device=y_hat.device, dtype=y_hat.dtype)
