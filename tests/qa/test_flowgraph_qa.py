@@ -14,6 +14,19 @@ from gensem.dsp.ofdm_params import OfdmParams
 from gnuradio import blocks, gr
 
 
+class _Collect(gr.basic_block):
+    """A message sink that hands each message on "in" to ``fn``."""
+
+    def __init__(self, fn):
+        gr.basic_block.__init__(self, "collect", None, None)
+        self.fn = fn
+        self.message_port_register_in(pmt.intern("in"))
+        self.set_msg_handler(pmt.intern("in"), self.handle)
+
+    def handle(self, m):
+        self.fn(m)
+
+
 @pytest.mark.parametrize("m", qam.SUPPORTED_M)
 def test_flowgraph_loopback_bit_exact(m):
     tb = gr.top_block()
@@ -34,17 +47,7 @@ def test_modulation_changes_per_frame_via_control_port():
     tx = two_stream_tx(mod=4, finish=True)
     rx = two_stream_rx()
     got = []
-
-    class Collect(gr.basic_block):
-        def __init__(self):
-            gr.basic_block.__init__(self, "collect", None, None)
-            self.message_port_register_in(pmt.intern("in"))
-            self.set_msg_handler(pmt.intern("in"), self.handle)
-
-        def handle(self, m):
-            got.append(pmt.to_python(pmt.car(m))["mod"])
-
-    c = Collect()
+    c = _Collect(lambda m: got.append(pmt.to_python(pmt.car(m))["mod"]))
     for m in (4, 16, 64, 256, 16):
         tx._on_adaptive(pmt.cons(pmt.to_pmt({"mod": m}), pmt.init_u8vector(100, list(range(100)))))
     tb.connect(tx, rx)
@@ -164,17 +167,11 @@ def test_queued_pdus_are_aggregated_and_delivered_one_by_one():
     rx = two_stream_rx()
     got = []
 
-    class Collect(gr.basic_block):
-        def __init__(self):
-            gr.basic_block.__init__(self, "collect", None, None)
-            self.message_port_register_in(pmt.intern("in"))
-            self.set_msg_handler(pmt.intern("in"), self.handle)
+    def keep(m):
+        meta = pmt.to_python(pmt.car(m))
+        got.append((meta["frame"], meta["mod"], meta["s1_crc_ok"], bytes(pmt.u8vector_elements(pmt.cdr(m)))))
 
-        def handle(self, m):
-            meta = pmt.to_python(pmt.car(m))
-            got.append((meta["frame"], meta["mod"], meta["s1_crc_ok"], bytes(pmt.u8vector_elements(pmt.cdr(m)))))
-
-    c = Collect()
+    c = _Collect(keep)
     rng = np.random.default_rng(2)
     sent = []
     for k in range(10):  # 6 at 16-QAM, then 4 at QPSK: the change of M starts a new frame
