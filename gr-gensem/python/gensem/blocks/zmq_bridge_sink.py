@@ -34,6 +34,7 @@ from gnuradio import gr
 
 from gensem.blocks.pdu_util import log, parse_c32_pdu, parse_pdu
 from gensem.core.bridge_schema import DEFAULT_MAX_BYTES, STREAMS, BridgeError, encode, message_from_pdu
+from gensem.core.zmq_security import check_endpoint, check_link
 
 PATTERNS = {"pub": zmq.XPUB, "push": zmq.PUSH}
 STREAM0 = ("prompt", "side")
@@ -54,16 +55,6 @@ def _ber_est(snr_db, mod):
         return float(min(1.0, max(0.0, ber_mqam_awgn(snr_db, int(mod)))))
     except ValueError:  # an M outside the supported set
         return None
-
-
-def check_endpoint(endpoint: str) -> str:
-    endpoint = str(endpoint)
-    scheme, sep, rest = endpoint.partition("://")
-    if not sep or scheme not in ("tcp", "ipc", "inproc") or not rest:
-        raise ValueError(
-            f"bad ZeroMQ endpoint {endpoint!r}; use e.g. tcp://*:5555 (bind) or tcp://radio-host:5555"
-        )
-    return endpoint
 
 
 def probe_bind(endpoint: str) -> None:
@@ -91,11 +82,11 @@ class zmq_bridge_sink(gr.basic_block):
         curve_keys="",
     ):
         gr.basic_block.__init__(self, name="gensem_zmq_bridge_sink", in_sig=None, out_sig=None)
-        self.endpoint = check_endpoint(endpoint)
+        self.bind = bool(bind)
+        self.endpoint, self.curve_keys = check_link(endpoint, curve_keys, self.bind)
         if str(pattern).lower() not in PATTERNS:
             raise ValueError(f"pattern must be 'pub' or 'push', got {pattern!r}")
         self.pattern = str(pattern).lower()
-        self.bind = bool(bind)
         if int(hwm) < 1:
             raise ValueError("hwm (send high-water mark, messages) must be >= 1")
         self.hwm = int(hwm)
@@ -105,11 +96,6 @@ class zmq_bridge_sink(gr.basic_block):
         if stream0 not in STREAM0:
             raise ValueError(f"stream0 must be 'prompt' (text prompt) or 'side' (CDM-JSCC), got {stream0!r}")
         self.stream0 = stream0
-        self.curve_keys = str(curve_keys or "")
-        if self.curve_keys:  # bad or missing keys: a one-line error now, not at start
-            from gensem.core.zmq_security import check_keys
-
-            check_keys(self.curve_keys, server=self.bind)
         self.sent = {s: 0 for s in STREAMS}
         self.dropped = {s: 0 for s in STREAMS}
         self.bad_pdus = {s: 0 for s in STREAMS}

@@ -20,6 +20,7 @@ from gnuradio import gr
 
 from gensem.blocks.pdu_util import log, parse_dict
 from gensem.core import feedback_wire
+from gensem.core.zmq_security import check_link
 
 HWM = 256  # messages queued for a slow or absent TX before they are dropped
 
@@ -27,15 +28,8 @@ HWM = 256  # messages queued for a slow or absent TX before they are dropped
 class zmq_feedback_sink(gr.basic_block):
     def __init__(self, address="tcp://0.0.0.0:5556", bind=True, curve_keys=""):
         gr.basic_block.__init__(self, name="gensem_zmq_feedback_sink", in_sig=None, out_sig=None)
-        self.address = str(address)
-        if not self.address.startswith(("tcp://", "ipc://", "inproc://")):
-            raise ValueError(f"bad feedback address {self.address!r}; use tcp://HOST:PORT")
         self.bind = bool(bind)
-        self.curve_keys = str(curve_keys or "")
-        if self.curve_keys:  # bad or missing keys: a one-line error now, not at start
-            from gensem.core.zmq_security import check_keys
-
-            check_keys(self.curve_keys, server=self.bind)
+        self.address, self.curve_keys = check_link(address, curve_keys, self.bind, "feedback address")
         self.sent = 0
         self.dropped = 0
         self.bad_messages = 0

@@ -22,23 +22,17 @@ from gnuradio import gr
 
 from gensem.blocks.pdu_util import log
 from gensem.core import feedback_wire
+from gensem.core.zmq_security import check_link
 
 
 class zmq_feedback_source(gr.basic_block):
     def __init__(self, address="tcp://127.0.0.1:5556", bind=False, curve_keys="", timeout_ms=100):
         gr.basic_block.__init__(self, name="gensem_zmq_feedback_source", in_sig=None, out_sig=None)
-        self.address = str(address)
-        if not self.address.startswith(("tcp://", "ipc://", "inproc://")):
-            raise ValueError(f"bad feedback address {self.address!r}; use tcp://HOST:PORT")
         self.bind = bool(bind)
-        self.curve_keys = str(curve_keys or "")
+        self.address, self.curve_keys = check_link(address, curve_keys, self.bind, "feedback address")
         if int(timeout_ms) < 1:
             raise ValueError("timeout_ms must be >= 1")
         self.timeout_ms = int(timeout_ms)
-        if self.curve_keys:
-            from gensem.core.zmq_security import check_keys
-
-            check_keys(self.curve_keys, server=self.bind)
         self.received = 0
         self.bad_messages = 0
         self._sock = None

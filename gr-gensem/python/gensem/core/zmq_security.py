@@ -24,6 +24,27 @@ _auth = {}  # context id -> (ThreadAuthenticator, {key directory: its ZAP domain
 _lock = threading.Lock()
 
 
+def check_endpoint(endpoint: str, what: str = "ZeroMQ endpoint") -> str:
+    """``endpoint`` if it is tcp://, ipc:// or inproc:// with an address, else a one-line
+    ValueError naming ``what`` and the fix."""
+    endpoint = str(endpoint)
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or scheme not in ("tcp", "ipc", "inproc") or not rest:
+        raise ValueError(f"bad {what} {endpoint!r}; use e.g. tcp://*:5555 (bind) or tcp://radio-host:5555")
+    return endpoint
+
+
+def check_link(endpoint: str, keys_dir, bind: bool, what: str = "ZeroMQ endpoint") -> tuple[str, str]:
+    """(endpoint, keys_dir) of a block's ZeroMQ link, checked when the block is made, not
+    when the flowgraph starts: a bad endpoint, or bad / missing key files (the server's when
+    it binds, the client's when it connects), is a one-line ValueError."""
+    keys_dir = str(keys_dir or "")
+    endpoint = check_endpoint(endpoint, what)
+    if keys_dir:
+        check_keys(keys_dir, server=bool(bind))
+    return endpoint, keys_dir
+
+
 def make_keys(out_dir: str) -> dict:
     """Write the server and client key pairs into ``out_dir``; returns their paths."""
     import zmq.auth
