@@ -53,17 +53,16 @@ def idle_cases(n: int, seed: int) -> dict:
 def frame_stream(n_frames: int, seed: int, aggregate: int = 1):
     """Back-to-back 16-QAM frames of one 256-byte payload on B1 each, or (``aggregate`` > 1)
     wide frames of ``aggregate`` 256-byte packets each (dsp.aggregation)."""
-    from gensem.dsp import aggregation, prbs
+    from gensem.dsp import prbs
     from gensem.dsp.frame_builder import build_frame
     from gensem.dsp.ofdm_params import OfdmParams
 
     p = OfdmParams()
     rng = np.random.default_rng(seed)
     parts = []
-    step = aggregation.subframe_bytes(256)
     for i in range(n_frames):
         if aggregate > 1:
-            s1 = aggregation.pack([prbs.payload(seed, i, 256, offset=k * step) for k in range(aggregate)])
+            s1 = prbs.aggregated_payload(seed, i, 256, aggregate)
             f = build_frame(p, i % 65536, 16, 0.0, None, 0, s1, aggregate=True)
         else:
             f = build_frame(p, i % 65536, 16, p.equal_split, None, 0, prbs.payload(seed, i, 256))

@@ -14,7 +14,6 @@ when it carries one; see
 
 from __future__ import annotations
 
-import base64
 import math
 from collections import deque
 
@@ -23,6 +22,7 @@ import pmt
 from gnuradio import gr
 
 from gensem.blocks.pdu_util import log, make_pdu, parse_pdu
+from gensem.core import colour_layout
 from gensem.dsp.arq import MAX_DELIVERED, StopAndWaitReceiver
 from gensem.dsp.prompt_packet import split_image
 
@@ -74,7 +74,7 @@ class prompt_arq_rx(gr.basic_block):
             if n_parts is not None:
                 out_meta["n_parts"] = n_parts
             if colour is not None:  # base64: a scalar string the bridge carries in its meta
-                out_meta["colour_layout"] = base64.b64encode(colour).decode("ascii")
+                out_meta["colour_layout"] = colour_layout.to_meta(colour)
             self.message_port_pub(pmt.intern("prompt"), make_pdu(out_meta, payload))
 
     @property

@@ -36,6 +36,7 @@ import pmt
 from gnuradio import gr
 
 from gensem.blocks.pdu_util import FRAME_TAG, log, parse_c32_pdu, parse_dict, parse_pdu, subscribed_ports
+from gensem.core import colour_layout
 from gensem.core.analog_assembler import split_message
 from gensem.dsp import aggregation, prbs, qam
 from gensem.dsp.arq import StopAndWaitSender, unwrap_frame
@@ -176,7 +177,7 @@ class two_stream_tx(gr.sync_block):
                 if meta.get("n_parts") is not None:  # an image prompt: its edge-part count goes on air
                     n_parts = int(meta["n_parts"])
                 if meta.get("colour_layout"):  # and its colour layout (base64), if it has one
-                    colour = _b64(meta["colour_layout"])
+                    colour = colour_layout.from_meta(meta["colour_layout"])
             self.arq.submit(text, n_parts, colour)
             self._last_prompt = (text, n_parts, colour)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -357,12 +358,8 @@ class two_stream_tx(gr.sync_block):
         if self.aggregate == 1:
             self.prbs_packets_sent += 1
             return prbs.payload(self.prbs_seed, n & 0xFFFF, self.prbs_bytes), False
-        step = aggregation.subframe_bytes(self.prbs_bytes)
-        packets = [
-            prbs.payload(self.prbs_seed, n & 0xFFFF, self.prbs_bytes, offset=k * step) for k in range(self.aggregate)
-        ]
-        self.prbs_packets_sent += len(packets)
-        return aggregation.pack(packets), True
+        self.prbs_packets_sent += self.aggregate
+        return prbs.aggregated_payload(self.prbs_seed, n & 0xFFFF, self.prbs_bytes, self.aggregate), True
 
     def _aggregate_queued(self, first: bytes, mod: int):
         """``first`` and the byte PDUs queued behind it with the same modulation, up to
@@ -412,14 +409,3 @@ class two_stream_tx(gr.sync_block):
             self.add_item_tag(0, off, FRAME_TAG, pmt.from_long(seq & 0xFFFF))
         self.samples_sent += n
         return n
-
-
-def _b64(text) -> bytes:
-    """A colour layout from PDU metadata (base64 text, as the bridge carries it)."""
-    import base64
-    import binascii
-
-    try:
-        return base64.b64decode(str(text), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("colour_layout metadata is not base64") from None

@@ -431,13 +431,12 @@ class BridgeClient:
 def _colour_of(prompt) -> bytes | None:
     """The colour layout an image prompt carried (base64 in its bridge meta), or None; text
     that is not base64 gives None (the receiver then generates from the rest)."""
-    import base64
-    import binascii
+    from gensem.core.colour_layout import from_meta
 
     text = (prompt.meta or {}).get("colour_layout") if prompt is not None else None
     if not isinstance(text, str) or not text:
         return None
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return from_meta(text)
+    except ValueError:
         return None

@@ -24,6 +24,9 @@ payload of another version, size or length is a one-line ``ValueError``.
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import numpy as np
 
 VERSION = 1
@@ -190,13 +193,16 @@ def decode_cells(data: bytes) -> np.ndarray:
     return np.clip(ycc @ _YCC2RGB.T, 0, 255)
 
 
-def render(data: bytes, size: tuple[int, int]) -> np.ndarray:
-    """The colour layout upsampled (bicubic) to ``size`` (width, height): RGB uint8."""
+def _upsample(cells: np.ndarray, w: int, h: int) -> np.ndarray:
+    """(rows, cols, 3) cell colours -> (h, w, 3) float32, bicubic."""
     import cv2
 
-    cells = decode_cells(data).astype(np.float32)
-    w, h = size
-    up = cv2.resize(cells, (int(w), int(h)), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(np.asarray(cells, np.float32), (int(w), int(h)), interpolation=cv2.INTER_CUBIC)
+
+
+def render(data: bytes, size: tuple[int, int]) -> np.ndarray:
+    """The colour layout upsampled (bicubic) to ``size`` (width, height): RGB uint8."""
+    up = _upsample(decode_cells(data), *size)
     return np.clip(np.round(up), 0, 255).astype(np.uint8)
 
 
@@ -211,11 +217,8 @@ def grid_of(data: bytes) -> tuple[int, int]:
 def coarse(img: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """An image's own coarse colours as the layout would carry them, unquantised: its cell
     means on ``grid``, upsampled (bicubic) back to its size, float RGB."""
-    import cv2
-
     img = np.asarray(img)
-    cells = _cell_means(img, int(grid[0]), int(grid[1])).astype(np.float32)
-    return cv2.resize(cells, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_CUBIC)
+    return _upsample(_cell_means(img, int(grid[0]), int(grid[1])), img.shape[1], img.shape[0])
 
 
 def impose(img: np.ndarray, data: bytes) -> np.ndarray:
@@ -227,6 +230,19 @@ def impose(img: np.ndarray, data: bytes) -> np.ndarray:
     h, w = img.shape[:2]
     out = img.astype(np.float32) - coarse(img, grid_of(data)) + render(data, (w, h)).astype(np.float32)
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def to_meta(data: bytes) -> str:
+    """A colour layout as PDU / bridge metadata: base64 text (a scalar the bridge carries)."""
+    return base64.b64encode(bytes(data)).decode("ascii")
+
+
+def from_meta(text) -> bytes:
+    """The colour layout of ``to_meta`` text; a one-line ValueError when it is not base64."""
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("colour_layout metadata is not base64") from None
 
 
 def bits_of(data: bytes) -> int:

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from gensem.dsp import aggregation
+
 _TABLE_BYTES = 1 << 20
 
 
@@ -25,6 +27,14 @@ def payload(seed: int, frame_seq: int, n_bytes: int, offset: int = 0) -> bytes:
     aggregated frame's packet, by its subframe's byte offset (dsp.aggregation)."""
     off = ((int(frame_seq) & 0xFFFF) * 8191 + 131 * int(offset)) % _TABLE_BYTES
     return _table(int(seed))[off : off + int(n_bytes)].tobytes()
+
+
+def aggregated_payload(seed: int, frame_seq: int, n_bytes: int, count: int) -> bytes:
+    """Frame ``frame_seq``'s aggregate of ``count`` PRBS packets of ``n_bytes`` each
+    (``dsp.aggregation``), packet k taken at the offset of its subframe, which the receiver
+    reports with it (``packet_offset``): the reference ``payload`` of each packet."""
+    step = aggregation.subframe_bytes(n_bytes)
+    return aggregation.pack([payload(seed, frame_seq, n_bytes, offset=k * step) for k in range(int(count))])
 
 
 def count_bit_errors(a: bytes, b: bytes) -> int:
