@@ -56,8 +56,8 @@ def _tables(m: int):
     lvl = np.arange(side)
     lvl_to_gray = lvl ^ (lvl >> 1)
     weights = 1 << np.arange(k - 1, -1, -1)
-    sym_bits = ((s[:, None] & weights[None, :]) > 0).astype(np.uint8)
-    return points.astype(np.complex64), lvl_to_gray, scale, side, half, weights, sym_bits
+    amp = (2.0 * lvl - (side - 1)) / scale  # per-axis level index -> amplitude
+    return points.astype(np.complex64), lvl_to_gray, scale, side, half, weights, amp
 
 
 def constellation(m: int) -> np.ndarray:
@@ -95,10 +95,9 @@ def _levels(symbols: np.ndarray, m: int):
 
 def decide(symbols: np.ndarray, m: int) -> np.ndarray:
     """Nearest constellation points (complex64), per-axis slicing; no bits."""
-    _, _, scale, side, _, _, _ = _tables(check_m(m))
+    amp = _tables(check_m(m))[6]
     i_lvl, q_lvl = _levels(symbols, m)
-    amp = ((2.0 * np.arange(side) - (side - 1)) / scale).astype(np.float32)
-    out = np.empty(i_lvl.shape, np.complex64)
+    out = np.empty(i_lvl.shape, np.complex64)  # the float32 parts take the amplitudes rounded
     out.real, out.imag = amp[i_lvl], amp[q_lvl]
     return out
 
@@ -137,11 +136,10 @@ def soft_demap(symbols: np.ndarray, m: int, n0: float, exact: bool = True) -> np
     Gray square QAM separates into two PAM axes, so each bit's LLR depends on one axis only:
     exact log-sum-exp over that axis's levels, or its max-log approximation.
     """
-    _, lvl_to_gray, scale, side, half, _, _ = _tables(check_m(m))
+    _, lvl_to_gray, _, _, half, _, amp = _tables(check_m(m))
     if not (np.isfinite(n0) and n0 > 0):
         raise ValueError(f"noise variance n0={n0!r} must be finite and > 0")
     y = np.asarray(symbols, dtype=np.complex128).reshape(-1)
-    amp = (2.0 * np.arange(side) - (side - 1)) / scale  # level -> amplitude
     shifts = np.arange(half - 1, -1, -1)
     lvl_bits = (lvl_to_gray[:, None] >> shifts[None, :]) & 1  # (side, half)
     out = np.empty((y.size, 2 * half), dtype=np.float64)
