@@ -26,11 +26,17 @@ GRIDS = ((4, 3), (6, 4), (8, 6), (12, 8), (16, 12), (24, 16))
 BITS = ((4, 3), (5, 4), (6, 5))
 
 
-def _scores(ref: np.ndarray, rec: np.ndarray) -> dict:
-    from gensem.core.metrics import ms_ssim, psnr
+def scores(ref: np.ndarray, rec: np.ndarray) -> dict:
+    """PSNR, MS-SSIM and mean-colour error of ``rec`` against ``ref`` (also used by
+    eval_semantic_baselines.py)."""
+    from gensem.core.metrics import mean_colour_error, ms_ssim, psnr
 
-    colour_err = float(np.mean(np.abs(ref.reshape(-1, 3).mean(0) - rec.reshape(-1, 3).mean(0))))
-    return {"psnr": psnr(ref, rec), "ms_ssim": ms_ssim(ref, rec)[0], "mean_colour_error": colour_err}
+    return {"psnr": psnr(ref, rec), "ms_ssim": ms_ssim(ref, rec)[0], "mean_colour_error": mean_colour_error(ref, rec)}
+
+
+def flat_mean_colour(img: np.ndarray) -> np.ndarray:
+    """The trivial baseline: an image of ``img``'s mean colour (24 bits)."""
+    return np.broadcast_to(img.reshape(-1, 3).mean(0).round().astype(np.uint8), img.shape)
 
 
 def main(argv=None) -> int:
@@ -49,7 +55,7 @@ def main(argv=None) -> int:
         return 2
     images = [fit_image(load_image(os.path.join(args.images, n + ".png")), (768, 512)) for n in names]
     rows = []
-    flat = [_scores(img, np.broadcast_to(img.reshape(-1, 3).mean(0).round().astype(np.uint8), img.shape)) for img in images]
+    flat = [scores(img, flat_mean_colour(img)) for img in images]
     rows.append({"config": "flat mean colour", "bits": 24, **{k: float(np.mean([s[k] for s in flat])) for k in flat[0]}})
     for grid in GRIDS:
         for bits in BITS:
@@ -57,7 +63,7 @@ def main(argv=None) -> int:
             for img in images:
                 data = colour_layout.encode(img, grid, bits)
                 rec = colour_layout.render(data, (img.shape[1], img.shape[0]))
-                per.append({"bits": colour_layout.bits_of(data), **_scores(img, rec)})
+                per.append({"bits": colour_layout.bits_of(data), **scores(img, rec)})
             rows.append(
                 {
                     "config": f"{grid[0]}x{grid[1]} Y{bits[0]} C{bits[1]}",

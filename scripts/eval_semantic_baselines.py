@@ -31,18 +31,11 @@ import warnings
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, "..", "gr-gensem", "python"), os.path.join(HERE, "..")]
+sys.path[:0] = [os.path.join(HERE, "..", "gr-gensem", "python"), os.path.join(HERE, ".."), HERE]
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 SIZE = (768, 512)
 VARIANTS = ("flat", "colour", "prompt+edges", "prompt+edges+colour")
-
-
-def _scores(ref, rec) -> dict:
-    from gensem.core.metrics import ms_ssim, psnr
-
-    err = float(np.mean(np.abs(ref.reshape(-1, 3).mean(0) - rec.reshape(-1, 3).mean(0))))
-    return {"psnr": psnr(ref, rec), "ms_ssim": ms_ssim(ref, rec)[0], "mean_colour_error": err}
 
 
 def main(argv=None) -> int:
@@ -62,6 +55,7 @@ def main(argv=None) -> int:
     from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.core.images import fit_image, load_image
     from gensem.semantic.edge_budget import canny_detail, fit_edge_budget
+    from eval_colour_layout import flat_mean_colour, scores  # scripts/: the same scores and baseline
     from receiver_ai.pipelines import load_backend
 
     manifest_path = os.path.join(args.images, "manifest.json")
@@ -82,9 +76,8 @@ def main(argv=None) -> int:
         gen = generate(prompt, conditioning_map(edges), seed=args.seed)
         prompt_bits = 8 * len(prompt.encode("utf-8"))
         edge_bits, colour_bits = 8 * len(fitted["bits"]), colour_layout.bits_of(layout)
-        flat = np.broadcast_to(img.reshape(-1, 3).mean(0).round().astype(np.uint8), img.shape)
         variants = {
-            "flat": (flat, 24),
+            "flat": (flat_mean_colour(img), 24),
             "colour": (colour_layout.render(layout, SIZE), colour_bits),
             "prompt+edges": (gen, prompt_bits + edge_bits),
             "prompt+edges+colour": (colour_layout.impose(gen, layout), prompt_bits + edge_bits + colour_bits),
@@ -93,7 +86,7 @@ def main(argv=None) -> int:
             {
                 "name": e["name"],
                 "prompt": prompt,
-                **{k: dict(_scores(img, rec), bits=bits) for k, (rec, bits) in variants.items()},
+                **{k: dict(scores(img, rec), bits=bits) for k, (rec, bits) in variants.items()},
             }
         )
     if not rows:

@@ -88,6 +88,13 @@ def psnr(a, b) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
 
 
+def mean_colour_error(a, b) -> float:
+    """Mean over R, G, B of |mean of a - mean of b|, in the images' own units (8-bit levels
+    for uint8): how far the overall colour is off, whatever the detail."""
+    x, y = (np.asarray(v, np.float64).reshape(-1, np.asarray(v).shape[-1]) for v in (a, b))
+    return float(np.mean(np.abs(x.mean(0) - y.mean(0))))
+
+
 def ms_ssim(a, b) -> tuple[float, int]:
     """(MS-SSIM, number of scales). 5 scales from 161 px (smaller side); fewer below, down to 11 px."""
     import torch
