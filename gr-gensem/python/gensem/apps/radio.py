@@ -23,8 +23,8 @@ throttled null sink / zero or SigMF-file source; absent hardware exits 2 with on
 at ``--freq`` and ``--samp-rate``) put ``gensem_ofdm_channel`` between the radio and the RX.
 The feedback dicts also carry each decoded frame's SNR estimates: with ``--adaptive-plan``
 the TX host's ``gensem_plan_controller`` re-plans M1 and the power split from them (the
-closed loop over the air); ``--sim-snr-profile`` steps the simulated AWGN at the RX as the
-frames are decoded. ``--device zmq --realtime`` paces the TX samples with a throttle (a ZeroMQ "radio" has no
+closed loop over the air); ``--sim-snr-profile`` steps the simulated channel's SNR at the RX
+as the frames are decoded (the signal's gain against the first step's AWGN). ``--device zmq --realtime`` paces the TX samples with a throttle (a ZeroMQ "radio" has no
 sample clock).
 """
 
@@ -35,6 +35,7 @@ import time
 
 from gnuradio import gr
 
+from gensem.dsp.ofdm_params import OfdmParams
 from gensem.dsp.radio_impairments import RadioImpairments
 
 N_PROMPT_CARRIERS = 24  # prompt subcarriers of stream 0 (the blocks' default)
@@ -141,7 +142,7 @@ def _tx_spec(a):
                 "margin_db": 1.0,
                 "smoothing": 0.3,
                 "n_prompt_carriers": N_PROMPT_CARRIERS,
-                "n_adaptive_carriers": 48 - N_PROMPT_CARRIERS,
+                "n_adaptive_carriers": OfdmParams(n_prompt_carriers=N_PROMPT_CARRIERS).n_adaptive_carriers,
                 "keep_records": True,
                 "enabled": bool(getattr(a, "adaptive_plan", False)),
                 "per_model": getattr(a, "per_model", "paper"),

@@ -213,15 +213,22 @@ def add_plan_target_args(g) -> None:
     g.add_argument("--target-ber", type=float, default=None, help="edge-map BER target of the planner (default 1e-5)")
     g.add_argument("--targets", help="quality targets CLIP,MS-SSIM instead of --target-ber")
     g.add_argument("--calibration", help="calibration CSV for --targets (default: Fig. 2 targets)")
+    add_per_model_arg(g)
+
+
+def add_per_model_arg(g, note: str = "") -> None:
+    """``--per-model {paper,measured}``: eq. (2)'s k, b for the planner (``planner.per_fit``)."""
+    from gensem.planner.per_fit import PER_MODELS
+
     g.add_argument(
         "--per-model",
-        choices=["paper", "measured"],
+        choices=list(PER_MODELS),
         default="paper",
-        help="the planner's eq. (2) PER model: the paper's k, b or our PHY's fit (gensem plan --fit-per)",
+        help="the planner's eq. (2) PER model: the paper's k, b or our PHY's fit (gensem plan --fit-per)" + note,
     )
 
 
-def _parse_profile(spec: str | None, command: str = "gensem link", flag: str = "--snr-profile") -> tuple:
+def parse_profile(spec: str | None, command: str = "gensem link", flag: str = "--snr-profile") -> tuple:
     """((snr_db, frames), ...) of ``SNR_DB:FRAMES,...``; a bad spec or a step of < 1 frame is
     a one-line UserError."""
     if not spec:
@@ -238,7 +245,7 @@ def _parse_profile(spec: str | None, command: str = "gensem link", flag: str = "
     return tuple(steps)
 
 
-def _plan_ber(args, command: str = "gensem link") -> float:
+def plan_ber(args, command: str = "gensem link") -> float:
     if getattr(args, "targets", None):
         if args.target_ber is not None:
             raise UserError(f"{command}: give --target-ber or --targets, not both")
@@ -263,9 +270,9 @@ def _config(args, snr_db, command: str):
     extra = {}
     if hasattr(args, "snr_profile"):
         extra = {
-            "snr_profile": _parse_profile(args.snr_profile),
+            "snr_profile": parse_profile(args.snr_profile),
             "adaptive_plan": plan,
-            "target_ber": _plan_ber(args),
+            "target_ber": plan_ber(args),
             "v0_bits": args.v0_bits,
             "v1_bits": args.v1_bits,
             "plan_margin_db": args.plan_margin_db,

@@ -54,13 +54,9 @@ def add_demo_parser(sub, user_error):
         default="prompt,edges,colour",
         help="what to send: any of prompt, edges, colour (the colour layout, beyond the paper), comma-separated",
     )
-    p.add_argument(
-        "--per-model",
-        choices=["paper", "measured"],
-        default="paper",
-        help="the planner's eq. (2) PER model: the paper's k, b (with a 3 dB prompt floor) or our "
-        "PHY's fit (gensem plan --fit-per, no floor)",
-    )
+    from gensem.cli.common import add_per_model_arg
+
+    add_per_model_arg(p, "; paper adds a 3 dB prompt SNR floor, measured needs none")
     p.add_argument("--backend", choices=BACKENDS, default="edge-diffusion")
     p.add_argument(
         "--model", help="backend weights: edge-diffusion checkpoint, or SD1.5 path/id for controlnet"

@@ -28,12 +28,9 @@ def add_plan_parser(sub, user_error):
         action="store_true",
         help="measure our prompt PHY's PER (Monte Carlo) and fit eq. (2)'s k, b (JSON + PNG in --out)",
     )
-    p.add_argument(
-        "--per-model",
-        choices=["paper", "measured"],
-        default="paper",
-        help="eq. (2)'s k, b: the paper's, or fitted to our PHY (gensem plan --fit-per; no SNR floor)",
-    )
+    from gensem.cli.common import add_per_model_arg
+
+    add_per_model_arg(p, "; measured has no SNR floor")
     p.add_argument("--packets", type=int, default=2000, help="--fit-per: packets per (length, SNR) point")
     p.add_argument("--store", action="store_true", help="--fit-per: store the fit in the package")
     p.add_argument("--workers", type=int, help="--fit-per: run the points on a local Dask cluster of N")

@@ -24,14 +24,14 @@ def cmd_radio(a) -> int:
         raise UserError("gensem radio: need --samp-rate > 0, 0 < --scale <= 10, 0 <= --prompt-power <= 1")
     if a.replay and not a.dry_run:
         raise UserError("gensem radio: --replay needs --dry-run (it replaces the radio)")
-    from gensem.cli.common import _parse_profile, _plan_ber, check_cfo, impairments_from_args
+    from gensem.cli.common import check_cfo, impairments_from_args, parse_profile, plan_ber
 
-    a.sim_snr_profile = _parse_profile(a.sim_snr_profile, "gensem radio", "--sim-snr-profile")
+    a.sim_snr_profile = parse_profile(a.sim_snr_profile, "gensem radio", "--sim-snr-profile")
     if a.sim_snr_profile and a.role != "rx":
         raise UserError("gensem radio: --sim-snr-profile simulates the receiver's channel; use it with rx")
     if a.adaptive_plan and (a.role != "tx" or not a.feedback):
         raise UserError("gensem radio: --adaptive-plan runs on the TX host and needs --feedback")
-    a.target_ber = _plan_ber(a, "gensem radio")
+    a.target_ber = plan_ber(a, "gensem radio")
 
     a.impairments = impairments_from_args(a, "radio", samp_rate=a.samp_rate, center_freq=a.freq)
     if not a.impairments.is_ideal and a.role != "rx":
@@ -209,7 +209,7 @@ def add_radio_subcommand(sub):
         "--sim-snr-profile",
         default="",
         metavar="SNR:FRAMES,...",
-        help="step the simulated AWGN as frames are decoded, e.g. 28:60,14:60 (SNR as gensem link's)",
+        help="step the simulated SNR as frames are decoded, e.g. 28:60,14:60 (SNR as gensem link's)",
     )
     g.add_argument(
         "--dc-blocker",
