@@ -98,6 +98,7 @@ class ControlNetBackend:
         skip_unused_controlnet(self.pipe.controlnet)
         self.pipe.set_progress_bar_config(disable=True)
         self.meta = meta or {}
+        self._i2i = None  # the img2img pipeline on the same components (colour layouts), made when needed
         self.name = "controlnet"
 
     @classmethod
@@ -204,11 +205,13 @@ class ControlNetBackend:
         return (np.clip(out.images[0], 0, 1) * 255).round().astype(np.uint8)
 
     def _img2img(self):
-        """The img2img ControlNet pipeline on this pipeline's components (built once, shares
-        the weights: no second copy in memory)."""
-        if getattr(self, "_i2i", None) is None:
+        """The img2img ControlNet pipeline on this pipeline's components: it shares the weights
+        (no second copy in memory), and is made again when ``set_scheduler`` / ``optimize``
+        have swapped a component since."""
+        comps = self.pipe.components
+        if self._i2i is None or any(self._i2i.components.get(k) is not v for k, v in comps.items()):
             from diffusers import StableDiffusionControlNetImg2ImgPipeline
 
-            self._i2i = StableDiffusionControlNetImg2ImgPipeline(**self.pipe.components)
+            self._i2i = StableDiffusionControlNetImg2ImgPipeline(**comps)
             self._i2i.set_progress_bar_config(disable=True)
         return self._i2i

@@ -78,11 +78,12 @@ def run_demo(
         prompt = Captioner.load(captioner or DEFAULT_MODEL)(img)
         prompt_source = f"BLIP captioner ({captioner or DEFAULT_MODEL})"
     codec = EdgeCodec.from_checkpoint(codec_path or default_checkpoint())
-    detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges, hed_weights))
-    fitted = fit_edge_budget(detail, codec, max_edge_bpp)
+    if "edges" in modalities:
+        detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges, hed_weights))
+        fitted = fit_edge_budget(detail, codec, max_edge_bpp)
+    else:  # no edge map: nothing to extract or fit
+        fitted = {"edges": np.zeros(img.shape[:2], np.uint8), "bits": b"", "scale": None, "within_budget": True}
     e, bits = fitted["edges"], fitted["bits"]
-    if "edges" not in modalities:
-        e, bits = np.zeros_like(e), b""
     colour = colour_layout.encode(img) if "colour" in modalities else None
     prompt_bits, colour_bits = 8 * len(prompt.encode("utf-8")), colour_layout.bits_of(colour) if colour else 0
     v0 = max(prompt_bits + colour_bits, 16)  # |v0|: what stream 0 carries (at least the image prompt head)

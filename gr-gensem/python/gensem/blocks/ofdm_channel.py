@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import math
 
+import pmt
 from gnuradio import analog, blocks, gr
 
+from gensem.blocks.pdu_util import pdu_fields
+from gensem.dsp.arq import unwrap_frame
 from gensem.dsp.radio_impairments import RadioImpairments
 
 
@@ -118,7 +121,7 @@ class ofdm_channel(gr.hier_block2):
             chain.append(channels.phase_noise_gen(mag, a))
         self.step_gain = None
         if len(gain_steps):  # before the noise: the gain of the samples passing now (see _GainStepper)
-            self.step_gain = blocks.multiply_const_cc(10 ** (float(sorted(gain_steps)[0][1]) / 20.0))
+            self.step_gain = blocks.multiply_const_cc(10 ** (float(min(gain_steps)[1]) / 20.0))
             chain.append(self.step_gain)
         self.noise = analog.noise_source_c(analog.GR_GAUSSIAN, math.sqrt(noise_var), int(seed) + 7)
         self.add = blocks.add_cc()
@@ -176,8 +179,6 @@ class _GainStepper(gr.basic_block):
     and the receiver's report)."""
 
     def __init__(self, gain_block, steps):
-        import pmt
-
         gr.basic_block.__init__(self, name="gensem_gain_stepper", in_sig=None, out_sig=None)
         self.gain_block = gain_block
         self.steps = sorted((int(f), float(g)) for f, g in steps)
@@ -189,13 +190,9 @@ class _GainStepper(gr.basic_block):
         self.set_msg_handler(pmt.intern("frames"), self._on_frame)
 
     def _on_frame(self, msg):
-        import pmt
-
-        from gensem.dsp.arq import unwrap_frame
-
         try:
-            seq = int(pmt.to_python(pmt.dict_ref(pmt.car(msg), pmt.intern("frame"), pmt.PMT_NIL)))
-        except (TypeError, ValueError, RuntimeError):
+            seq = int(pdu_fields(msg, ("frame",))[0]["frame"])
+        except (TypeError, ValueError, KeyError):
             return
         self.frame = max(self.frame, unwrap_frame(seq, self.frame + 32768))
         gain = [g for first, g in self.steps if self.frame + 1 >= first][-1]  # the next frame's step
