@@ -61,6 +61,8 @@ def test_link_json_both_and_summary():
         ["link", "--frames", "0"],
         ["link", "--stream", "both", "--text", "a cat", "--prompt-power", "1.5"],
         ["link", "--multipath", "40"],
+        ["link", "--aggregate", "0"],
+        ["link", "--aggregate", "40", "--payload-bytes", "256"],  # 40 x 264 bytes > a frame's 8191
     ],
 )
 def test_bad_input_one_line_exit_2(args):

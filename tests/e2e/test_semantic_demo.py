@@ -123,6 +123,9 @@ def test_demo_cli_errors(tmp_path):
     assert r.returncode == 2 and "checkpoint not found" in r.stderr, r.stderr
     r = gensem("demo", "--prompt", "x", "--max-edge-bpp", "-0.1")
     assert r.returncode == 2 and "--max-edge-bpp must be >= 0" in r.stderr, r.stderr
+    for bad in ("foo", ",", "prompt,sound"):
+        r = gensem("demo", "--prompt", "x", "--modalities", bad)
+        assert r.returncode == 2 and "--modalities takes" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_calibration_tiny(tiny):

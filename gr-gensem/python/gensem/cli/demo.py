@@ -113,11 +113,12 @@ def load_generator(args):
 
 
 def cmd_demo(args, user_error) -> int:
-    from gensem.apps.semantic_demo import run_demo
+    from gensem.apps.semantic_demo import check_modalities, run_demo
     from gensem.cli.common import check_cfo, impairments_from_args
 
     radio = check_cfo(impairments_from_args(args, "demo"), "demo")  # before loading any model
     try:
+        check_modalities(args.modalities)  # before loading any model
         targets = [float(v) for v in args.targets.split(",")]
         check_max_bpp(args.max_edge_bpp)
         image = resolve_image(args.image, args.out)
