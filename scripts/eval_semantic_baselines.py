@@ -11,8 +11,9 @@ caption or "a photo" as the prompt, the colour layout of ``core.colour_layout``)
 * ``flat``: a flat image of the mean colour (24 bits);
 * ``colour``: the colour layout alone, upsampled;
 * ``prompt+edges``: the shipped edge-diffusion receiver on the prompt and the edge map;
-* ``prompt+edges+colour``: the same image with its coarse colours replaced by the layout's
-  (``colour_layout.impose``: the generator takes no colour input yet).
+* ``prompt+edges+colour``: the receiver given the layout too: a model with a colour input
+  takes it as one (``EdgeUNet`` config ``colour_input``), an older one gets its coarse
+  colours replaced by the layout's (``colour_layout.impose``).
 
 Prints one JSON object: per variant the means of PSNR, MS-SSIM, the mean-colour error (8-bit)
 and the bits sent (and bpp at 768 x 512), and the per-image rows.
@@ -46,6 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="val")
     ap.add_argument("--max-bpp", type=float, default=DEFAULT_MAX_BPP, help="edge-map budget at 768x512")
     ap.add_argument("--steps", type=int, help="receiver sampling steps (default: the backend's)")
+    ap.add_argument("--model", help="edge-diffusion checkpoint (default: the shipped one)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--tiny", action="store_true", help="tiny random receiver (tests only)")
     ap.add_argument("--limit", type=int)
@@ -65,7 +67,9 @@ def main(argv=None) -> int:
     with open(manifest_path) as f:
         entries = [e for e in json.load(f) if e.get("split") == args.split][: args.limit or None]
     codec = EdgeCodec.from_checkpoint(default_checkpoint())
-    generate, backend = load_backend("edge-diffusion", steps=args.steps, seed=args.seed, tiny=args.tiny)
+    generate, backend = load_backend(
+        "edge-diffusion", model=args.model, steps=args.steps, seed=args.seed, tiny=args.tiny
+    )
     rows = []
     for e in entries:
         img = fit_image(load_image(os.path.join(args.images, e["name"] + ".png")), SIZE)
@@ -80,7 +84,10 @@ def main(argv=None) -> int:
             "flat": (flat_mean_colour(img), 24),
             "colour": (colour_layout.render(layout, SIZE), colour_bits),
             "prompt+edges": (gen, prompt_bits + edge_bits),
-            "prompt+edges+colour": (colour_layout.impose(gen, layout), prompt_bits + edge_bits + colour_bits),
+            "prompt+edges+colour": (
+                generate(prompt, conditioning_map(edges), seed=args.seed, colour=layout),
+                prompt_bits + edge_bits + colour_bits,
+            ),
         }
         rows.append(
             {

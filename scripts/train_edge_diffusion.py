@@ -46,37 +46,64 @@ def caption(name: str) -> str:
     return "a photo of " + " ".join(w.lower() for w in words)
 
 
-def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = "canny", bers=(0.0,), seed=0):
-    """[(name, prompt, image -1..1 3xhxw, [edge maps 0..1 1xhxw], image 768x512 uint8)] at work size (w, h).
+def manifest_captions(images_dir: str) -> dict:
+    """name -> the manifest's caption (GCompris names what its photos show), where it has one."""
+    path = os.path.join(images_dir, "manifest.json")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return {e["name"]: e["caption"] for e in json.load(f) if e.get("caption")}
+
+
+def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = "canny", bers=(0.0,), seed=0,
+               max_bpp: float | None = None):  # fmt: skip
+    """[{name, prompt, x: image -1..1 3xhxw, edges: [maps 0..1 1xhxw], big: image 768x512 uint8,
+    colour: its colour layout (bytes), layout: 4xhxw (RGB -1..1 of the rendered layout + mask)}]
+    at work size (w, h).
 
     ``edges="canny"``: the binary Canny map as the transmitter computes it (one variant).
-    ``edges="decoded"``: what the receiver actually conditions on: the Canny map through the
-    shipped edge codec (``compress`` -> random bit errors at each BER of ``bers`` ->
-    ``decompress`` -> ``conditioning_map``), one variant per BER.
+    ``edges="decoded"``: the Canny map through the shipped edge codec (``compress`` -> random
+    bit errors at each BER of ``bers`` -> ``decompress`` -> ``conditioning_map``), one variant per BER.
+    ``edges="received"``: what ``gensem demo`` sends and the receiver gets: the Canny map fitted
+    to ``max_bpp`` (``fit_edge_budget``) through the shipped codec, then ``conditioning_map``,
+    one variant per BER of ``bers``.
+    Prompts: the manifest's caption where it has one, else the ``caption`` template.
     """
     import cv2
+    from gensem.core import colour_layout
     from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.core.images import fit_image, load_image, split_names
     from gensem.semantic.calibrate import flip_bits
+    from gensem.semantic.edge_budget import DEFAULT_MAX_BPP, canny_detail, fit_edge_budget
     from gensem.semantic.edges import canny_edges
 
-    codec = EdgeCodec.from_checkpoint(default_checkpoint()) if edges == "decoded" else None
+    from receiver_ai.pipelines.edge_diffusion import layout_to_tensor
+
+    codec = EdgeCodec.from_checkpoint(default_checkpoint()) if edges != "canny" else None
+    captions = manifest_captions(images_dir)
     rng = np.random.default_rng(seed)
     out = []
     for name in split_names(images_dir, split):
         big = fit_image(load_image(os.path.join(images_dir, name + ".png")))
-        canny = canny_edges(big)
         if codec is None:
-            maps = [(canny > 0).astype(np.float32)]
+            maps = [(canny_edges(big) > 0).astype(np.float32)]
         else:
-            data = codec.compress(canny)
+            if edges == "received":
+                data = fit_edge_budget(canny_detail(big), codec, DEFAULT_MAX_BPP if max_bpp is None else max_bpp)["bits"]
+            else:
+                data = codec.compress(canny_edges(big))
             maps = [
                 conditioning_map(codec.decompress(flip_bits(data, b, rng) if b > 0 else data)[0])
                 for b in bers
             ]
         img = cv2.resize(big, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
         es = [cv2.resize(m, size, interpolation=cv2.INTER_AREA)[None] for m in maps]
-        out.append((name, caption(name), img.transpose(2, 0, 1), es, big))
+        colour = colour_layout.encode(big)
+        layout = layout_to_tensor(colour, size[1], size[0], (big.shape[1], big.shape[0]))[0][0].numpy()
+        out.append(
+            {"name": name, "prompt": captions.get(name) or caption(name), "x": img.transpose(2, 0, 1),
+             "edges": es, "big": big, "colour": colour, "layout": layout}  # fmt: skip
+        )
     return out
 
 
@@ -88,68 +115,82 @@ def drop_words(prompt: str, rng, p_word: float, p_prompt: float) -> str:
     return " ".join(w for w in prompt.split() if rng.random() >= p_word)
 
 
-def batches(data, batch: int, crop: tuple[int, int], rng, p_word: float = 0.0, p_prompt: float = 0.0):
+def batches(data, batch: int, crop: tuple[int, int], rng, p_word: float = 0.0, p_prompt: float = 0.0,
+            p_colour: float = 0.0):  # fmt: skip
+    """Random crops with flips -> (images, edges, layouts B x 4 x ch x cw, prompts); the layout
+    (RGB + mask) is zeroed with probability ``p_colour`` (the no-colour case)."""
     import torch
 
     ch, cw = crop
     while True:
         idx = rng.integers(0, len(data), batch)
-        xs, es, ps = [], [], []
+        xs, es, ls, ps = [], [], [], []
         for i in idx:
-            _, p, x, variants, _ = data[i]
-            e = variants[rng.integers(len(variants))]
+            d = data[i]
+            x, e, lay = d["x"], d["edges"][rng.integers(len(d["edges"]))], d["layout"]
             y0 = rng.integers(0, x.shape[1] - ch + 1)
             x0 = rng.integers(0, x.shape[2] - cw + 1)
-            x, e = x[:, y0 : y0 + ch, x0 : x0 + cw], e[:, y0 : y0 + ch, x0 : x0 + cw]
+            win = (slice(None), slice(y0, y0 + ch), slice(x0, x0 + cw))
+            x, e, lay = x[win], e[win], lay[win]
             if rng.random() < 0.5:
-                x, e = x[:, :, ::-1], e[:, :, ::-1]
+                x, e, lay = x[:, :, ::-1], e[:, :, ::-1], lay[:, :, ::-1]
+            if rng.random() < p_colour:
+                lay = np.zeros_like(lay)
             xs.append(np.ascontiguousarray(x))
             es.append(np.ascontiguousarray(e))
-            ps.append(drop_words(p, rng, p_word, p_prompt))
-        yield torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(es)), ps
+            ls.append(np.ascontiguousarray(lay))
+            ps.append(drop_words(d["prompt"], rng, p_word, p_prompt))
+        yield torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(es)), torch.from_numpy(np.stack(ls)), ps
 
 
 def evaluate(pipe, data, steps: int, seed: int = 0, train_colour=None) -> dict:
-    """PSNR / MS-SSIM of one DDIM sample per val image vs the original; plus two flat references:
-    the image's own mean colour (an oracle: the receiver cannot know it) and, when
-    ``train_colour`` (RGB uint8) is given, the training set's mean colour (what a receiver
-    that ignores prompt and edges would output)."""
+    """PSNR / MS-SSIM at 768 x 512 of one DDIM sample per val image vs the original (with the
+    colour layout when the model takes it, and then also without), and the references: the
+    image's own mean colour (an oracle: the receiver cannot know it), the colour layout alone
+    (upsampled), and, when ``train_colour`` (RGB uint8) is given, the training set's mean
+    colour (what a receiver that ignores prompt and edges would output). Also the PSNR at the
+    working size (``psnr_db``) for older reports."""
     import cv2
+    from gensem.core import colour_layout
     from gensem.core.metrics import evaluate as metrics
 
     w, h = pipe.work_size
     rows = []
-    for name, prompt, x, es, big in data:
-        e = es[0]
-        ref = ((x.transpose(1, 2, 0) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-        gen = pipe(prompt, e[0], steps=steps, seed=seed, out_size=(w, h))
-        up = cv2.resize(gen, (big.shape[1], big.shape[0]), interpolation=cv2.INTER_CUBIC)
-        flat = np.broadcast_to(ref.reshape(-1, 3).mean(0).round().astype(np.uint8), ref.shape)
-        m, mb, mf = (metrics(a, b, lpips=False) for a, b in ((ref, gen), (big, up), (ref, flat)))
-        extra = {}
+    for d in data:
+        big, e = d["big"], d["edges"][0][0]
+        size = (big.shape[1], big.shape[0])
+        colour = d["colour"] if pipe.colour_input else None
+        gen = pipe(d["prompt"], e, steps=steps, seed=seed, out_size=size, colour=colour)
+        small = cv2.resize(gen, (w, h), interpolation=cv2.INTER_AREA)
+        ref = ((d["x"].transpose(1, 2, 0) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        flat = np.broadcast_to(big.reshape(-1, 3).mean(0).round().astype(np.uint8), big.shape)
+        m, mb, mf = (metrics(a, b, lpips=False) for a, b in ((ref, small), (big, gen), (big, flat)))
+        ml = metrics(big, colour_layout.render(d["colour"], size), lpips=False)
+        row = {
+            "name": d["name"],
+            "prompt": d["prompt"],
+            "psnr_db": round(m["psnr_db"], 3),
+            "psnr_db_768x512": round(mb["psnr_db"], 3),
+            "ms_ssim_768x512": round(mb["ms_ssim"], 4),
+            "baseline_mean_colour_psnr_db_768x512": round(mf["psnr_db"], 3),
+            "baseline_mean_colour_ms_ssim_768x512": round(mf["ms_ssim"], 4),
+            "baseline_colour_layout_psnr_db_768x512": round(ml["psnr_db"], 3),
+            "baseline_colour_layout_ms_ssim_768x512": round(ml["ms_ssim"], 4),
+        }
+        if pipe.colour_input:  # the same model without the layout (prompt + edges alone)
+            mn = metrics(big, pipe(d["prompt"], e, steps=steps, seed=seed, out_size=size), lpips=False)
+            row.update(no_colour_psnr_db_768x512=round(mn["psnr_db"], 3), no_colour_ms_ssim_768x512=round(mn["ms_ssim"], 4))
         if train_colour is not None:
             mt = metrics(big, np.broadcast_to(np.asarray(train_colour, np.uint8), big.shape), lpips=False)
-            extra = {
-                "baseline_train_colour_psnr_db_768x512": round(mt["psnr_db"], 3),
-                "baseline_train_colour_ms_ssim_768x512": round(mt["ms_ssim"], 4),
-            }
-        rows.append(
-            {
-                "name": name,
-                "prompt": prompt,
-                "psnr_db": round(m["psnr_db"], 3),
-                "ms_ssim": round(m["ms_ssim"], 4),
-                "ms_ssim_scales": m["ms_ssim_scales"],
-                "psnr_db_768x512": round(mb["psnr_db"], 3),
-                "ms_ssim_768x512": round(mb["ms_ssim"], 4),
-                "baseline_mean_colour_psnr_db": round(mf["psnr_db"], 3),
-                "baseline_mean_colour_ms_ssim": round(mf["ms_ssim"], 4),
-                **extra,
-            }
-        )
-    keys = [k for k in rows[0] if k not in ("name", "prompt", "ms_ssim_scales")]
+            row.update(
+                baseline_train_colour_psnr_db_768x512=round(mt["psnr_db"], 3),
+                baseline_train_colour_ms_ssim_768x512=round(mt["ms_ssim"], 4),
+            )
+        rows.append(row)
+    keys = [k for k in rows[0] if k not in ("name", "prompt")]
     mean = {k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys}
-    return {"mean": mean, "per_image": rows, "ddim_steps": steps, "seed": seed, "work_size": [w, h]}
+    return {"mean": mean, "per_image": rows, "ddim_steps": steps, "seed": seed, "work_size": [w, h],
+            "colour_input": pipe.colour_input}  # fmt: skip
 
 
 def mean_colour(images) -> np.ndarray:
@@ -163,7 +204,7 @@ def evaluate_checkpoint(path: str, args, eval_steps: list[int], device) -> int:
 
     try:
         pipe = EdgeDiffusionPipeline.from_checkpoint(path, device=device)
-        val = load_split(args.images, "val", pipe.work_size, args.edges, (0.0,), seed=args.seed)
+        val = load_split(args.images, "val", pipe.work_size, args.edges, (0.0,), seed=args.seed, max_bpp=args.max_bpp)
         from gensem.core.images import fit_image, load_image, split_names
 
         names = split_names(args.images, "train")
@@ -197,9 +238,15 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--edges",
         default="canny",
-        choices=["canny", "decoded"],
-        help="condition on the clean Canny map, or on it after the shipped edge codec (what the receiver gets)",
+        choices=["canny", "decoded", "received"],
+        help="condition on the clean Canny map, on it after the shipped edge codec, or on what gensem demo "
+        "sends and the receiver gets (the map fitted to --max-bpp through the codec)",
     )
+    ap.add_argument("--max-bpp", type=float, default=None, help="with --edges received: the edge budget (default: the demo's)")
+    ap.add_argument(
+        "--colour-dropout", type=float, default=0.25,
+        help="with a colour-input model (--config '{\"colour_input\": true}'): train without the layout this often",
+    )  # fmt: skip
     ap.add_argument(
         "--edge-bers",
         default="0,1e-4,1e-3",
@@ -261,8 +308,8 @@ def main(argv=None) -> int:
     cfg = model.config
     try:
         size = (cfg["width"], cfg["height"])
-        train = load_split(args.images, "train", size, args.edges, bers, seed=args.seed)
-        val = load_split(args.images, "val", size, args.edges, (0.0,), seed=args.seed)
+        train = load_split(args.images, "train", size, args.edges, bers, seed=args.seed, max_bpp=args.max_bpp)
+        val = load_split(args.images, "val", size, args.edges, (0.0,), seed=args.seed, max_bpp=args.max_bpp)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -287,13 +334,17 @@ def main(argv=None) -> int:
     if new_log:
         log.writerow(["step", "loss", "lr", "elapsed_s"])
     if not (args.resume and os.path.isfile(state_path)):
-        model.text.mark_known([p for _, p, *_ in train])  # the vocabulary: words of the training prompts
-    data = batches(train, args.batch, (ch, cw), rng, args.word_dropout, args.prompt_dropout)
+        model.text.mark_known([d["prompt"] for d in train])  # the vocabulary: words of the training prompts
+    colour_in = bool(cfg["colour_input"])
+    p_colour = args.colour_dropout if colour_in else 1.0
+    data = batches(train, args.batch, (ch, cw), rng, args.word_dropout, args.prompt_dropout, p_colour)
     t0, run_loss = time.monotonic() - elapsed, []
     model.train()
     while step < args.steps and time.monotonic() - t0 < 60 * args.minutes:
-        x, e, prompts = next(data)
-        x, e = x.to(device), e.to(device)
+        x, e, lay, prompts = next(data)
+        x, e, lay = x.to(device), e.to(device), lay.to(device)
+        if colour_in:  # the model denoises the residual over the layout (x itself without one)
+            x = x - lay[:, :3] * lay[:, 3:]
         noise = torch.randn_like(x)
         t = torch.randint(0, noise_sched.config.num_train_timesteps, (x.shape[0],), device=device)
         noisy = noise_sched.add_noise(x, noise, t)
@@ -306,7 +357,8 @@ def main(argv=None) -> int:
         lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
         for g in opt.param_groups:
             g["lr"] = lr
-        loss = F.mse_loss(model(noisy, t, e, prompts), target)
+        out = model(noisy, t, e, prompts, lay) if colour_in else model(noisy, t, e, prompts)
+        loss = F.mse_loss(out, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -334,8 +386,15 @@ def main(argv=None) -> int:
             "Canny map as sent"
             if args.edges == "canny"
             else f"Canny map through the shipped edge codec at BER {bers} (conditioning_map), as received"
+            if args.edges == "decoded"
+            else f"the demo's Canny map fitted to {args.max_bpp or 'the default'} bpp through the shipped codec "
+            f"at BER {bers} (conditioning_map), as received"
         ),
-        "prompts": "template 'a photo of <name words>' (names are not captions)",
+        "prompts": "the manifest's caption where it has one (GCompris), else 'a photo of <name words>'",
+        "colour_layout": (
+            f"input (core.colour_layout default grid), residual target x - layout, dropped with p={args.colour_dropout}"
+            if colour_in else "none"
+        ),
         "prompt_dropout": {"word": args.word_dropout, "prompt": args.prompt_dropout},
         "vocabulary": "words of the training prompts; other words are left out at inference",
         "text_embedding": "hashed bag of words (CRC-32 buckets, learned EmbeddingBag), no pretrained text model",
@@ -355,7 +414,7 @@ def main(argv=None) -> int:
     pipe.save(args.out, step=step, recipe=recipe)
     print(f"evaluating on {len(val)} val images ({eval_steps[0]} DDIM steps)...", file=sys.stderr)
     t1 = time.monotonic()
-    colour = mean_colour(big for *_, big in train)  # the 768 x 512 training images already loaded
+    colour = mean_colour(d["big"] for d in train)  # the 768 x 512 training images already loaded
     ev = evaluate(pipe, val, eval_steps[0], seed=args.seed, train_colour=colour)
     ev["seconds_per_image"] = round((time.monotonic() - t1) / len(val), 3)
     with open(args.out + ".json", "w") as f:

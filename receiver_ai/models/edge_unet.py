@@ -4,6 +4,14 @@
 with the edge map (4 channels) at the working resolution, plus a prompt embedding added
 to the timestep embedding (``class_embed_type="identity"``).
 
+Colour layout (config ``colour_input``, beyond the paper: issue 18): the input gains the
+upsampled colour layout L (3 channels, [-1, 1]) and a presence mask (1 channel), 8 channels
+in all, and the model denoises the *residual* x - L (x itself when no layout came: L = 0,
+mask 0). A model that predicts a zero residual returns the layout, so what it learns from the
+edges and the prompt is added on top of the colour-only reconstruction
+(``receiver_ai.pipelines.edge_diffusion`` does the sum). Checkpoints without the key have no
+colour input.
+
 Prompt embedding: no pretrained text model is available offline, so the text goes through
 a *hashed bag of words*: lower-cased words (``[a-z0-9]+``) are hashed (CRC-32) into
 ``n_buckets`` rows of a learned ``nn.EmbeddingBag`` (mean), followed by a linear layer and
@@ -32,6 +40,7 @@ DEFAULT_CONFIG = {
     "n_buckets": 1024,
     "text_dim": 64,
     "norm_num_groups": 8,
+    "colour_input": False,
 }
 TINY_CONFIG = {
     "height": 16,
@@ -41,6 +50,7 @@ TINY_CONFIG = {
     "n_buckets": 64,
     "text_dim": 8,
     "norm_num_groups": 4,
+    "colour_input": False,
 }
 
 
@@ -80,7 +90,8 @@ class PromptEmbedding(nn.Module):
 
 
 class EdgeUNet(nn.Module):
-    """eps/v/x0 predictor: (noisy image B x 3 x H x W, timesteps, edges B x 1 x H x W, prompts)."""
+    """eps/v/x0 predictor: (noisy image B x 3 x H x W, timesteps, edges B x 1 x H x W, prompts,
+    layout B x 4 x H x W: RGB in [-1, 1] and the presence mask; None = no layout)."""
 
     def __init__(self, config: dict | None = None):
         super().__init__()
@@ -92,7 +103,7 @@ class EdgeUNet(nn.Module):
         time_dim = boc[0] * 4  # UNet2DModel's time-embedding width
         self.unet = UNet2DModel(
             sample_size=(c["height"], c["width"]),
-            in_channels=4,
+            in_channels=8 if c["colour_input"] else 4,
             out_channels=3,
             block_out_channels=boc,
             layers_per_block=c["layers_per_block"],
@@ -103,8 +114,20 @@ class EdgeUNet(nn.Module):
         )
         self.text = PromptEmbedding(c["n_buckets"], c["text_dim"], time_dim)
 
-    def forward(self, noisy, timesteps, edges, prompts: list[str]):
-        x = torch.cat([noisy, edges.to(noisy.dtype)], dim=1)
+    @property
+    def colour_input(self) -> bool:
+        return bool(self.config["colour_input"])
+
+    def forward(self, noisy, timesteps, edges, prompts: list[str], layout=None):
+        parts = [noisy, edges.to(noisy.dtype)]
+        if self.colour_input:
+            if layout is None:
+                b, _, h, w = noisy.shape
+                layout = noisy.new_zeros((b, 4, h, w))
+            elif layout.shape[1] != 4 or layout.shape[2:] != noisy.shape[2:]:
+                raise ValueError(f"layout must be B x 4 x {tuple(noisy.shape[2:])}; got {tuple(layout.shape)}")
+            parts.append(layout.to(noisy.dtype))
+        x = torch.cat(parts, dim=1)
         cond = self.text(prompts).to(noisy.dtype)
         return self.unet(x, timesteps, class_labels=cond).sample
 

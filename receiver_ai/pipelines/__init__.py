@@ -2,8 +2,9 @@
 
 ``load_backend(name, ...) -> (generate, description)`` with
 ``generate(prompt, edge_map, seed=..., colour=None) -> RGB uint8 H x W x 3`` (768 x 512 by
-default; ``colour`` a colour layout: ControlNet starts img2img from it, edge-diffusion takes
-its coarse colours, ``core.colour_layout.impose``); used
+default; ``colour`` a colour layout: ControlNet starts img2img from it, an edge-diffusion model
+with a colour input takes it as one, an older one takes its coarse colours,
+``core.colour_layout.impose``); used
 by ``gensem-receiver`` and by ``gensem demo``. Bad names or missing weights: ValueError.
 """
 
@@ -76,8 +77,10 @@ def load_backend(
         s = default_seed if seed is None else seed
         if name == "controlnet":
             return pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size, colour=colour)
+        if pipe.colour_input:  # the model takes the layout (or its absence) as an input
+            return pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size, colour=colour)
         img = pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size)
-        if colour is not None:  # our generator has no colour input: take the layout's coarse colours
+        if colour is not None:  # a model without a colour input: take the layout's coarse colours
             from gensem.core.colour_layout import impose
 
             img = impose(img, colour)

@@ -3,6 +3,10 @@
 ``EdgeDiffusionPipeline(model, scheduler_config)``: DDIM sampling (diffusers
 ``DDIMScheduler``) of ``receiver_ai.models.edge_unet.EdgeUNet`` at its working resolution
 (default 192 x 128), then a bicubic upsample to the output size (default 768 x 512).
+A model with a colour input (``EdgeUNet`` config ``colour_input``) takes the received colour
+layout: the layout rendered at the output size, area-downsampled to the working size, is its
+input L; it samples the residual r, and the image is render(layout) + upsample(r), so a zero
+residual gives exactly the colour-layout-only reconstruction.
 Checkpoints (``scripts/train_edge_diffusion.py``) hold the model config, the scheduler
 config (training timesteps, beta schedule, prediction type) and fp16 weights: a legacy ``.pt``
 file (``save``) or a directory (``save_pretrained``) in diffusers' layout::
@@ -49,6 +53,20 @@ def edges_to_tensor(edge_map, height: int, width: int) -> torch.Tensor:
     if e.shape != (height, width):
         e = cv2.resize(e, (width, height), interpolation=cv2.INTER_AREA)
     return torch.from_numpy(np.ascontiguousarray(e))[None, None]
+
+
+def layout_to_tensor(colour: bytes | None, height: int, width: int, out_size=OUT_SIZE):
+    """(1 x 4 x height x width tensor: the layout's RGB in [-1, 1] + presence mask, the layout
+    rendered at ``out_size`` as float RGB 0..255 or None). ``colour`` None: zeros, mask 0."""
+    import cv2
+    from gensem.core.colour_layout import render
+
+    if colour is None:
+        return torch.zeros((1, 4, height, width)), None
+    big = render(colour, tuple(out_size)).astype(np.float32)  # the colour-only reconstruction
+    small = cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA) / 127.5 - 1.0
+    t = np.concatenate([small.transpose(2, 0, 1), np.ones((1, height, width), np.float32)])
+    return torch.from_numpy(np.ascontiguousarray(t))[None], big
 
 
 def _load_state(model: EdgeUNet, state_dict: dict) -> None:
@@ -165,32 +183,45 @@ class EdgeDiffusionPipeline:
     def work_size(self) -> tuple[int, int]:
         return self.model.config["width"], self.model.config["height"]
 
+    @property
+    def colour_input(self) -> bool:
+        """Whether the model takes the colour layout (else callers impose it afterwards)."""
+        return self.model.colour_input
+
     @torch.no_grad()
-    def generate(self, prompts: list[str], edges: torch.Tensor, steps: int = 50, seed: int = 0):
-        """Batch sampling at the working resolution: -> B x 3 x h x w float in [-1, 1]."""
+    def generate(self, prompts: list[str], edges: torch.Tensor, steps: int = 50, seed: int = 0, layout=None):
+        """Batch sampling at the working resolution: -> B x 3 x h x w float in [-1, 1]; with a
+        colour-input model the sampled residual (``layout``: B x 4 x h x w, or None)."""
         if steps < 1:
             raise ValueError(f"steps must be >= 1; got {steps}")
         w, h = self.work_size
         g = torch.Generator("cpu").manual_seed(int(seed))
         x = torch.randn((len(prompts), 3, h, w), generator=g).to(self.device)
         edges = edges.to(self.device)
+        if self.colour_input and layout is not None:
+            layout = layout.to(self.device)
         self.scheduler.set_timesteps(int(steps))
         for t in self.scheduler.timesteps:
             tt = torch.full((len(prompts),), int(t), device=self.device, dtype=torch.long)
-            out = self.model(x, tt, edges, prompts)
+            out = self.model(x, tt, edges, prompts, layout) if self.colour_input else self.model(x, tt, edges, prompts)
             x = self.scheduler.step(out, t, x).prev_sample
-        return x.clamp(-1, 1)
+        return x.clamp(-1, 1) if not self.colour_input else x.clamp(-2, 2)
 
     def __call__(
-        self, prompt: str, edge_map, steps: int = 50, seed: int = 0, out_size=OUT_SIZE
+        self, prompt: str, edge_map, steps: int = 50, seed: int = 0, out_size=OUT_SIZE, colour: bytes | None = None
     ) -> np.ndarray:
+        """-> RGB uint8 at ``out_size``. ``colour`` (a colour layout) is used by a colour-input
+        model only; the caller imposes it on the output of one without."""
         import cv2
 
         w, h = self.work_size
-        x = self.generate([str(prompt)], edges_to_tensor(edge_map, h, w), steps, seed)
-        img = (
-            ((x[0].permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-        )
-        if out_size and tuple(out_size) != (w, h):
-            img = cv2.resize(img, tuple(out_size), interpolation=cv2.INTER_CUBIC)
-        return img
+        out_size = tuple(out_size or (w, h))
+        layout, base = (None, None)
+        if self.colour_input:
+            layout, base = layout_to_tensor(colour, h, w, out_size)
+        x = self.generate([str(prompt)], edges_to_tensor(edge_map, h, w), steps, seed, layout)
+        x = x[0].permute(1, 2, 0).float().cpu().numpy() * 127.5  # residual or image - 127.5
+        if out_size != (w, h):
+            x = cv2.resize(x, out_size, interpolation=cv2.INTER_CUBIC)
+        img = x + (base if base is not None else 127.5)
+        return img.round().clip(0, 255).astype(np.uint8)

@@ -60,3 +60,24 @@ def test_bad_edge_bers_is_one_line_exit_2(images, tmp_path):
     assert r.returncode == 2 and "--edge-bers" in r.stderr and "Traceback" not in r.stderr
     r = _train("--images", images, "--evaluate", str(tmp_path / "missing.pt"))
     assert r.returncode == 2 and "checkpoint not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_colour_input_model_on_received_maps(images, tmp_path):
+    """--config colour_input + --edges received: the recipe says so, the val figures have the
+    colour-layout baseline and the no-colour variant, and the checkpoint takes a layout."""
+    from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
+
+    out = str(tmp_path / "edc.pt")
+    cfg = json.dumps(dict(json.loads(TINY_CFG), colour_input=True))
+    r = _train(
+        "--images", images, "--steps", "2", "--prediction", "sample", "--spacing", "trailing",
+        "--edges", "received", "--edge-bers", "0", "--config", cfg, "--out", out,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.load(open(out + ".json"))
+    assert "fitted to" in rep["recipe"]["edges"] and "residual" in rep["recipe"]["colour_layout"]
+    mean = rep["val"]["mean"]
+    for k in ("psnr_db_768x512", "no_colour_psnr_db_768x512", "baseline_colour_layout_psnr_db_768x512"):
+        assert np.isfinite(mean[k]), k
+    assert rep["val"]["colour_input"] is True
+    assert EdgeDiffusionPipeline.from_checkpoint(out, device="cpu").colour_input

@@ -195,3 +195,66 @@ def test_edge_diffusion_takes_the_layout_colours():
     assert left[0] > left[2] + 60 and right[2] > right[0] + 60  # red left, blue right
     with pytest.raises(ValueError, match="nothing to generate from"):
         gen("", np.zeros((64, 96), np.float32))
+
+
+def _colour_input_pipe(zero_output: bool = False):
+    """A tiny colour-input model with X-prediction (1 trailing DDIM step = its x0 estimate)."""
+    import torch
+    from receiver_ai.models.edge_unet import TINY_CONFIG, EdgeUNet
+
+    torch.manual_seed(0)
+    model = EdgeUNet(dict(TINY_CONFIG, colour_input=True))
+    if zero_output:  # a model that predicts a zero residual everywhere
+        torch.nn.init.zeros_(model.unet.conv_out.weight)
+        torch.nn.init.zeros_(model.unet.conv_out.bias)
+    sched = {"prediction_type": "sample", "timestep_spacing": "trailing"}
+    return EdgeDiffusionPipeline(model, sched, device="cpu")
+
+
+def test_colour_input_model_returns_the_layout_plus_its_residual():
+    """Known answer: a colour-input model whose residual is zero returns exactly the rendered
+    layout (the colour-only reconstruction); its input has 8 channels; load_backend hands it
+    the layout instead of imposing it."""
+    from gensem.core import colour_layout
+
+    truth = np.zeros((64, 96, 3), np.uint8)
+    truth[:, :48] = (200, 40, 40)
+    truth[:, 48:] = (40, 160, 60)
+    layout = colour_layout.encode(truth, grid=(12, 8))
+    zero = _colour_input_pipe(zero_output=True)
+    assert zero.colour_input and zero.model.unet.config.in_channels == 8
+    img = zero("a flag", np.zeros((64, 96), np.float32), steps=1, seed=3, out_size=(96, 64), colour=layout)
+    assert np.array_equal(img, colour_layout.render(layout, (96, 64)))
+    grey = zero("a flag", np.zeros((64, 96), np.float32), steps=1, seed=3, out_size=(96, 64))
+    assert np.all(np.abs(grey.astype(int) - 128) <= 1)  # no layout: residual on mid-grey
+    rnd = _colour_input_pipe()
+    a = rnd("a flag", edges_a(64, 96), steps=1, seed=3, out_size=(96, 64), colour=layout)
+    assert not np.array_equal(a, img)  # the (random) residual is added
+    assert not np.array_equal(a, rnd("a flag", edges_a(64, 96), steps=1, seed=3, out_size=(96, 64)))
+
+
+def test_colour_input_model_through_load_backend_and_checkpoint(tmp_path, monkeypatch):
+    import receiver_ai.pipelines.edge_diffusion as ed
+    from gensem.core import colour_layout
+    from receiver_ai.pipelines import load_backend
+
+    path = str(tmp_path / "c.pt")
+    zero = _colour_input_pipe(zero_output=True)
+    zero.save(path, step=1)
+    q = ed.EdgeDiffusionPipeline.from_checkpoint(path, device="cpu")
+    assert q.colour_input and q.scheduler.config.prediction_type == "sample"
+    gen, _ = load_backend("edge-diffusion", model=path, steps=1, out_size=(96, 64), device="cpu")
+    truth = np.full((64, 96, 3), (30, 150, 60), np.uint8)
+    layout = colour_layout.encode(truth, grid=(12, 8))
+    img = gen("grass", np.zeros((64, 96), np.float32), seed=1, colour=layout)
+    assert np.array_equal(img, colour_layout.render(layout, (96, 64)))  # not imposed on a grey image
+
+
+def test_colour_input_model_rejects_a_wrong_layout_shape():
+    import torch
+
+    pipe = _colour_input_pipe()
+    w, h = pipe.work_size
+    x, e = torch.zeros(1, 3, h, w), torch.zeros(1, 1, h, w)
+    with pytest.raises(ValueError, match="layout must be"):
+        pipe.model(x, torch.zeros(1, dtype=torch.long), e, ["x"], torch.zeros(1, 3, h, w))
