@@ -10,11 +10,15 @@ class folders, DIV2K, Kodak), read lazily for training (``--train-count`` picks 
 
 CDM-JSCC stages (``--stage-steps A,B,C``, the paper's 90/45/10 epochs scaled to our budget):
 1. ``compression``: g_e + hyperprior + g_d on the quantised latent, loss (10) without x_hat;
-2. ``jscc``: f_e / f_d alone on the frozen transform, latent MSE through the AWGN channel;
+2. ``jscc``: f_e / f_d alone on the frozen transform, latent MSE through the AWGN channel
+   (``--stage2-loss image``: the authors' image loss through the frozen diffusion decoder);
 3. ``joint``: everything, full loss (10) with ``--eta`` and ``--lam``.
 ``--init CKPT --start-stage 3`` fine-tunes another run's stages 1-2 (how CDM-JSCC-P is made from
 the shared stages). DeepJSCC (``--model deepjscc``) trains for MSE for ``--steps``.
 The perceptual term is LPIPS-VGG when its weights are on disk, else 1 - MS-SSIM (logged).
+The authors' recipe where it differs from ours, each an option (off by default; docs/cdm_jscc.md
+has the ablation): ``--ema 0.999``, ``--min-snr-gamma 5``, ``--stage2-loss image``; and
+``--colour-aug P`` (RGB channel permutation) for colour priors.
 
 Runs on CPU, one GPU (``--device``) or several: under ``torchrun`` (WORLD_SIZE > 1) each process
 trains a DistributedDataParallel replica on its own crops (seed + rank; NCCL on CUDA, one GPU per
@@ -107,9 +111,11 @@ def load_data(args) -> tuple[list, list]:
     return train, [(n, open_rgb(p)) for n, p in list_images(args.val_dir, "--val-dir")[cap]]
 
 
-def batches(images: list, batch: int, crop: int, rng):
+def batches(images: list, batch: int, crop: int, rng, colour_aug: float = 0.0):
     """Endless (batch, 3, crop, crop) tensors in [0, 1] of random flipped crops; an image given as a
-    path (``--train-dir``) is decoded when drawn."""
+    path (``--train-dir``) is decoded when drawn. ``colour_aug``: the share of crops whose RGB
+    channels are randomly permuted (a colour augmentation: the model must not learn one colour
+    prior from a training set short of some colours, e.g. green)."""
     import torch
 
     while True:
@@ -125,6 +131,8 @@ def batches(images: list, batch: int, crop: int, rng):
             c = img[y : y + crop, x : x + crop]
             if rng.random() < 0.5:
                 c = c[:, ::-1]
+            if colour_aug > 0 and rng.random() < colour_aug:
+                c = c[:, :, rng.permutation(3)]
             out.append(np.ascontiguousarray(c))
         yield torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255.0
 
@@ -263,9 +271,10 @@ def make_train_step(model, perceptual, args, cbr: float, gen, device_type: str):
     CDM-JSCC passes are ``training_outputs``, not ``forward``). With ``--amp bf16`` the model runs
     under bf16 autocast and its outputs are cast back to fp32 before the loss."""
     import torch
-    from gensem.core.cdm_jscc.losses import cdm_jscc_loss
+    from gensem.core.cdm_jscc.losses import cdm_jscc_loss, min_snr_weight
 
     amp = args.amp == "bf16"
+    image_stage2 = args.stage2_loss == "image"
 
     def fp32(v):
         return v.float() if torch.is_tensor(v) and v.is_floating_point() else v
@@ -281,18 +290,23 @@ def make_train_step(model, perceptual, args, cbr: float, gen, device_type: str):
                     out = {"rec": self.model(x, args.snr_db, generator=gen)}
                 else:
                     out = self.model.training_outputs(
-                        x, args.snr_db, cbr, stage=stage, generator=gen, pure_noise_frac=args.pure_noise_frac
-                    )
+                        x, args.snr_db, cbr, stage=stage, generator=gen, pure_noise_frac=args.pure_noise_frac,
+                        jscc_image=image_stage2,
+                    )  # fmt: skip
             out = {k: fp32(v) for k, v in out.items()}
             parts = {}
             if stage == "deepjscc":
                 loss = torch.mean((x - out["rec"]) ** 2)
                 return loss, {"mse_hat": float(loss.detach())}
-            if stage == "jscc":
+            weight = min_snr_weight(out["snr"], args.min_snr_gamma) if args.min_snr_gamma > 0 and "snr" in out else None
+            if stage == "jscc" and not image_stage2:
                 loss = out["latent_mse"]
+            elif stage == "jscc":  # the image loss through the frozen g_d (no rate: f_e / f_d set none)
+                zero = torch.zeros((), device=x.device)
+                loss, parts = cdm_jscc_loss(x, out["x_hat"], None, zero, args.eta, 0.0, self.perceptual, weight)
             else:
                 loss, parts = cdm_jscc_loss(
-                    x, out["x_hat"], out["x_bar"], out["bpp"], args.eta, args.lam, self.perceptual
+                    x, out["x_hat"], out["x_bar"], out["bpp"], args.eta, args.lam, self.perceptual, weight
                 )
             if "latent_mse" in out:
                 parts["latent_mse"] = out["latent_mse"].item()
@@ -300,6 +314,43 @@ def make_train_step(model, perceptual, args, cbr: float, gen, device_type: str):
             return loss, parts
 
     return TrainStep()
+
+
+class WeightEMA:
+    """Exponential moving average of a model's weights (the authors use ema_pytorch, beta 0.999):
+    floating-point tensors averaged with decay min(decay, (1 + k) / (10 + k)) at update k, the
+    others (entropy-table integers) copied."""
+
+    def __init__(self, model, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"--ema must be in (0, 1), got {decay}")
+        self.decay, self.k = float(decay), 0
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def update(self, model) -> None:
+        import torch
+
+        d = min(self.decay, (1 + self.k) / (10 + self.k))
+        self.k += 1
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                s = self.shadow.get(k)
+                if s is not None and v.is_floating_point() and s.shape == v.shape:
+                    s.mul_(d).add_(v.detach(), alpha=1.0 - d)
+                else:
+                    self.shadow[k] = v.detach().clone()
+
+    def copy_of(self, model):
+        """A copy of ``model`` with the averaged weights."""
+        m = copy.deepcopy(model)
+        m.load_state_dict(self.shadow)
+        return m
+
+    def state_dict(self) -> dict:
+        return {"shadow": self.shadow, "k": self.k, "decay": self.decay}
+
+    def load_state_dict(self, st: dict) -> None:
+        self.shadow, self.k = st["shadow"], int(st["k"])
 
 
 def wrap_ddp(step, device, world: int, find_unused: bool = True):
@@ -389,6 +440,21 @@ def parse_args(argv):
         default=0.5,
         help="share of training draws at n = N (where sampling starts)",
     )
+    p.add_argument(
+        "--ema", type=float, default=0.0,
+        help="EMA decay of the weights (the authors: 0.999); validation and the checkpoint use the EMA (0 = off)",
+    )
+    p.add_argument(
+        "--min-snr-gamma", type=float, default=0.0,
+        help="weight the X-prediction MSE by min(SNR_n, gamma) (the authors: 5; 0 = off)",
+    )
+    p.add_argument(
+        "--stage2-loss", choices=("latent", "image"), default="latent",
+        help="stage 2: our latent MSE, or the authors' image loss through the frozen diffusion decoder",
+    )
+    p.add_argument(
+        "--colour-aug", type=float, default=0.0, help="share of training crops with permuted RGB channels"
+    )
     p.add_argument("--sample-steps", type=int, default=1, help="g_d test steps for the val figures")
     p.add_argument("--val-size", default="384x256", help="WxH the val images are fitted to")
     p.add_argument("--seed", type=int, default=0)
@@ -451,10 +517,17 @@ def main(argv=None) -> int:
     state_path, csv_path, val_path = args.out + ".state.pt", args.out + ".csv", args.out + ".val.csv"
     done = {"stage_index": 0, "step": 0, "elapsed": 0.0}
     state = None
+    try:
+        ema = WeightEMA(model, args.ema) if args.ema else None
+    except ValueError as exc:
+        print(f"train_cdm_jscc: {exc}", file=sys.stderr)
+        return 2
     if args.resume and os.path.isfile(state_path):  # every process reads it (one node or a shared disk)
         state = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         done = state["done"]
+        if ema is not None and state.get("ema"):
+            ema.load_state_dict(state["ema"])
         if main_rank:
             print(f"resumed at stage {done['stage_index'] + 1} step {done['step']}", file=sys.stderr)
     log = writer = val_log = val_writer = None
@@ -479,7 +552,7 @@ def main(argv=None) -> int:
         if args.val_every > 0:
             val_log, val_writer = open_log(val_path, VAL_COLUMNS, args.resume)
     val_fitted = val_tensors(val, (vw, vh)) if main_rank else []
-    data = batches(train, args.batch, args.crop, rng)
+    data = batches(train, args.batch, args.crop, rng, args.colour_aug)
     if args.train_dir is not None:
         data = prefetch(data)
     t_start = time.time() - done["elapsed"]
@@ -510,11 +583,13 @@ def main(argv=None) -> int:
         for step in range(start, n_steps):
             x = next(data).to(device)
             loss, parts = train_step(x, stage)  # rank 0 logs its own share of the batch
-            opt.zero_grad()
+            model.zero_grad(set_to_none=True)  # all: an image-loss stage 2 also reaches g_d's (frozen) weights
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             decay.step()
+            if ema is not None:
+                ema.update(model)
             if aux is not None:
                 aux.zero_grad()
                 model.transform.entropy_bottleneck.loss().backward()
@@ -537,7 +612,8 @@ def main(argv=None) -> int:
                 )
             if main_rank and args.val_every > 0 and (step + 1) % args.val_every == 0:
                 # on a copy: evaluate() builds entropy tables and switches to eval mode
-                fig = evaluate(copy.deepcopy(model), val_fitted, args.snr_db, cbr, args.sample_steps, device)
+                snap = ema.copy_of(model) if ema is not None else copy.deepcopy(model)
+                fig = evaluate(snap, val_fitted, args.snr_db, cbr, args.sample_steps, device)
                 val_writer.writerow(
                     [stage, step + 1] + [f"{fig[k]:.6f}" for k in VAL_COLUMNS[2:5]] + [f"{elapsed:.1f}"]
                 )
@@ -559,6 +635,7 @@ def main(argv=None) -> int:
                             "model": model.state_dict(),
                             "opt": opt.state_dict(),
                             "aux": aux.state_dict() if aux else None,
+                            "ema": ema.state_dict() if ema is not None else None,
                             "done": nxt,
                         },
                     )
@@ -569,6 +646,8 @@ def main(argv=None) -> int:
         torch.distributed.destroy_process_group()
         return 0
     log.close()
+    if ema is not None:  # the checkpoint and its figures are the averaged weights
+        model.load_state_dict(ema.shadow)
     figures = evaluate(model, val_fitted, args.snr_db, cbr, args.sample_steps, device)
     if val_writer is not None:
         val_writer.writerow(
@@ -624,6 +703,14 @@ def extra_recipe(args, world: int) -> dict:
         extra["val_count"] = args.val_count
     if args.val_every:
         extra["val_every"] = args.val_every
+    if args.ema:
+        extra["ema"] = args.ema
+    if args.min_snr_gamma:
+        extra["min_snr_gamma"] = args.min_snr_gamma
+    if args.stage2_loss != "latent":
+        extra["stage2_loss"] = "image loss through the frozen diffusion decoder"
+    if args.colour_aug:
+        extra["colour_aug"] = f"RGB channels permuted in {args.colour_aug:.0%} of the crops"
     return extra
 
 

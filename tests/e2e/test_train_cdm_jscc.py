@@ -136,3 +136,45 @@ def test_bf16_autocast_on_an_image_folder(tmp_path):
     recipe = json.load(open(out + ".json"))["recipe"]
     assert recipe["amp"] == "bf16" and recipe["train_images"] == 2 and recipe["val_images"] == 1
     assert np.isfinite(json.loads(r.stdout.strip().splitlines()[-1])["val_psnr"])
+
+
+def test_authors_recipe_options(images, tmp_path):
+    """--ema, --min-snr-gamma, --stage2-loss image, --colour-aug: the recipe records them, stage 2
+    logs an image MSE (x_hat through the frozen g_d) where the latent loss logs none, resume keeps
+    the EMA; a bad --ema is one line, exit 2."""
+    out = str(tmp_path / "a.pt")
+    opts = ["--ema", "0.99", "--min-snr-gamma", "5", "--stage2-loss", "image", "--colour-aug", "0.5"]
+    r = _train("--images", images, "--stage-steps", "1,2,0", "--save-every", "1", "--out", out, *opts)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open(out + ".csv") as f:
+        rows = list(csv.DictReader(f))
+    jscc = [r for r in rows if r["stage"] == "jscc"]
+    assert len(jscc) == 2 and all(r["mse_hat"] != "" and float(r["mse_hat"]) >= 0 for r in jscc)
+    assert torch.load(out + ".state.pt", weights_only=False)["ema"]["k"] == 3  # one update per step
+    r = _train("--images", images, "--stage-steps", "1,2,1", "--out", out, "--resume", *opts)
+    assert r.returncode == 0 and "resumed" in r.stderr, r.stderr[-2000:]
+    assert torch.load(out + ".state.pt", weights_only=False)["ema"]["k"] == 4
+    rec = json.load(open(out + ".json"))["recipe"]
+    assert rec["ema"] == 0.99 and rec["min_snr_gamma"] == 5 and "frozen" in rec["stage2_loss"]
+    assert "permuted" in rec["colour_aug"]
+    r = _train("--images", images, "--stage-steps", "1,0,0", "--ema", "1.5", "--out", str(tmp_path / "b.pt"))
+    assert r.returncode == 2 and "--ema" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_colour_augmentation_permutes_channels():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_cdm_jscc", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[..., 0], img[..., 1], img[..., 2] = 10, 120, 240
+    seen = set()
+    gen = mod.batches([("a", img)], 1, 8, np.random.default_rng(0), colour_aug=1.0)
+    for _ in range(40):
+        c = tuple(int(round(v * 255)) for v in next(gen)[0, :, 0, 0].tolist())
+        assert sorted(c) == [10, 120, 240]  # the same values, in some order
+        seen.add(c)
+    assert len(seen) >= 4  # several of the 6 orders
+    plain = mod.batches([("a", img)], 1, 8, np.random.default_rng(0))
+    assert all(tuple(int(round(v * 255)) for v in next(plain)[0, :, 0, 0].tolist()) == (10, 120, 240) for _ in range(10))

@@ -159,3 +159,35 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path, model):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable checkpoint"):
         checkpoint.load(str(tmp_path / "junk.pt"))
+
+
+def test_min_snr_weighting_and_weighted_loss_known_answer():
+    from gensem.core.cdm_jscc.losses import min_snr_weight
+
+    snr = torch.tensor([0.01, 2.0, 5.0, 400.0])
+    assert torch.equal(min_snr_weight(snr, 5.0), torch.tensor([0.01, 2.0, 5.0, 5.0]))
+    with pytest.raises(ValueError):
+        min_snr_weight(snr, 0.0)
+    x = torch.zeros(2, 3, 4, 4)
+    rec = torch.stack([torch.full((3, 4, 4), 0.1), torch.full((3, 4, 4), 0.2)])
+    w = torch.tensor([1.0, 3.0])
+    loss, terms = cdm_jscc_loss(x, rec, None, torch.zeros(()), 0.0, 0.0, PerceptualLoss(prefer_lpips=False), w)
+    assert abs(terms["mse_hat"] - (1.0 * 0.01 + 3.0 * 0.04) / 2) < 1e-7  # mean of weighted per-image MSEs
+    _, plain = cdm_jscc_loss(x, rec, None, torch.zeros(()), 0.0, 0.0, PerceptualLoss(prefer_lpips=False))
+    assert abs(plain["mse_hat"] - 0.025) < 1e-7
+
+
+def test_training_outputs_snr_and_stage2_image_path():
+    """The SNR of each draw matches the scheduler's abar; stage 2 with jscc_image gives x_hat
+    (from f_d's output through g_d) and no x_bar, and its gradient reaches f_e / f_d."""
+    m = CDMJSCC(TINY_CONFIG)
+    x = torch.rand(2, 3, 64, 96)
+    out = m.training_outputs(x, 10.0, CBR, stage="jscc", generator=torch.Generator().manual_seed(0),
+                             pure_noise_frac=1.0, jscc_image=True)  # fmt: skip
+    assert out["x_bar"] is None and out["x_hat"].shape == x.shape
+    abar = m.scheduler.alphas_cumprod[-1]
+    assert torch.allclose(out["snr"], (abar / (1 - abar)).expand(2).float())
+    out["x_hat"].mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.jscc_encoder.parameters())
+    plain = m.training_outputs(x, 10.0, CBR, stage="jscc", generator=torch.Generator().manual_seed(0))
+    assert "x_hat" not in plain and "latent_mse" in plain

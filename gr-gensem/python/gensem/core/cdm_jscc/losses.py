@@ -60,15 +60,27 @@ class PerceptualLoss(nn.Module):
         return ms_ssim_distance(a.clamp(0, 1), b.clamp(0, 1))
 
 
-def cdm_jscc_loss(x, x_hat, x_bar, bpp, eta: float, lam: float, perceptual: PerceptualLoss) -> tuple:
-    """Loss (10); returns (total, dict of its terms as floats). A ``None`` reconstruction drops its terms."""
+def min_snr_weight(snr: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The authors' weighting of the X-prediction MSE: min(SNR_n, gamma) per image
+    (their ``loss_weight_min`` = 5; Hang et al.'s min-SNR-gamma for x_0 targets)."""
+    if gamma <= 0:
+        raise ValueError(f"min-SNR gamma must be > 0, got {gamma}")
+    return snr.clamp(max=float(gamma))
+
+
+def cdm_jscc_loss(
+    x, x_hat, x_bar, bpp, eta: float, lam: float, perceptual: PerceptualLoss, weight: torch.Tensor | None = None
+) -> tuple:
+    """Loss (10); returns (total, dict of its terms as floats). A ``None`` reconstruction drops its terms.
+    ``weight`` (one per image, e.g. ``min_snr_weight``) weights the per-image MSE terms."""
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be in [0, 1], got {eta}")
     zero = torch.zeros((), device=x.device)
     terms = {"mse_hat": zero, "dp_hat": zero, "mse_bar": zero, "dp_bar": zero, "bpp": bpp}
     for name, rec in (("hat", x_hat), ("bar", x_bar)):
         if rec is not None:
-            terms["mse_" + name] = torch.mean((x - rec) ** 2)
+            per_image = torch.mean((x - rec) ** 2, dim=(1, 2, 3))
+            terms["mse_" + name] = torch.mean(per_image * weight) if weight is not None else torch.mean(per_image)
             terms["dp_" + name] = perceptual(x, rec) if eta > 0 else zero
     total = (1 - eta) * (terms["mse_hat"] + terms["mse_bar"]) + eta * (terms["dp_hat"] + terms["dp_bar"])
     total = total + lam * bpp

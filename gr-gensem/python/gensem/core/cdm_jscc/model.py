@@ -75,12 +75,17 @@ class CDMJSCC(nn.Module):
         stage: str = "joint",
         generator=None,
         pure_noise_frac: float = 0.0,
+        jscc_image: bool = False,
     ) -> dict:
         """The training forward pass of one stage of §III-C (Algorithm 1 as we read it).
 
         ``compression``: g_e + hyperprior + g_d on the quantised latent (x_bar, rate);
         ``jscc``: f_e / f_d alone, the latent MSE ||y_hat - f_d(f_e(y) + n)||^2 (``latent_mse``);
+        with ``jscc_image`` also x_hat: g_d's prediction conditioned on f_d's output (the
+        authors' stage 2 trains f_e / f_d on the image loss through the frozen g_d);
         ``joint``: everything, x_hat (through the channel) and x_bar for loss (10).
+        ``snr``: the diffusion SNR abar_n / (1 - abar_n) of each image's draw (for min-SNR
+        weighting), when g_d ran.
         """
         if stage not in ("compression", "jscc", "joint"):
             raise ValueError(f"unknown stage {stage!r} (compression, jscc or joint)")
@@ -100,14 +105,19 @@ class CDMJSCC(nn.Module):
             y_jscc = self.jscc_decoder.decode_dense(rx, enc["lengths"], latent_hw, prior=t["means"])
             out["latent_mse"] = torch.mean((y_jscc - t["y_hat"].detach()) ** 2)
             out["cbr"], out["beta"] = enc["cbr"].mean().item(), enc["beta"]
-        if stage in ("compression", "joint"):
+        if stage in ("compression", "joint") or (stage == "jscc" and jscc_image):
             x0 = 2.0 * x - 1.0
             x_n, t_norm = q_sample(self.scheduler, x0, generator, pure_noise_frac)
-            conds = [t["y_hat"]] + ([y_jscc] if y_jscc is not None else [])
+            conds = ([t["y_hat"]] if stage != "jscc" else []) + ([y_jscc] if y_jscc is not None else [])
             pred = self.unet(x_n.repeat(len(conds), 1, 1, 1), torch.cat(conds), t_norm.repeat(len(conds)))
             pred = (pred + 1.0) / 2.0
-            out["x_bar"] = pred[: x.shape[0]]
-            out["x_hat"] = pred[x.shape[0] :] if y_jscc is not None else None
+            n_bar = x.shape[0] if stage != "jscc" else 0
+            out["x_bar"] = pred[:n_bar] if n_bar else None
+            out["x_hat"] = pred[n_bar:] if y_jscc is not None else None
+            n_train = self.scheduler.config.num_train_timesteps
+            idx = (t_norm * n_train - 1.0).round().long().clamp(0, n_train - 1).cpu()
+            abar = self.scheduler.alphas_cumprod[idx].to(x.device, torch.float32)
+            out["snr"] = abar / (1.0 - abar).clamp_min(1e-12)
         return out
 
     # --- transmitter / receiver -------------------------------------------------------------
