@@ -174,10 +174,11 @@ def val_tensors(images: list, size: tuple[int, int]) -> list:
 
 
 def evaluate(model, val: list, snr_db: float, cbr: float, steps: int, device) -> dict:
-    """Mean PSNR / MS-SSIM on the val split through the AWGN channel (one seed per image)."""
+    """Mean PSNR / MS-SSIM on the val split through the AWGN channel (one seed per image), and the
+    mean colour error (8-bit, ``metrics.mean_colour_error``): mean and worst image."""
     import torch
     from gensem.core.cdm_jscc.deepjscc import DeepJSCC
-    from gensem.core.metrics import ms_ssim, psnr
+    from gensem.core.metrics import mean_colour_error, ms_ssim, psnr
 
     model.eval()
     rows = []
@@ -193,13 +194,15 @@ def evaluate(model, val: list, snr_db: float, cbr: float, steps: int, device) ->
                 rec, got = r["x"], float(r["cbr"].mean())
             a = (x[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
             b = (rec[0].permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)
-            rows.append((psnr(a, b), ms_ssim(a, b)[0], got))
+            rows.append((psnr(a, b), ms_ssim(a, b)[0], got, mean_colour_error(a, b)))
     model.train()
     arr = np.array(rows)
     return {
         "val_psnr": float(arr[:, 0].mean()),
         "val_ms_ssim": float(arr[:, 1].mean()),
         "val_cbr": float(arr[:, 2].mean()),
+        "val_colour_error": float(arr[:, 3].mean()),
+        "val_colour_error_max": float(arr[:, 3].max()),
     }
 
 
