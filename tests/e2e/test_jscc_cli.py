@@ -66,6 +66,10 @@ def test_eval_json_one_row_per_method(weights, tmp_path):
         assert set(row) >= {"psnr", "ms_ssim", "lpips", "cbr", "decode_s"} and "error" not in row
         assert 0 < row["cbr"] <= 1 / 12 * 1.15  # measured CBR near the target
     assert rows["hevc+capacity"]["psnr"] > 25  # a real codec at 1/12 and 10 dB
+    for row in rows.values():  # the overall colour per image (8-bit levels), mean and worst
+        assert 0 <= row["colour_error"] <= row["colour_error_max"] < 255
+        assert row["colour_error_max"] == pytest.approx(max(p["colour_error"] for p in row["per_image"]))
+    assert rows["hevc+capacity"]["colour_error"] < 3  # a real codec keeps the colours
     for m in ("cdm-jscc-p", "cdm-jscc-d"):  # the side information the decoder needs is counted
         row = rows[m]
         assert row["cbr_side"] > 0 and row["side_info_bytes"] > 0

@@ -154,14 +154,15 @@ def cmd_eval(args, user_error) -> int:
         print(json.dumps(report))
     else:
         print(f"{len(images)} images, {args.snr_db:g} dB, CBR {args.cbr}  ->  {args.out}")
-        print(f"{'method':<15}{'PSNR':>8}{'MS-SSIM':>9}{'LPIPS':>8}{'CBR':>9}{'decode s':>10}")
+        print(f"{'method':<15}{'PSNR':>8}{'MS-SSIM':>9}{'LPIPS':>8}{'CBR':>9}{'decode s':>10}{'colour err':>11}")
         for row in report["results"]:
             if row.get("error"):
                 print(f"{row['method']:<15} unavailable: {row['error']}")
                 continue
             lp = "-" if row["lpips"] is None else f"{row['lpips']:.3f}"
             print(
-                f"{row['method']:<15}{row['psnr']:8.2f}{row['ms_ssim']:9.4f}{lp:>8}{row['cbr']:9.5f}{row['decode_s']:10.3f}"
+                f"{row['method']:<15}{row['psnr']:8.2f}{row['ms_ssim']:9.4f}{lp:>8}{row['cbr']:9.5f}"
+                f"{row['decode_s']:10.3f}{row['colour_error']:11.2f}"
             )
     return 0
 

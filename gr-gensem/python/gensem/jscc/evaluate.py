@@ -75,9 +75,10 @@ def load_images(spec: str, split: str | None = "val", size=IMAGE_SIZE) -> list[t
 
 
 def _metrics(ref: np.ndarray, rec: np.ndarray, want_lpips: bool) -> dict:
-    from gensem.core.metrics import lpips_distance, ms_ssim, psnr
+    from gensem.core.metrics import lpips_distance, mean_colour_error, ms_ssim, psnr
 
     out = {"psnr": psnr(ref, rec), "ms_ssim": ms_ssim(ref, rec)[0], "lpips": None, "lpips_note": "not requested"}
+    out["colour_error"] = mean_colour_error(ref, rec)  # 8-bit levels: is the overall colour right
     if want_lpips:
         out["lpips"], out["lpips_note"] = lpips_distance(ref, rec)
     return out
@@ -279,6 +280,8 @@ def evaluate(
         for key in ("psnr", "ms_ssim"):
             vals = [s[key] for s in scores]
             row[key] = float(np.mean(vals)) if all(math.isfinite(v) for v in vals) else None
+        row["colour_error"] = float(np.mean([s["colour_error"] for s in scores]))
+        row["colour_error_max"] = float(np.max([s["colour_error"] for s in scores]))
         lp = [s["lpips"] for s in scores]
         row["lpips"] = float(np.mean(lp)) if all(v is not None for v in lp) else None
         if row["lpips"] is None:
@@ -293,7 +296,7 @@ def evaluate(
         if "decoded" in per[0]:
             row["decoded"] = int(sum(bool(r["decoded"]) for r in per))
         row["per_image"] = [
-            {"name": name, **{k: s[k] for k in ("psnr", "ms_ssim", "lpips")}, "cbr": r["cbr"]}
+            {"name": name, **{k: s[k] for k in ("psnr", "ms_ssim", "lpips", "colour_error")}, "cbr": r["cbr"]}
             for (name, _), s, r in zip(images, scores, per)
         ]
         if keep_recon:
