@@ -148,6 +148,36 @@ def test_calibration_tiny(tiny):
     assert cal.names == ["ms_ssim_norm"] and list(cal.ber) == [1e-4, 1e-1]  # edge_dropped is no metric
     assert 0 < r["prompt_only"]["ms_ssim_norm"] < 10
     assert r["edge_policy"] == "drop-corrupt" and all(0 <= row["edge_dropped"] <= 1 for row in r["rows"])
+    assert r["modalities"] == ["prompt", "edges", "colour"]
+
+
+def test_calibration_modalities(tiny):
+    """--modalities: what each generation gets (the prompt or "", the colour layout or none);
+    with edges alone there is no no-edge reference; a set without edges is refused."""
+    from gensem.core.edge_codec import EdgeCodec
+    from gensem.semantic.calibrate import run_calibration
+
+    d, codec, gen, desc, image = tiny
+    seen = []
+
+    def spy(prompt, edge_map, seed=None, colour=None):
+        seen.append((prompt, colour is not None))
+        return gen(prompt, edge_map, seed=seed, colour=colour)
+
+    kw = {"bers": (1e-1,), "seeds": (0,)}
+    cdc = EdgeCodec.from_checkpoint(codec)
+    for mods, want in [(("prompt", "edges", "colour"), {("a cat", True)}), (("prompt", "edges"), {("a cat", False)}),
+                       (("edges", "colour"), {("", True)})]:  # fmt: skip
+        seen.clear()
+        r = run_calibration([image], ["a cat"], spy, cdc, str(d / "calm"), modalities=mods, **kw)
+        assert set(seen) == want and len(seen) == 3 and r["prompt_only"]["ms_ssim_norm"] > 0, mods
+    seen.clear()
+    r = run_calibration([image], ["a cat"], spy, cdc, str(d / "calm"), modalities=("edges",), **kw)
+    assert set(seen) == {("", False)} and r["prompt_only"]["ms_ssim_norm"] is None
+    row = r["rows"][0]  # at BER 0.1 the map is always detectably corrupt: dropped, nothing to generate
+    assert row["edge_dropped"] == 1.0 and row["ms_ssim_norm"] == 0.0 and len(seen) == 1
+    with pytest.raises(ValueError, match="must include edges"):
+        run_calibration([image], ["a cat"], spy, cdc, str(d / "calm"), modalities=("prompt", "colour"), **kw)
 
 
 @pytest.mark.parametrize(
@@ -158,6 +188,8 @@ def test_calibration_tiny(tiny):
         (["--prompts", " "], "must not be empty"),
         (["--codec", "/nonexistent.pt"], "checkpoint not found"),
         (["--max-edge-bpp", "-1"], "--max-edge-bpp must be >= 0"),
+        (["--modalities", "prompt,colour"], "must include edges"),
+        (["--modalities", "sound"], "--modalities takes"),
     ],
 )
 def test_calibrate_cli_errors(args, words):

@@ -4,6 +4,8 @@
         --prompts "a microscope image of stained tissue" "a photo of gravel" --out DIR
 
 Writes DIR/calibration.csv (the planner's ``--calibration``) and DIR/calibration.png.
+``--modalities`` (default prompt,edges,colour, as ``gensem demo``) says what the receiver gets
+besides the swept edge map, so the modality sets can be compared.
 
 With ``--workers N`` / ``--scheduler ADDRESS`` the generations run on Dask: each (image,
 seed) point is one ``calibration_point`` call on a worker process, which loads the backend
@@ -65,6 +67,12 @@ def add_calibrate_parser(sub, user_error):
         default="drop-corrupt",
         help="receiver: drop maps decoded from detectably corrupted bits (default) or keep every map",
     )
+    p.add_argument(
+        "--modalities",
+        default="prompt,edges,colour",
+        help="what the receiver gets besides the swept edge map: prompt and/or colour (the colour layout); "
+        "edges must be in the set",
+    )
     p.add_argument("--out", default="out/calibration")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
@@ -73,10 +81,14 @@ def add_calibrate_parser(sub, user_error):
 
 
 def cmd_calibrate(args, user_error) -> int:
+    from gensem.apps.semantic_demo import check_modalities
     from gensem.core.edge_codec import EdgeCodec, default_checkpoint
     from gensem.semantic.calibrate import run_calibration
 
     try:
+        args.modalities = check_modalities(args.modalities)
+        if "edges" not in args.modalities:
+            raise ValueError("calibration sweeps the edge map's BER: --modalities must include edges")
         if len(args.prompts) not in (1, len(args.images)):
             raise ValueError("give one prompt per image, or one prompt for all")
         if any(not s.strip() for s in args.prompts):
@@ -101,6 +113,7 @@ def cmd_calibrate(args, user_error) -> int:
                 clip_model=args.clip_model,
                 max_edge_bpp=args.max_edge_bpp,
                 edge_policy=args.edge_policy,
+                modalities=args.modalities,
             )
         finally:
             if client is not None:
@@ -123,7 +136,9 @@ def cmd_calibrate(args, user_error) -> int:
                 + "  ".join(f"{n} {row[n + '_norm']:.4f}" for n in r["metrics"])
                 + f"  (map dropped in {row['edge_dropped']:.0%})"
             )
-        print("  prompt only: " + "  ".join(f"{n} {r['prompt_only'][n + '_norm']:.4f}" for n in r["metrics"]))
+        if r["prompt_only"][r["metrics"][0] + "_norm"] is not None:
+            rest = "+".join(m for m in r["modalities"] if m != "edges")
+            print(f"  {rest} only (no edge map): " + "  ".join(f"{n} {r['prompt_only'][n + '_norm']:.4f}" for n in r["metrics"]))
         if r["monotone"]:
             print("  monotone: yes (non-increasing in BER, as Lemma 1 needs)")
         for v in r["violations"]:
@@ -150,6 +165,7 @@ def _generator(args, prompts: list[str], client) -> tuple:
         sorted(args.bers),
         args.max_edge_bpp,
         args.edge_policy,
+        args.modalities,
     )
 
 
@@ -177,10 +193,11 @@ def _cached(key, load):
     return _WORKER_CACHE[key]
 
 
-def _call_key(prompt: str, edge_map, seed) -> tuple:
-    """What a generation depends on: prompt, seed and a digest of the edge map."""
+def _call_key(prompt: str, edge_map, seed, colour=None) -> tuple:
+    """What a generation depends on: prompt, seed, a digest of the edge map, the colour layout."""
     m = np.ascontiguousarray(edge_map)
-    return str(prompt), seed, m.shape, str(m.dtype), hashlib.sha256(m.tobytes()).hexdigest()
+    digest = hashlib.sha256(m.tobytes()).hexdigest()
+    return str(prompt), seed, m.shape, str(m.dtype), digest, None if colour is None else bytes(colour).hex()
 
 
 def calibration_point(
@@ -192,6 +209,7 @@ def calibration_point(
     bers,
     max_edge_bpp: float,
     edge_policy: str,
+    modalities=("prompt", "edges", "colour"),
 ) -> dict:
     """On a worker: the generations of one (image, seed) point of ``run_calibration``, in call
     order, as ``{"backend": description, "calls": [(_call_key, image), ...]}``. ``image`` is a
@@ -209,9 +227,9 @@ def calibration_point(
     codec = _cached(("codec", path), lambda: EdgeCodec.from_checkpoint(path))
     calls = []
 
-    def record(p, edge_map, seed=None):
-        out = generate(p, edge_map, seed=seed)
-        calls.append((_call_key(p, edge_map, seed), out))
+    def record(p, edge_map, seed=None, colour=None):
+        out = generate(p, edge_map, seed=seed, colour=colour)
+        calls.append((_call_key(p, edge_map, seed, colour), out))
         return out
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,16 +243,18 @@ def calibration_point(
             seeds=(seed,),
             max_edge_bpp=max_edge_bpp,
             edge_policy=edge_policy,
+            modalities=modalities,
         )
     return {"backend": backend, "calls": calls}
 
 
-def dask_generator(client, options: dict, codec_path, points, bers, max_edge_bpp, edge_policy):
+def dask_generator(client, options: dict, codec_path, points, bers, max_edge_bpp, edge_policy,
+                   modalities=("prompt", "edges", "colour")):  # fmt: skip
     """(generate, backend description): every ``(image, prompt, seed)`` point's generations
     run on the Dask ``client``'s workers (``calibration_point``); ``generate`` replays them in
     the serial run's order (image by image, seed by seed), and raises ValueError when a call's
     prompt, seed or edge map is not the recorded one."""
-    args = (bers, max_edge_bpp, edge_policy)
+    args = (bers, max_edge_bpp, edge_policy, tuple(modalities))
     futures = [
         client.submit(calibration_point, options, codec_path, image, prompt, seed, *args, pure=False)
         for image, prompt, seed in points
@@ -242,9 +262,9 @@ def dask_generator(client, options: dict, codec_path, points, bers, max_edge_bpp
     results = client.gather(futures)
     calls = iter([c for r in results for c in r["calls"]])
 
-    def generate(prompt: str, edge_map, seed=None):
+    def generate(prompt: str, edge_map, seed=None, colour=None):
         key, out = next(calls, (None, None))
-        if key != _call_key(prompt, edge_map, seed):
+        if key != _call_key(prompt, edge_map, seed, colour):
             raise ValueError(
                 "a Dask worker generated from other inputs than this run's "
                 "(different gensem or edge codec on the workers?)"

@@ -39,12 +39,19 @@ def run_calibration(
     clip_model=None,
     max_edge_bpp=DEFAULT_MAX_BPP,
     edge_policy="drop-corrupt",
+    modalities=("prompt", "edges", "colour"),
 ):
     """Fig. 2: normalised metrics vs edge-map BER. Each image's edge map is coded as the demo
     codes it (Canny, detail lowered to fit ``max_edge_bpp``; 0 = no limit), and received as
     the receiver receives it (``EdgeCodec.receive`` with ``edge_policy``: with
     ``drop-corrupt`` a map decoded from detectably corrupted bits is replaced by no map; the
-    ``edge_dropped`` column is the fraction of such draws)."""
+    ``edge_dropped`` column is the fraction of such draws). ``modalities`` (must include
+    ``edges``, the map whose BER is swept): without ``prompt`` the prompt is empty; with
+    ``colour`` every generation also gets the image's colour layout (it rides the ARQ-protected
+    stream 0, so it arrives intact). The ``prompt_only`` reference is the generation without the
+    edge map (from what else was sent; None when edges are all that was sent). With edges
+    alone a dropped map leaves nothing to generate from: that draw scores 0."""
+    from gensem.core import colour_layout
     from gensem.core.edge_codec import conditioning_map, received_conditioning
     from gensem.core.images import fit_image, load_image
     from gensem.core.metrics import evaluate
@@ -55,23 +62,34 @@ def run_calibration(
     acc = {b: {n: [] for n in names} for b in bers}
     dropped = {b: [] for b in bers}
     prompt_only = {n: [] for n in names}
+    if "edges" not in modalities:
+        raise ValueError("calibration sweeps the edge map's BER: --modalities must include edges")
+    with_prompt, with_colour = "prompt" in modalities, "colour" in modalities
     for path, prompt in zip(images, prompts):
         img = fit_image(load_image(path), codec.size)
+        prompt = prompt if with_prompt else ""
+        kw = {"colour": colour_layout.encode(img)} if with_colour else {}
         data = fit_edge_budget(canny_detail(img), codec, max_edge_bpp)["bits"]
         ref_edges = conditioning_map(codec.decompress(data)[0])
         for seed in seeds:
-            ref = evaluate(img, generate(prompt, ref_edges, seed=seed), clip_model=clip_model, lpips=False)
-            po = evaluate(
-                img, generate(prompt, np.zeros_like(ref_edges), seed=seed), clip_model=clip_model, lpips=False
-            )
-            for n in names:
-                prompt_only[n].append(po[n] / ref[n])
+            ref = evaluate(img, generate(prompt, ref_edges, seed=seed, **kw), clip_model=clip_model, lpips=False)
+            if with_prompt or with_colour:
+                po = evaluate(
+                    img, generate(prompt, np.zeros_like(ref_edges), seed=seed, **kw), clip_model=clip_model,
+                    lpips=False,
+                )  # fmt: skip
+                for n in names:
+                    prompt_only[n].append(po[n] / ref[n])
             rng = np.random.default_rng(seed)
             for b in bers:
                 x, info = codec.receive(flip_bits(data, b, rng), edge_policy)
                 dropped[b].append(not info["used"])
                 rx = received_conditioning(x, info)
-                m = evaluate(img, generate(prompt, rx, seed=seed), clip_model=clip_model, lpips=False)
+                if not (with_prompt or with_colour or info["used"]):  # edges alone, and dropped: no image
+                    for n in names:
+                        acc[b][n].append(0.0)
+                    continue
+                m = evaluate(img, generate(prompt, rx, seed=seed, **kw), clip_model=clip_model, lpips=False)
                 for n in names:
                     acc[b][n].append(m[n] / ref[n])
     rows = [
@@ -84,7 +102,7 @@ def run_calibration(
         }
         for b in bers
     ]
-    ref_row = {f"{n}_norm": float(np.mean(prompt_only[n])) for n in names}
+    ref_row = {f"{n}_norm": float(np.mean(prompt_only[n])) if prompt_only[n] else None for n in names}
     csv_path = os.path.join(out_dir, "calibration.csv")
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -103,7 +121,8 @@ def run_calibration(
                         "rise": v[i] - v[i - 1],
                     }
                 )
-    png = _plot(rows, ref_row, names, os.path.join(out_dir, "calibration.png"))
+    sent = "+".join(m for m in modalities)
+    png = _plot(rows, ref_row, names, os.path.join(out_dir, "calibration.png"), sent)
     return {
         "csv": csv_path,
         "png": png,
@@ -115,21 +134,22 @@ def run_calibration(
         "images": list(images),
         "seeds": list(seeds),
         "edge_policy": edge_policy,
+        "modalities": list(modalities),
     }
 
 
-def _plot(rows, ref_row, names, path):
+def _plot(rows, ref_row, names, path, sent="prompt+edges"):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    rest = sent.replace("edges", "").replace("++", "+").strip("+")
     for n in names:
-        ax.semilogx(
-            [r["ber"] for r in rows], [r[f"{n}_norm"] for r in rows], "o-", label=f"{n}, prompt + edge map"
-        )
-        ax.axhline(ref_row[f"{n}_norm"], ls="--", lw=1, label=f"{n}, prompt only")
+        ax.semilogx([r["ber"] for r in rows], [r[f"{n}_norm"] for r in rows], "o-", label=f"{n}, {sent}")
+        if ref_row[f"{n}_norm"] is not None:
+            ax.axhline(ref_row[f"{n}_norm"], ls="--", lw=1, label=f"{n}, {rest} only (no edge map)")
     ax.set_xlabel("edge-map BER")
     ax.set_ylabel("normalised metric")
     ax.grid(True, alpha=0.3)
