@@ -404,6 +404,7 @@ def main(argv=None) -> int:
         "crop_hw": [ch, cw],
         "lr": args.lr,
         "prediction_type": sched_cfg["prediction_type"],
+        "sampling_steps": eval_steps[0],  # the receiver's default: the steps of the val figures
         "device": str(device),
         "threads": args.threads,
         "params": model.n_params(),

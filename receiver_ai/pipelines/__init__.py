@@ -19,7 +19,7 @@ WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 DEFAULT_EDGE_DIFFUSION = os.path.join(WEIGHTS_DIR, "edge_diffusion.pt")
 DEFAULT_SD = "runwayml/stable-diffusion-v1-5"
 DEFAULT_CONTROLNET = "lllyasviel/sd-controlnet-canny"
-DEFAULT_STEPS = {"edge-diffusion": 50, "controlnet": 20}
+DEFAULT_STEPS = {"edge-diffusion": 50, "controlnet": 20}  # unless a checkpoint's recipe has sampling_steps
 
 
 def load_backend(
@@ -39,8 +39,7 @@ def load_backend(
     """
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    steps = int(steps or DEFAULT_STEPS[name])
-    if steps < 1:
+    if steps is not None and int(steps) < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
     if name == "edge-diffusion":
         from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
@@ -66,6 +65,10 @@ def load_backend(
         desc = (
             f"controlnet ({model or DEFAULT_SD} + {controlnet or DEFAULT_CONTROLNET}, {pipe.meta['dtype']})"
         )
+    if not steps:  # the checkpoint's own (the steps its figures were measured with), else the backend's
+        steps = (getattr(pipe, "meta", None) or {}).get("recipe", {}) or {}
+        steps = steps.get("sampling_steps") or DEFAULT_STEPS[name]
+    steps = int(steps)
     desc += f", {steps} steps on {pipe.device}"
     default_seed = seed
 

@@ -240,10 +240,13 @@ def test_colour_input_model_through_load_backend_and_checkpoint(tmp_path, monkey
 
     path = str(tmp_path / "c.pt")
     zero = _colour_input_pipe(zero_output=True)
-    zero.save(path, step=1)
+    zero.save(path, step=1, recipe={"sampling_steps": 3})
     q = ed.EdgeDiffusionPipeline.from_checkpoint(path, device="cpu")
     assert q.colour_input and q.scheduler.config.prediction_type == "sample"
-    gen, _ = load_backend("edge-diffusion", model=path, steps=1, out_size=(96, 64), device="cpu")
+    _, desc = load_backend("edge-diffusion", model=path, out_size=(96, 64), device="cpu")
+    assert "3 steps" in desc  # the checkpoint's own sampling steps unless --steps says otherwise
+    gen, desc = load_backend("edge-diffusion", model=path, steps=1, out_size=(96, 64), device="cpu")
+    assert "1 steps" in desc
     truth = np.full((64, 96, 3), (30, 150, 60), np.uint8)
     layout = colour_layout.encode(truth, grid=(12, 8))
     img = gen("grass", np.zeros((64, 96), np.float32), seed=1, colour=layout)
