@@ -420,6 +420,11 @@ def parse_args(argv):
     p.add_argument("--model", choices=("cdm-jscc", "deepjscc"), default="cdm-jscc")
     p.add_argument("--tiny", action="store_true", help="tiny config (tests)")
     p.add_argument(
+        "--config", choices=("small", "paper"), default="small",
+        help="CDM-JSCC size: small (ours, 5.1 M parameters, the shipped models) or paper (62.6 M: width-256 "
+        "MLLA x 3 with rotary embeddings, U-Net with attention and concatenated conditions; for GPUs)",
+    )  # fmt: skip
+    p.add_argument(
         "--eta", type=float, default=0.1, help="perceptual weight of loss (10): 0.5 = -P, 0.1 = -D"
     )
     p.add_argument("--lam", type=float, default=1e-3, help="rate weight lambda of loss (10) (bits per pixel)")
@@ -494,7 +499,7 @@ def main(argv=None) -> int:
     from gensem.core.cdm_jscc import checkpoint
     from gensem.core.cdm_jscc.deepjscc import TINY_DEEPJSCC, DeepJSCC
     from gensem.core.cdm_jscc.losses import PerceptualLoss
-    from gensem.core.cdm_jscc.model import CDMJSCC, TINY_CONFIG
+    from gensem.core.cdm_jscc.model import CONFIGS, CDMJSCC, TINY_CONFIG
 
     main_rank = rank == 0
     if args.threads:
@@ -505,7 +510,7 @@ def main(argv=None) -> int:
         model = DeepJSCC(dict(TINY_DEEPJSCC, cbr=cbr) if args.tiny else {"cbr": cbr})
         plan = [("deepjscc", args.steps)]
     else:
-        model = CDMJSCC(TINY_CONFIG if args.tiny else None)
+        model = CDMJSCC(TINY_CONFIG if args.tiny else CONFIGS[args.config])
         plan = [(s, n) for i, (s, n) in enumerate(zip(STAGES, stage_steps)) if i + 1 >= args.start_stage]
     if args.init:
         model, ckpt = checkpoint.load(args.init)  # its config and weights (entropy tables included)
@@ -712,6 +717,8 @@ def extra_recipe(args, world: int) -> dict:
         extra["min_snr_gamma"] = args.min_snr_gamma
     if args.stage2_loss != "latent":
         extra["stage2_loss"] = "image loss through the frozen diffusion decoder"
+    if args.config != "small" and not args.tiny:
+        extra["config"] = args.config
     if args.colour_aug:
         extra["colour_aug"] = f"RGB channels permuted in {args.colour_aug:.0%} of the crops"
     return extra

@@ -191,3 +191,55 @@ def test_training_outputs_snr_and_stage2_image_path():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.jscc_encoder.parameters())
     plain = m.training_outputs(x, 10.0, CBR, stage="jscc", generator=torch.Generator().manual_seed(0))
     assert "x_hat" not in plain and "latent_mse" in plain
+
+
+def test_paper_configuration_options():
+    """The authors' design options: rotary embeddings in MLLA (positions matter: a permuted grid
+    gives different outputs), U-Net self-attention and concatenated conditions; the default
+    state dict is unchanged (the shipped checkpoints load), the paper preset is ~62 M."""
+    from gensem.core.cdm_jscc.mlla import LinearAttention, rope_2d
+    from gensem.core.cdm_jscc.model import DEFAULT_CONFIG, PAPER_CONFIG
+
+    x = torch.randn(1, 2, 12, 8)
+    r = rope_2d(x, (3, 4))
+    assert r.shape == x.shape and torch.allclose(r.norm(dim=-1), x.norm(dim=-1), atol=1e-5)  # rotations
+    assert torch.allclose(r[:, :, 0], x[:, :, 0])  # position (0, 0): no rotation
+    torch.manual_seed(0)
+    att = LinearAttention(16, heads=2, rope=True)
+    tok = torch.randn(1, 12, 16)
+    perm = torch.randperm(12)
+    plain = LinearAttention(16, heads=2)
+    plain.load_state_dict(att.state_dict())
+    # without rope and LePE the attention is permutation-equivariant; rope breaks that
+    for m in (att, plain):
+        torch.nn.init.zeros_(m.lepe.weight), torch.nn.init.zeros_(m.lepe.bias)
+    assert torch.allclose(plain(tok, (3, 4))[:, perm], plain(tok[:, perm], (3, 4)), atol=1e-5)
+    assert not torch.allclose(att(tok, (3, 4))[:, perm], att(tok[:, perm], (3, 4)), atol=1e-3)
+    small = CDMJSCC(DEFAULT_CONFIG)
+    assert not any("attn_down" in k for k in small.state_dict()) and small.n_params() == 5_064_940
+    unet = ConditionalUNet(8, 4, channels=[8, 16], groups=4, attention=[1], cond_mode="concat")
+    out = unet(torch.randn(2, 3, 16, 24), torch.randn(2, 8, 4, 6), torch.tensor([0.5, 1.0]))
+    assert out.shape == (2, 3, 16, 24) and any("attn_down" in k for k in unet.state_dict())
+    assert not any("cond_down" in k for k in unet.state_dict())
+    with pytest.raises(ValueError, match="cond_mode"):
+        ConditionalUNet(8, 4, channels=[8, 16], groups=4, cond_mode="sum")
+    with pytest.raises(ValueError, match="attention levels"):
+        ConditionalUNet(8, 4, channels=[8, 16], groups=4, attention=[2])
+    assert 60e6 < sum(p.numel() for p in CDMJSCC(PAPER_CONFIG).parameters()) < 65e6
+
+
+def test_paper_style_options_round_trip_a_checkpoint(tmp_path):
+    """A tiny model with every paper option (rope, attention, concat) saves and loads with its config."""
+    cfg = dict(TINY_CONFIG, jscc_rope=True, unet=dict(TINY_UNET, attention=[1], cond_mode="concat"))
+    torch.manual_seed(0)
+    m = CDMJSCC(cfg).eval()
+    m.update_entropy_tables()
+    path = str(tmp_path / "p.pt")
+    checkpoint.save(path, m)
+    q, ck = checkpoint.load(path)
+    assert q.config["jscc_rope"] and q.config["unet"]["cond_mode"] == "concat"
+    assert q.jscc_encoder.blocks[0].attn.rope and "1" in q.unet.attn_down
+    x = torch.rand(1, 3, 64, 96)
+    a = m.transmit(x, 10.0, CBR, steps=1, seed=0)["x"]
+    b = q.transmit(x, 10.0, CBR, steps=1, seed=0)["x"]
+    assert (a - b).abs().max() < 0.05  # fp16 weights

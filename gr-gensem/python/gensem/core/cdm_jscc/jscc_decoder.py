@@ -25,6 +25,7 @@ class JSCCDecoder(nn.Module):
         max_len: int = 128,
         unit: int = 8,
         use_prior: bool = False,
+        rope: bool = False,
     ):
         super().__init__()
         if max_len % unit:
@@ -33,7 +34,7 @@ class JSCCDecoder(nn.Module):
         self.in_proj = nn.Linear(2 * max_len, dim)
         self.rate_embed = nn.Embedding(max_len // unit, dim)
         self.prior_proj = nn.Linear(M, dim) if use_prior else None
-        self.blocks = nn.ModuleList(MLLABlock(dim, heads) for _ in range(depth))
+        self.blocks = nn.ModuleList(MLLABlock(dim, heads, rope=rope) for _ in range(depth))
         self.out_proj = nn.Linear(dim, M)
         order = checkerboard_order(max_len)
         self.register_buffer("inverse_order", torch.argsort(order), persistent=False)

@@ -22,15 +22,16 @@ class JSCCEncoder(nn.Module):
     """f_e: (B, M, h, w) latent + its likelihoods -> variable-length complex symbols per image."""
 
     def __init__(
-        self, M: int, dim: int = 128, depth: int = 2, heads: int = 4, max_len: int = 128, unit: int = 8
-    ):
+        self, M: int, dim: int = 128, depth: int = 2, heads: int = 4, max_len: int = 128, unit: int = 8,
+        rope: bool = False,
+    ):  # fmt: skip
         super().__init__()
         if max_len % unit:
             raise ValueError(f"max_len ({max_len}) must be a multiple of unit ({unit})")
         self.M, self.max_len, self.unit = M, max_len, unit
         self.in_proj = nn.Linear(M, dim)
         self.rate_embed = nn.Embedding(max_len // unit, dim)  # tells the blocks each k_i
-        self.blocks = nn.ModuleList(MLLABlock(dim, heads) for _ in range(depth))
+        self.blocks = nn.ModuleList(MLLABlock(dim, heads, rope=rope) for _ in range(depth))
         self.out_proj = nn.Linear(dim, 2 * max_len)
         self.register_buffer("order", checkerboard_order(max_len), persistent=False)
 

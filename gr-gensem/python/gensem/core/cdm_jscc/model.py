@@ -48,6 +48,27 @@ TINY_CONFIG = {
 }
 
 
+# Closer to the authors' model (their code: MLLA of width 256, 3 blocks, rotary embeddings; a
+# U-Net with attention and the condition concatenated into the encoder levels; ~62 M parameters).
+# Differences that stay: our U-Net has one level per halving down to the latent's stride 16 (4
+# levels; theirs 6) and our hyperprior transform is CompressAI's. For GPUs: far too slow to
+# train on 2 CPU cores (docs/cdm_jscc.md).
+PAPER_CONFIG = {
+    "N": 192,
+    "M": 256,
+    "num_down": 4,
+    "jscc_dim": 256,
+    "jscc_depth": 3,
+    "heads": 8,
+    "jscc_rope": True,
+    "max_len": 64,
+    "unit": 4,
+    "unet": {"channels": [128, 256, 384, 512], "groups": 32, "attention": [2, 3], "cond_mode": "concat"},
+    "schedule": DEFAULT_SCHEDULE,
+}
+CONFIGS = {"small": DEFAULT_CONFIG, "paper": PAPER_CONFIG, "tiny": TINY_CONFIG}
+
+
 class CDMJSCC(nn.Module):
     def __init__(self, config: dict | None = None):
         super().__init__()
@@ -56,6 +77,8 @@ class CDMJSCC(nn.Module):
         self.transform = HyperpriorTransform(N=c["N"], M=c["M"], num_down=c["num_down"])
         kw = {"dim": c["jscc_dim"], "depth": c["jscc_depth"], "heads": c["heads"]}
         kw.update(max_len=c["max_len"], unit=c["unit"])
+        if c.get("jscc_rope"):
+            kw["rope"] = True
         self.jscc_encoder = JSCCEncoder(c["M"], **kw)
         self.jscc_decoder = JSCCDecoder(c["M"], use_prior=True, **kw)
         self.unet = ConditionalUNet(c["M"], 2 ** c["num_down"], **c["unet"])
