@@ -157,6 +157,12 @@ def test_authors_recipe_options(images, tmp_path):
     rec = json.load(open(out + ".json"))["recipe"]
     assert rec["ema"] == 0.99 and rec["min_snr_gamma"] == 5 and "frozen" in rec["stage2_loss"]
     assert "permuted" in rec["colour_aug"]
+    r = _train("--images", images, "--stage-steps", "1,0,0", "--schedule-steps", "257", "--out", str(tmp_path / "n.pt"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    from gensem.core.cdm_jscc import checkpoint
+
+    m, ck = checkpoint.load(str(tmp_path / "n.pt"))  # the schedule is part of the model's config
+    assert m.scheduler.config.num_train_timesteps == 257 and ck["recipe"]["schedule_steps"] == 257
     r = _train("--images", images, "--stage-steps", "1,0,0", "--ema", "1.5", "--out", str(tmp_path / "b.pt"))
     assert r.returncode == 2 and "--ema" in r.stderr and "Traceback" not in r.stderr
 
