@@ -15,8 +15,10 @@ caption or "a photo" as the prompt, the colour layout of ``core.colour_layout``)
   takes it as one (``EdgeUNet`` config ``colour_input``), an older one gets its coarse
   colours replaced by the layout's (``colour_layout.impose``).
 
-Prints one JSON object: per variant the means of PSNR, MS-SSIM, the mean-colour error (8-bit)
-and the bits sent (and bpp at 768 x 512), and the per-image rows.
+Prints one JSON object: per variant the means of PSNR, MS-SSIM, the mean-colour error (8-bit),
+the bits sent (and bpp at 768 x 512) and the edge F1 of the reconstruction (its Canny map
+against the sent edge map, 2-pixel tolerance: does it follow the edges?); the edge F1 of the
+received map against the sent one (the codec's loss); and the per-image rows.
 
     .venv/bin/python scripts/eval_semantic_baselines.py --images data/images --json
 """
@@ -57,6 +59,7 @@ def main(argv=None) -> int:
     from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.core.images import fit_image, load_image
     from gensem.semantic.edge_budget import canny_detail, fit_edge_budget
+    from gensem.semantic.edges import canny_edges, edge_f1
     from eval_colour_layout import flat_mean_colour, scores  # scripts/: the same scores and baseline
     from receiver_ai.pipelines import load_backend
 
@@ -89,11 +92,16 @@ def main(argv=None) -> int:
                 prompt_bits + edge_bits + colour_bits,
             ),
         }
+        sent = fitted["edges"]
         rows.append(
             {
                 "name": e["name"],
                 "prompt": prompt,
-                **{k: dict(scores(img, rec), bits=bits) for k, (rec, bits) in variants.items()},
+                "edge_f1_received": edge_f1(sent, conditioning_map(edges))["f1"],  # the codec's loss
+                **{
+                    k: dict(scores(img, rec), bits=bits, edge_f1=edge_f1(sent, canny_edges(rec))["f1"])
+                    for k, (rec, bits) in variants.items()
+                },
             }
         )
     if not rows:
@@ -102,18 +110,20 @@ def main(argv=None) -> int:
     n_px = SIZE[0] * SIZE[1]
     summary = {}
     for v in VARIANTS:
-        m = {k: float(np.mean([r[v][k] for r in rows])) for k in ("psnr", "ms_ssim", "mean_colour_error", "bits")}
+        keys = ("psnr", "ms_ssim", "mean_colour_error", "bits", "edge_f1")
+        m = {k: float(np.mean([r[v][k] for r in rows])) for k in keys}
         summary[v] = dict(m, bpp=m["bits"] / n_px)
     out = {"images": len(rows), "split": args.split, "backend": backend, "channel": "no errors", "summary": summary,
-           "rows": rows}  # fmt: skip
+           "edge_f1_received": float(np.mean([r["edge_f1_received"] for r in rows])), "rows": rows}  # fmt: skip
     if args.json:
         print(json.dumps(out))
     else:
         for v, m in summary.items():
             print(
                 f"{v:22s} PSNR {m['psnr']:6.2f} dB  MS-SSIM {m['ms_ssim']:.3f}  colour error "
-                f"{m['mean_colour_error']:5.2f}  {m['bits']:7.0f} bits ({m['bpp']:.4f} bpp)"
+                f"{m['mean_colour_error']:5.2f}  {m['bits']:7.0f} bits ({m['bpp']:.4f} bpp)  edge F1 {m['edge_f1']:.3f}"
             )
+        print(f"edge F1 of the received map against the sent one: {out['edge_f1_received']:.3f}")
     return 0
 
 

@@ -81,3 +81,5 @@ def test_colour_layout_sizes_and_semantic_baselines(images):
     assert s["prompt+edges+colour"]["bits"] == s["prompt+edges"]["bits"] + s["colour"]["bits"]
     # the layout fixes the generator's mean colour whatever the generator does
     assert s["prompt+edges+colour"]["mean_colour_error"] < 3
+    assert all(0 <= v["edge_f1"] <= 1 for v in s.values()) and 0 < out["edge_f1_received"] <= 1
+    assert s["flat"]["edge_f1"] == 0  # a flat image has no edges
