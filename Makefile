@@ -41,7 +41,7 @@ test-slow: $(SETUP)
 demo: $(SETUP)
 	$(PY) scripts/demo_loopback.py --out out/demo
 	$(PY) -m gensem.cli demo --image skimage:immunohistochemistry \
-		--prompt "a microscope image of stained tissue" --snr-db 15 --steps 20 --out out/demo_semantic
+		--prompt "a microscope image of stained tissue" --snr-db 15 --out out/demo_semantic
 	# CDM-JSCC over the link; its decoded PDUs also go over the ZeroMQ bridge to gensem-receiver
 	# (another process, as on a GPU host), which decodes the image again: out/demo_jscc/receiver
 	rm -rf out/demo_jscc; sock=ipc:///tmp/gensem-demo-jscc-$$$$.sock; \

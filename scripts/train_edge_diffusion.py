@@ -261,6 +261,10 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--prompt-dropout", type=float, default=0.0, help="drop the whole prompt with this probability"
     )
+    ap.add_argument(
+        "--pure-noise-frac", type=float, default=0.0,
+        help="share of the draws at t = T - 1 (where one trailing DDIM step starts: its x0 estimate is the image)",
+    )  # fmt: skip
     ap.add_argument("--config", default="{}", help="JSON overrides of edge_unet.DEFAULT_CONFIG")
     ap.add_argument(
         "--eval-steps", default="50", help="DDIM steps for the val figures (comma list with --evaluate)"
@@ -346,7 +350,11 @@ def main(argv=None) -> int:
         if colour_in:  # the model denoises the residual over the layout (x itself without one)
             x = x - lay[:, :3] * lay[:, 3:]
         noise = torch.randn_like(x)
-        t = torch.randint(0, noise_sched.config.num_train_timesteps, (x.shape[0],), device=device)
+        n_train = noise_sched.config.num_train_timesteps
+        t = torch.randint(0, n_train, (x.shape[0],), device=device)
+        if args.pure_noise_frac > 0:  # draws at t = T - 1, where a one-step (trailing) sampler starts
+            last = torch.rand(x.shape[0], device=device) < args.pure_noise_frac
+            t = torch.where(last, torch.full_like(t, n_train - 1), t)
         noisy = noise_sched.add_noise(x, noise, t)
         if sched_cfg["prediction_type"] == "epsilon":
             target = noise
@@ -396,6 +404,7 @@ def main(argv=None) -> int:
             if colour_in else "none"
         ),
         "prompt_dropout": {"word": args.word_dropout, "prompt": args.prompt_dropout},
+        "pure_noise_frac": args.pure_noise_frac,
         "vocabulary": "words of the training prompts; other words are left out at inference",
         "text_embedding": "hashed bag of words (CRC-32 buckets, learned EmbeddingBag), no pretrained text model",
         "steps": step,
