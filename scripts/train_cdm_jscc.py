@@ -601,7 +601,9 @@ def main(argv=None) -> int:
         for step in range(start, n_steps):
             x = next(data).to(device)
             loss, parts = train_step(x, stage)  # rank 0 logs its own share of the batch
-            model.zero_grad(set_to_none=True)  # all: an image-loss stage 2 also reaches g_d's (frozen) weights
+            # zeroed, not freed: an image-loss stage 2 also reaches g_d's (frozen) weights, and DDP
+            # refuses to all-reduce a gradient that became undefined
+            model.zero_grad(set_to_none=False)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
