@@ -130,17 +130,13 @@ class CDMJSCC(nn.Module):
             out["cbr"], out["beta"] = enc["cbr"].mean().item(), enc["beta"]
         if stage in ("compression", "joint") or (stage == "jscc" and jscc_image):
             x0 = 2.0 * x - 1.0
-            x_n, t_norm = q_sample(self.scheduler, x0, generator, pure_noise_frac)
+            x_n, t_norm, out["snr"] = q_sample(self.scheduler, x0, generator, pure_noise_frac)
             conds = ([t["y_hat"]] if stage != "jscc" else []) + ([y_jscc] if y_jscc is not None else [])
             pred = self.unet(x_n.repeat(len(conds), 1, 1, 1), torch.cat(conds), t_norm.repeat(len(conds)))
             pred = (pred + 1.0) / 2.0
             n_bar = x.shape[0] if stage != "jscc" else 0
             out["x_bar"] = pred[:n_bar] if n_bar else None
             out["x_hat"] = pred[n_bar:] if y_jscc is not None else None
-            n_train = self.scheduler.config.num_train_timesteps
-            idx = (t_norm * n_train - 1.0).round().long().clamp(0, n_train - 1).cpu()
-            abar = self.scheduler.alphas_cumprod[idx].to(x.device, torch.float32)
-            out["snr"] = abar / (1.0 - abar).clamp_min(1e-12)
         return out
 
     # --- transmitter / receiver -------------------------------------------------------------

@@ -32,7 +32,7 @@ def q_sample(
     generator: torch.Generator | None = None,
     pure_noise_frac: float = 0.0,
 ):
-    """Draw n per image and return (x_n, n/N) by eq. (2) in closed form.
+    """Draw n per image and return (x_n, n/N, SNR_n) by eq. (2) in closed form.
 
     n ~ U{1..N} as in eq. (6); with ``pure_noise_frac`` > 0 that fraction of the draws is n = N
     instead, where the few-step sampler starts (see docs/cdm_jscc.md: with N_test = 1 the
@@ -47,7 +47,9 @@ def q_sample(
     t = t.to(x0.device)
     eps = torch.randn(x0.shape, generator=generator, device="cpu").to(x0.device, x0.dtype)
     x_n = scheduler.add_noise(x0, eps, t)
-    return x_n, (t.to(x0.dtype) + 1.0) / n_train
+    abar = scheduler.alphas_cumprod[t.cpu()].to(x0.device, torch.float32)
+    snr = abar / (1.0 - abar).clamp_min(1e-12)  # of each draw: abar_n / (1 - abar_n)
+    return x_n, (t.to(x0.dtype) + 1.0) / n_train, snr
 
 
 @torch.no_grad()
