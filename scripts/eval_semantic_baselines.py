@@ -81,9 +81,9 @@ def main(argv=None) -> int:
         img = fit_image(load_image(os.path.join(args.images, e["name"] + ".png")), SIZE)
         prompt = e.get("caption") or "a photo"
         fitted = fit_edge_budget(canny_detail(img), codec, args.max_bpp)
-        edges, _ = codec.decompress(fitted["bits"])
+        received = conditioning_map(codec.decompress(fitted["bits"])[0])
         layout = colour_layout.encode(img)
-        gen = generate(prompt, conditioning_map(edges), seed=args.seed)
+        gen = generate(prompt, received, seed=args.seed)
         prompt_bits = 8 * len(prompt.encode("utf-8"))
         edge_bits, colour_bits = 8 * len(fitted["bits"]), colour_layout.bits_of(layout)
         variants = {
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             "colour": (colour_layout.render(layout, SIZE), colour_bits),
             "prompt+edges": (gen, prompt_bits + edge_bits),
             "prompt+edges+colour": (
-                generate(prompt, conditioning_map(edges), seed=args.seed, colour=layout),
+                generate(prompt, received, seed=args.seed, colour=layout),
                 prompt_bits + edge_bits + colour_bits,
             ),
         }
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
             {
                 "name": e["name"],
                 "prompt": prompt,
-                "edge_f1_received": edge_f1(sent, conditioning_map(edges))["f1"],  # the codec's loss
+                "edge_f1_received": edge_f1(sent, received)["f1"],  # the codec's loss
                 **{
                     k: dict(scores(img, rec), bits=bits, edge_f1=edge_f1(sent, canny_edges(rec, **RECON_CANNY))["f1"])
                     for k, (rec, bits) in variants.items()

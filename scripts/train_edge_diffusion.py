@@ -365,8 +365,7 @@ def main(argv=None) -> int:
         lr = args.lr * min(1.0, (step + 1) / max(1, args.warmup))
         for g in opt.param_groups:
             g["lr"] = lr
-        out = model(noisy, t, e, prompts, lay) if colour_in else model(noisy, t, e, prompts)
-        loss = F.mse_loss(out, target)
+        loss = F.mse_loss(model(noisy, t, e, prompts, lay), target)  # lay ignored without a colour input
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

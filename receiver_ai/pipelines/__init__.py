@@ -66,8 +66,8 @@ def load_backend(
             f"controlnet ({model or DEFAULT_SD} + {controlnet or DEFAULT_CONTROLNET}, {pipe.meta['dtype']})"
         )
     if not steps:  # the checkpoint's own (the steps its figures were measured with), else the backend's
-        steps = (getattr(pipe, "meta", None) or {}).get("recipe", {}) or {}
-        steps = steps.get("sampling_steps") or DEFAULT_STEPS[name]
+        recipe = pipe.meta.get("recipe") or {}
+        steps = recipe.get("sampling_steps") or DEFAULT_STEPS[name]
     steps = int(steps)
     desc += f", {steps} steps on {pipe.device}"
     default_seed = seed
@@ -78,9 +78,7 @@ def load_backend(
         if not str(prompt).strip() and colour is None and not np.any(np.asarray(edge_map)):
             raise ValueError("empty prompt, no edge map and no colour layout: nothing to generate from")
         s = default_seed if seed is None else seed
-        if name == "controlnet":
-            return pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size, colour=colour)
-        if pipe.colour_input:  # the model takes the layout (or its absence) as an input
+        if name == "controlnet" or pipe.colour_input:  # the backend takes the layout (or its absence)
             return pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size, colour=colour)
         img = pipe(prompt, edge_map, steps=steps, seed=s, out_size=out_size)
         if colour is not None:  # a model without a colour input: take the layout's coarse colours

@@ -198,12 +198,12 @@ class EdgeDiffusionPipeline:
         g = torch.Generator("cpu").manual_seed(int(seed))
         x = torch.randn((len(prompts), 3, h, w), generator=g).to(self.device)
         edges = edges.to(self.device)
-        if self.colour_input and layout is not None:
+        if layout is not None:
             layout = layout.to(self.device)
         self.scheduler.set_timesteps(int(steps))
         for t in self.scheduler.timesteps:
             tt = torch.full((len(prompts),), int(t), device=self.device, dtype=torch.long)
-            out = self.model(x, tt, edges, prompts, layout) if self.colour_input else self.model(x, tt, edges, prompts)
+            out = self.model(x, tt, edges, prompts, layout)  # a model without a colour input ignores it
             x = self.scheduler.step(out, t, x).prev_sample
         return x.clamp(-1, 1) if not self.colour_input else x.clamp(-2, 2)
 
