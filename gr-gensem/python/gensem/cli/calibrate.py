@@ -81,14 +81,11 @@ def add_calibrate_parser(sub, user_error):
 
 
 def cmd_calibrate(args, user_error) -> int:
-    from gensem.apps.semantic_demo import check_modalities
     from gensem.core.edge_codec import EdgeCodec, default_checkpoint
-    from gensem.semantic.calibrate import run_calibration
+    from gensem.semantic.calibrate import check_modalities, reference_label, run_calibration
 
     try:
-        args.modalities = check_modalities(args.modalities)
-        if "edges" not in args.modalities:
-            raise ValueError("calibration sweeps the edge map's BER: --modalities must include edges")
+        args.modalities = check_modalities(args.modalities)  # before loading any model
         if len(args.prompts) not in (1, len(args.images)):
             raise ValueError("give one prompt per image, or one prompt for all")
         if any(not s.strip() for s in args.prompts):
@@ -137,7 +134,7 @@ def cmd_calibrate(args, user_error) -> int:
                 + f"  (map dropped in {row['edge_dropped']:.0%})"
             )
         if r["prompt_only"][r["metrics"][0] + "_norm"] is not None:
-            rest = "+".join(m for m in r["modalities"] if m != "edges")
+            rest = reference_label(r["modalities"])
             print(f"  {rest} only (no edge map): " + "  ".join(f"{n} {r['prompt_only'][n + '_norm']:.4f}" for n in r["metrics"]))
         if r["monotone"]:
             print("  monotone: yes (non-increasing in BER, as Lemma 1 needs)")

@@ -28,6 +28,22 @@ def flip_bits(data: bytes, ber: float, rng) -> bytes:
     return np.packbits(bits).tobytes()
 
 
+def check_modalities(modalities) -> tuple:
+    """``gensem demo``'s modality check, plus the edge map, whose BER calibration sweeps;
+    ValueError (one line) otherwise."""
+    from gensem.apps.semantic_demo import check_modalities as check_demo_modalities
+
+    modalities = check_demo_modalities(modalities)
+    if "edges" not in modalities:
+        raise ValueError("calibration sweeps the edge map's BER: --modalities must include edges")
+    return modalities
+
+
+def reference_label(modalities) -> str:
+    """What the no-edge-map reference is generated from: the modalities other than edges."""
+    return "+".join(m for m in modalities if m != "edges")
+
+
 def run_calibration(
     images,
     prompts,
@@ -62,8 +78,7 @@ def run_calibration(
     acc = {b: {n: [] for n in names} for b in bers}
     dropped = {b: [] for b in bers}
     prompt_only = {n: [] for n in names}
-    if "edges" not in modalities:
-        raise ValueError("calibration sweeps the edge map's BER: --modalities must include edges")
+    modalities = check_modalities(modalities)
     with_prompt, with_colour = "prompt" in modalities, "colour" in modalities
     for path, prompt in zip(images, prompts):
         img = fit_image(load_image(path), codec.size)
@@ -121,8 +136,7 @@ def run_calibration(
                         "rise": v[i] - v[i - 1],
                     }
                 )
-    sent = "+".join(m for m in modalities)
-    png = _plot(rows, ref_row, names, os.path.join(out_dir, "calibration.png"), sent)
+    png = _plot(rows, ref_row, names, os.path.join(out_dir, "calibration.png"), modalities)
     return {
         "csv": csv_path,
         "png": png,
@@ -138,14 +152,14 @@ def run_calibration(
     }
 
 
-def _plot(rows, ref_row, names, path, sent="prompt+edges"):
+def _plot(rows, ref_row, names, path, modalities=("prompt", "edges")):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    rest = sent.replace("edges", "").replace("++", "+").strip("+")
+    sent, rest = "+".join(modalities), reference_label(modalities)
     for n in names:
         ax.semilogx([r["ber"] for r in rows], [r[f"{n}_norm"] for r in rows], "o-", label=f"{n}, {sent}")
         if ref_row[f"{n}_norm"] is not None:
