@@ -163,6 +163,9 @@ def test_authors_recipe_options(images, tmp_path):
 
     m, ck = checkpoint.load(str(tmp_path / "n.pt"))  # the schedule is part of the model's config
     assert m.scheduler.config.num_train_timesteps == 257 and ck["recipe"]["schedule_steps"] == 257
+    for bad in (["--schedule-steps", "1"], ["--schedule-steps", "257", "--init", str(tmp_path / "n.pt")]):
+        r = _train("--images", images, "--stage-steps", "1,0,0", *bad, "--out", str(tmp_path / "m.pt"))
+        assert r.returncode == 2 and "--schedule-steps" in r.stderr and "Traceback" not in r.stderr
     r = _train("--images", images, "--stage-steps", "1,0,0", "--ema", "1.5", "--out", str(tmp_path / "b.pt"))
     assert r.returncode == 2 and "--ema" in r.stderr and "Traceback" not in r.stderr
 
