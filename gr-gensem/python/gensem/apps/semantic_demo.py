@@ -21,9 +21,9 @@ import numpy as np
 from gensem.core import colour_layout
 from gensem.core.images import WORK_SIZE, fit_image, load_image
 from gensem.semantic.edge_budget import DEFAULT_MAX_BPP
+from gensem.semantic.modalities import MODALITIES, check_modalities
 
 PAYLOAD_BYTES = 256  # stream-1 bytes per frame, part header included
-MODALITIES = ("prompt", "edges", "colour")  # what gensem demo can send (colour: beyond the paper)
 MIN_PROMPT_SNR_DB = 3.0  # prompt Es/N0 floor for the plan (K=7 r=1/2 QPSK, one packet)
 
 
@@ -224,16 +224,6 @@ def run_demo(
         os.path.join(out_dir, "report.png"), img, e, rx_edges, generated, report, layout
     )
     return report
-
-
-def check_modalities(modalities) -> tuple:
-    """The modalities as a tuple in MODALITIES order; ValueError for an unknown or empty set."""
-    if isinstance(modalities, str):
-        modalities = [m.strip() for m in modalities.split(",") if m.strip()]
-    bad = [m for m in modalities if m not in MODALITIES]
-    if bad or not modalities:
-        raise ValueError(f"--modalities takes a non-empty subset of {','.join(MODALITIES)}; got {','.join(modalities) or 'nothing'}")
-    return tuple(m for m in MODALITIES if m in modalities)
 
 
 def write_report_png(path, img, edges_sent, edges_rx, generated, r, layout=None) -> str:

@@ -31,7 +31,7 @@ def flip_bits(data: bytes, ber: float, rng) -> bytes:
 def check_modalities(modalities) -> tuple:
     """``gensem demo``'s modality check, plus the edge map, whose BER calibration sweeps;
     ValueError (one line) otherwise."""
-    from gensem.apps.semantic_demo import check_modalities as check_demo_modalities
+    from gensem.semantic.modalities import check_modalities as check_demo_modalities
 
     modalities = check_demo_modalities(modalities)
     if "edges" not in modalities:
