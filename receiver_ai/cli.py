@@ -199,6 +199,8 @@ def process_jscc(img, model, steps: int, out_dir: str, seed: int) -> dict:
             os.path.join(out_dir, f"image_{img.image_id}_cdm_jscc.png"), rgb
         )
         rec["size"] = facts["size"]
+        rec["colour_layout_bytes"] = facts["colour_layout_bytes"]
+        rec["colour_layout_error"] = facts["colour_layout_error"]
     except Exception as exc:  # corrupted side information etc.: report it and keep receiving
         rec["error"] = first_line(exc, 300)
     t1 = time.monotonic()

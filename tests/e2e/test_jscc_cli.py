@@ -76,6 +76,9 @@ def test_eval_json_one_row_per_method(weights, tmp_path):
         assert row["cbr"] == pytest.approx(row["cbr_symbols"] + row["cbr_side"], rel=1e-12)
         side = 8 * row["side_info_bytes"] / np.log2(1 + 10 ** (10 / 10)) / (3 * 512 * 768)
         assert row["cbr_side"] == pytest.approx(side, rel=1e-9)  # at capacity, 10 dB
+        # the colour layout is part of it, and it sets the colours even of a tiny random model
+        assert 100 < row["colour_layout_bytes"] < row["side_info_bytes"] and row["colour_error"] < 3
+    assert "colour_layout_bytes" not in rows["deepjscc"]  # the baseline as published
     assert os.path.isfile(tmp_path / "reconstructions.png") and os.path.isfile(tmp_path / "eval.json")
 
 
@@ -95,6 +98,7 @@ def test_send_over_link_and_bad_input(weights, tmp_path):
     assert rep["cbr"] == pytest.approx(1 / 12, rel=0.15) and rep["cbr_side"] > 0
     assert rep["cbr_link"] == pytest.approx(rep["cbr_symbols"] + rep["cbr_side_link"], rel=1e-12)
     assert rep["cbr_side_link"] > rep["cbr_side"]
+    assert rep["colour_layout_bytes"] > 0 and rep["colour_layout_error"] is None
     for args, msg in (
         (["send", "--image", "missing.png"], "neither an image file"),
         (["send", "--image", "skimage:astronaut", "--cbr", "1/0"], "bad --cbr"),
@@ -195,7 +199,7 @@ def test_receiver_reports_corrupted_or_symbol_less_images_and_goes_on(weights, t
     """process_jscc: corrupted side information is an error in the record, not an exception;
     side information whose symbols never came still decodes (every symbol zero)."""
     import numpy as np
-    from gensem.core.cdm_jscc import checkpoint, side_info
+    from gensem.core.cdm_jscc import checkpoint, colour, side_info
 
     from receiver_ai.cli import process_jscc
     from receiver_ai.jscc_assembler import JsccImage
@@ -216,6 +220,17 @@ def test_receiver_reports_corrupted_or_symbol_less_images_and_goes_on(weights, t
         image(blob, enc["symbols"][0].numpy().astype(np.complex64)), model, 1, str(tmp_path), 0
     )
     assert good["error"] is None and good["size"] == [64, 64] and os.path.isfile(good["files"]["generated"])
+    assert good["colour_layout_bytes"] == 0 and good["colour_layout_error"] is None  # version 1
+    # version 2: the colour layout rides along; one that passes the CRC but does not decode
+    # (a transmitter bug) is reported and the image is still delivered
+    sym = enc["symbols"][0].numpy().astype(np.complex64)
+    args = (enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], c["unit"], c["max_len"])
+    lay = colour.layout((x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    v2 = process_jscc(image(side_info.pack(*args, colour=lay), sym), model, 1, str(tmp_path), 0)
+    assert v2["error"] is None and v2["colour_layout_bytes"] == len(lay) and v2["colour_layout_error"] is None
+    junk = process_jscc(image(side_info.pack(*args, colour=b"\x07junk"), sym), model, 1, str(tmp_path), 0)
+    assert junk["error"] is None and junk["colour_layout_error"].startswith("colour layout ignored")
+    assert os.path.isfile(junk["files"]["generated"])
     bad = process_jscc(
         image(blob[:-1] + bytes([blob[-1] ^ 1]), np.zeros(n, np.complex64)), model, 1, str(tmp_path), 0
     )
@@ -240,7 +255,7 @@ def test_eval_at_native_resolution(weights, tmp_path):
     for name, (h, w) in (("wide", (200, 330)), ("tall", (330, 200))):
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(imgs / f"{name}.png")
     r = _gensem(
-        "eval", "--images", str(imgs), "--split", "", "--native", "--cbr", "1/12", "--weights-dir", weights,
+        "eval", "--images", str(imgs), "--split", "", "--native", "--cbr", "1/10", "--weights-dir", weights,
         "--methods", "cdm-jscc-d", "deepjscc", "hevc+capacity", "--plot-snrs", "", "--no-lpips",
         "--out", str(tmp_path / "out"), "--json",
     )  # fmt: skip
@@ -251,6 +266,6 @@ def test_eval_at_native_resolution(weights, tmp_path):
     assert all("error" not in row for row in rows.values()), rows
     cdm = rows["cdm-jscc-d"]
     assert np.mean([p["cbr"] for p in cdm["per_image"]]) == pytest.approx(cdm["cbr"], rel=1e-9)
-    assert 0 < cdm["cbr"] <= 1 / 12 * 1.15
+    assert 0 < cdm["cbr"] <= 1 / 10 * 1.15
     assert cdm["lpips"] is None and cdm["lpips_note"] == "not requested"
     assert cdm["fid"] is None and "Inception" in cdm["fid_note"]

@@ -70,7 +70,7 @@ def test_noise_only_no_frames_no_crash():
     assert dbg.num_messages() == 0 and rx.stats.frames == 0
 
 
-def _arq_receive(packets, port):
+def _arq_receive(packets, port, raw=False):
     """Stream-0 packets, one per frame, through two_stream_rx -> prompt_arq_rx; returns the
     ARQ receiver and the messages it published on ``port`` ("feedback" or "prompt")."""
     p = OfdmParams()
@@ -82,7 +82,7 @@ def _arq_receive(packets, port):
     tb = gr.top_block()
     src = blocks.vector_source_c(np.concatenate(frames + [np.zeros(256, np.complex64)]).tolist())
     rx = two_stream_rx()
-    arq = prompt_arq_rx()
+    arq = prompt_arq_rx(raw=raw)
     out = blocks.message_debug()
     tb.connect(src, rx)
     tb.msg_connect(rx, "frames", arq, "frames")
@@ -121,6 +121,19 @@ def test_image_prompt_delivers_text_and_part_count():
     texts = [bytes(pmt.u8vector_elements(pmt.cdr(m))) for m in msgs]
     assert texts == [b"a cat on a mat", b"a plain prompt"]
     assert metas[0]["n_parts"] == 0 and "n_parts" not in metas[1]
+
+
+def test_raw_mode_delivers_binary_side_packets_untouched():
+    """CDM-JSCC side information is binary: a packet that happens to start with the image
+    prompt's colour mark (0x1D, then a length byte) must leave the ARQ RX unchanged in raw
+    mode (prompt mode would cut 3 + length bytes off it, as it did to side packets before)."""
+    side = bytes([prompt_packet.IMAGE_COLOUR_MARK, 4, 58]) + bytes(range(200))
+    pk = prompt_packet.build(0, side)
+    arq, msgs = _arq_receive([pk], "prompt", raw=True)
+    assert [bytes(pmt.u8vector_elements(pmt.cdr(m))) for m in msgs] == [side]
+    assert list(arq.delivered) == [(0, side)] and "colour_layout" not in pmt.to_python(pmt.car(msgs[0]))
+    _, msgs = _arq_receive([pk], "prompt")  # prompt mode reads it as an image prompt
+    assert bytes(pmt.u8vector_elements(pmt.cdr(msgs[0]))) == side[3 + 58 :]
 
 
 def test_prompt_pdu_with_n_parts_is_sent_as_image_prompt():

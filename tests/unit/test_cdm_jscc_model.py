@@ -120,6 +120,50 @@ def test_side_info_round_trip_and_corruption(model):
         model.decode(enc["symbols"], enc["lengths"], enc["z_strings"], (1, 1), enc["image_hw"])
 
 
+def test_side_info_v2_carries_the_colour_layout_and_v1_still_parses(model):
+    import numpy as np
+
+    from gensem.core.cdm_jscc import colour
+
+    x = _images(b=1, h=64, w=96)
+    enc = model.encode(x, target_cbr=CBR)
+    cfg = model.config
+    args = (enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], cfg["unit"], cfg["max_len"])
+    img = (x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    lay = colour.layout(img)
+    v1, v2 = side_info.pack(*args), side_info.pack(*args, colour=lay)
+    assert v1[2] == 1 and v2[2] == 2 and len(v2) == len(v1) + 2 + len(lay)
+    a, b = side_info.unpack(v1, model.transform.stride), side_info.unpack(v2, model.transform.stride)
+    assert a["colour"] == b"" and b["colour"] == lay
+    assert a["z_string"] == b["z_string"] and (a["lengths"] == b["lengths"]).all()
+    bad = bytearray(v2)
+    bad[-6] ^= 0x01  # inside the layout: the CRC catches it
+    with pytest.raises(side_info.SideInfoError, match="CRC"):
+        side_info.unpack(bytes(bad), model.transform.stride)
+
+
+def test_colour_layout_sets_a_decoded_images_colours():
+    """Known answer: a decoder that returned a flat blue image for a flat green one gets the
+    green back (the transmitted layout, 8/7 bits: within a level), and detail finer than a
+    cell is kept; a layout that does not decode leaves the image as it was, with a reason."""
+    import numpy as np
+
+    from gensem.core.cdm_jscc import colour
+    from gensem.core.metrics import mean_colour_error
+
+    green = np.zeros((128, 192, 3), np.uint8) + np.array([47, 179, 133], np.uint8)
+    rng = np.random.default_rng(0)
+    detail = rng.integers(-10, 11, (128, 192, 1))
+    blue = np.clip(np.array([60, 110, 180]) + detail, 0, 255).astype(np.uint8)
+    out, err = colour.apply(blue, colour.layout(green))
+    assert err is None and mean_colour_error(green, out) < 1.0 and mean_colour_error(green, blue) > 30
+    fine = out.astype(int) - out.astype(int).mean(axis=(0, 1))
+    assert np.corrcoef(fine[..., 1].ravel(), detail.ravel())[0, 1] > 0.95  # the detail survives
+    same, err = colour.apply(blue, b"\x09garbage")
+    assert np.array_equal(same, blue) and err.startswith("colour layout ignored:") and "\n" not in err
+    assert colour.apply(blue, b"") == (blue, None)
+
+
 def test_deepjscc_cbr_power_and_shapes():
     torch.manual_seed(0)
     d = DeepJSCC(TINY_DEEPJSCC)

@@ -109,7 +109,7 @@ def _flowgraph(
         **radio,
     )
     tb.rx = two_stream_rx()
-    tb.arq_rx = prompt_arq_rx()
+    tb.arq_rx = prompt_arq_rx(raw=True)  # side information is binary: published as delivered
     tb.feedback = feedback_channel(seed=seed)
     tb.analog = blocks.message_debug()
     tb.connect(tb.tx, tb.channel, tb.rx)

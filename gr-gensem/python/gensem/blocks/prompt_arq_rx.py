@@ -28,10 +28,15 @@ from gensem.dsp.prompt_packet import split_image
 
 
 class prompt_arq_rx(gr.basic_block):
-    def __init__(self):
+    """``raw``: stream 0 carries binary packets (CDM-JSCC side information), published on
+    ``prompt`` exactly as delivered; never parsed as an image prompt, whose marks any binary
+    byte can match (a side packet starting with the colour mark lost bytes before)."""
+
+    def __init__(self, raw: bool = False):
         gr.basic_block.__init__(self, name="gensem_prompt_arq_rx", in_sig=None, out_sig=None)
+        self.raw = bool(raw)
         self.arq = StopAndWaitReceiver()
-        self.delivered = deque(maxlen=MAX_DELIVERED)  # (seq, text) of the latest deliveries
+        self.delivered = deque(maxlen=MAX_DELIVERED)  # (seq, text; raw: bytes) of the latest deliveries
         self.delivered_frames = deque(maxlen=MAX_DELIVERED)  # frame number of each
         self.bad_messages = 0
         self.bad_colour = 0  # image prompts whose colour layout length did not fit (a sender bug)
@@ -56,13 +61,15 @@ class prompt_arq_rx(gr.basic_block):
         self.message_port_pub(pmt.intern("feedback"), pmt.to_pmt(fb))
         if new is not None:
             seq, payload = new
-            try:
-                payload, n_parts, colour = split_image(payload)
-            except ValueError as exc:  # CRC-clean, so a sender bug: the prompt still goes on
-                log.warning("gensem_prompt_arq_rx: %s; colour layout dropped", exc)
-                self.bad_colour += 1
-                payload, n_parts, colour = payload[3:], payload[1], None
-            text = payload.decode("utf-8", errors="replace")
+            n_parts = colour = None
+            if not self.raw:
+                try:
+                    payload, n_parts, colour = split_image(payload)
+                except ValueError as exc:  # CRC-clean, so a sender bug: the prompt still goes on
+                    log.warning("gensem_prompt_arq_rx: %s; colour layout dropped", exc)
+                    self.bad_colour += 1
+                    payload, n_parts, colour = payload[3:], payload[1], None
+            text = payload if self.raw else payload.decode("utf-8", errors="replace")
             self.delivered.append((seq, text))
             self.delivered_frames.append(frame)
             out_meta = {

@@ -17,7 +17,7 @@ import os
 import sys
 from fractions import Fraction
 
-from gensem.jscc.evaluate import METHODS
+from gensem.jscc.evaluate import COLOUR_LAYOUT, METHODS
 
 
 def _cbr(text: str) -> float:
@@ -54,6 +54,13 @@ def add_jscc_parser(sub, user_error):
         help="evaluate at each image's own resolution (centre-cropped to multiples of 64, no resize) "
         "instead of fitting it to 768x512",
     )
+    e.add_argument(
+        "--colour-layout",
+        choices=COLOUR_LAYOUT,
+        default="cdm",
+        help="which learned methods send the colour layout in their side information: CDM-JSCC "
+        "(default, within its CBR), all (DeepJSCC too, on top of its CBR), none (as published)",
+    )
     e.add_argument("--no-lpips", action="store_true")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", default="out/jscc_eval")
@@ -77,6 +84,9 @@ def add_jscc_parser(sub, user_error):
     )
     s.add_argument("--bridge-pattern", choices=("pub", "push"), default="push")
     s.add_argument("--curve-keys", default="", help="directory from `gensem keys`: CURVE-secured bridge")
+    s.add_argument(
+        "--no-colour-layout", action="store_true", help="CDM-JSCC without the colour layout (as published)"
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="out/jscc_send")
     s.add_argument("--json", action="store_true")
@@ -116,6 +126,7 @@ def cmd_eval(args, user_error) -> int:
         progress=lambda m: _progress(f"{m} at {args.snr_db:g} dB"),
         models=models,
         init_scale=args.init_scale,
+        colour_layout=args.colour_layout,
     )
     os.makedirs(args.out, exist_ok=True)
     grid = reconstruction_grid_png(images, report, os.path.join(args.out, "reconstructions.png"))
@@ -136,6 +147,7 @@ def cmd_eval(args, user_error) -> int:
                 progress=lambda m, snr=snr: _progress(f"{m} at {snr:g} dB"),
                 models=models,
                 init_scale=args.init_scale,
+                colour_layout=args.colour_layout,
             )
         )
         curves[snr] = r["results"]
@@ -224,6 +236,7 @@ def cmd_send(args, user_error) -> int:
                 args.out,
                 bridge,
                 impairments=None if radio.is_ideal else radio,
+                colour=not args.no_colour_layout,
             )
         except (ValueError, RuntimeError) as exc:
             raise user_error(f"gensem jscc send: {exc}") from None
@@ -238,6 +251,7 @@ def cmd_send(args, user_error) -> int:
             True,
             args.seed,
             keep_recon=True,
+            colour_layout="none" if args.no_colour_layout else "cdm",
         )
         report = r["results"][0]
         if report.get("error"):

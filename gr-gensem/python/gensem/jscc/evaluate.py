@@ -23,6 +23,7 @@ import numpy as np
 
 METHODS = ("cdm-jscc-p", "cdm-jscc-d", "deepjscc", "hevc+ldpc", "hevc+capacity")
 IMAGE_SIZE = (768, 512)  # (w, h)
+COLOUR_LAYOUT = ("cdm", "all", "none")  # which learned methods send the colour layout (evaluate)
 NATIVE_MULTIPLE = 64  # native-size evaluation: sides cropped to multiples of the largest stride
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -106,17 +107,20 @@ def _to_uint8(x) -> np.ndarray:
     return to_uint8(x)
 
 
-def side_info_bytes(enc: dict, model) -> int:
-    """Bytes of the side information the decoder needs (hyper-latent string + per-vector
-    lengths + header and CRC: ``side_info.pack``), for one encoded image."""
+def side_info_blob(enc: dict, model, colour: bytes = b"") -> bytes:
+    """The side information the decoder needs for one encoded image (hyper-latent string +
+    per-vector lengths [+ colour layout] + header and CRC: ``side_info.pack``)."""
     from gensem.core.cdm_jscc import side_info
 
     c = model.config
-    return len(
-        side_info.pack(
-            enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], c["unit"], c["max_len"]
-        )
+    return side_info.pack(
+        enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], c["unit"], c["max_len"], colour
     )
+
+
+def side_info_bytes(enc: dict, model, colour: bytes = b"") -> int:
+    """Bytes of ``side_info_blob``."""
+    return len(side_info_blob(enc, model, colour))
 
 
 def side_cbr_at_capacity(n_bytes: int, snr_db: float, image_hw) -> float:
@@ -127,14 +131,23 @@ def side_cbr_at_capacity(n_bytes: int, snr_db: float, image_hw) -> float:
 
 
 def run_cdm(
-    model, images, snr_db: float, cbr: float, steps: int, seed: int = 0, init_scale: float = 1.0
+    model,
+    images,
+    snr_db: float,
+    cbr: float,
+    steps: int,
+    seed: int = 0,
+    init_scale: float = 1.0,
+    colour: bool = True,
 ) -> list[dict]:
     """Encode -> AWGN -> decode per image, at a total CBR of ``cbr`` counted honestly: the
-    decoder needs the side information (hyper-latent + lengths), charged at capacity at
-    ``snr_db``; the JSCC symbols get what is left, one beta for the set."""
+    decoder needs the side information (hyper-latent + lengths [+ the colour layout when
+    ``colour``]), charged at capacity at ``snr_db``; the JSCC symbols get what is left, one
+    beta for the set. The colour layout sets the output's coarse colours (``cdm_jscc.colour``)."""
     import torch
 
     from gensem.core.cdm_jscc import awgn
+    from gensem.core.cdm_jscc import colour as colour_mod
     from gensem.core.cdm_jscc.rate import find_beta, vector_bits
 
     for name, img in images:
@@ -144,7 +157,8 @@ def run_cdm(
     bits = [vector_bits(a["y_likelihoods"]) for a in analyses]  # per image: sizes may differ
     c = model.config
     # the side information does not depend on beta (z and the number of vectors are fixed)
-    side = [side_info_bytes(model.encode_analysed(a, beta=1.0), model) for a in analyses]
+    layouts = [colour_mod.layout(img) if colour else b"" for _, img in images]
+    side = [side_info_bytes(model.encode_analysed(a, beta=1.0), model, lay) for a, lay in zip(analyses, layouts)]
     side_cbr = [side_cbr_at_capacity(n, snr_db, img.shape[:2]) for n, (_, img) in zip(side, images)]
     symbol_cbr = cbr - float(np.mean(side_cbr))
     if symbol_cbr <= 0:
@@ -168,24 +182,29 @@ def run_cdm(
         out = model.decode(
             rx, enc["lengths"], enc["z_strings"], enc["z_hw"], enc["image_hw"], steps, g, init_scale=init_scale
         )
+        recon, _ = colour_mod.apply(_to_uint8(out), layouts[i])
         sym = float(enc["cbr"][0])
         rows.append(
             {
-                "recon": _to_uint8(out),
+                "recon": recon,
                 "cbr": sym + side_cbr[i],
                 "cbr_symbols": sym,
                 "cbr_side": side_cbr[i],
                 "side_info_bytes": side[i],
+                "colour_layout_bytes": len(layouts[i]),
                 "decode_s": time.perf_counter() - t0,
             }
         )
     return rows
 
 
-def run_deepjscc(model, images, snr_db: float, seed: int = 0) -> list[dict]:
+def run_deepjscc(model, images, snr_db: float, seed: int = 0, colour: bool = False) -> list[dict]:
+    """DeepJSCC as published (CBR fixed by its architecture); ``colour``: the colour layout on
+    top, sent at capacity and counted in ``cbr`` (so above the architecture's CBR)."""
     import torch
 
     from gensem.core.cdm_jscc import awgn
+    from gensem.core.cdm_jscc import colour as colour_mod
 
     rows = []
     with torch.no_grad():
@@ -193,7 +212,13 @@ def run_deepjscc(model, images, snr_db: float, seed: int = 0) -> list[dict]:
             s = awgn(model.encode(_to_tensor(img)), snr_db, generator=torch.Generator().manual_seed(seed + i))
             t0 = time.perf_counter()
             out = model.decode(s)
-            rows.append({"recon": _to_uint8(out), "cbr": model.cbr, "decode_s": time.perf_counter() - t0})
+            lay = colour_mod.layout(img) if colour else b""
+            recon, _ = colour_mod.apply(_to_uint8(out), lay)
+            row = {"recon": recon, "cbr": model.cbr, "decode_s": time.perf_counter() - t0}
+            if colour:
+                row["cbr_side"] = side_cbr_at_capacity(len(lay), snr_db, img.shape[:2])
+                row.update(cbr=model.cbr + row["cbr_side"], cbr_symbols=model.cbr, colour_layout_bytes=len(lay))
+            rows.append(row)
     return rows
 
 
@@ -240,11 +265,17 @@ def evaluate(
     progress=None,
     models: dict | None = None,
     init_scale: float | None = None,
+    colour_layout: str = "cdm",
 ) -> dict:
     """{"results": [one row per method], ...}; a method that cannot run gets ``error``, not an exception.
 
     ``models``: a dict that keeps the loaded checkpoints between calls (one load for an SNR sweep).
+    ``colour_layout``: which learned methods send the colour layout (``cdm_jscc.colour``):
+    "cdm" (CDM-JSCC, within its CBR budget), "all" (DeepJSCC too, on top of its fixed CBR),
+    "none" (the paper's methods as published).
     """
+    if colour_layout not in COLOUR_LAYOUT:
+        raise ValueError(f"colour_layout must be one of {', '.join(COLOUR_LAYOUT)}, got {colour_layout!r}")
     import torch
 
     torch.manual_seed(seed)
@@ -263,12 +294,12 @@ def evaluate(
                 model, recipe = models[method]
                 row["trained_snr_db"] = recipe.get("snr_db")
                 if method == "deepjscc":
-                    per = run_deepjscc(model, images, snr_db, seed)
+                    per = run_deepjscc(model, images, snr_db, seed, colour=colour_layout == "all")
                 else:
                     n = int(steps or recipe.get("sample_steps") or 1)
                     scale = float(init_scale or recipe.get("init_scale") or 1.0)
                     row["steps"], row["init_scale"] = n, scale
-                    per = run_cdm(model, images, snr_db, cbr, n, seed, scale)
+                    per = run_cdm(model, images, snr_db, cbr, n, seed, scale, colour=colour_layout != "none")
         except (ValueError, ImportError, RuntimeError) as exc:
             row.update(psnr=None, ms_ssim=None, lpips=None, fid=None, cbr=None, decode_s=None)
             from gensem.core.errors import first_line
@@ -288,10 +319,10 @@ def evaluate(
             row["lpips_note"] = next(s["lpips_note"] for s in scores if s["lpips"] is None)
         row["fid"], row["fid_note"] = None, fid_note()
         row["cbr"] = float(np.mean([r["cbr"] for r in per]))
-        if "cbr_side" in per[0]:  # CDM-JSCC: symbols + the side information at capacity
-            row["cbr_symbols"] = float(np.mean([r["cbr_symbols"] for r in per]))
-            row["cbr_side"] = float(np.mean([r["cbr_side"] for r in per]))
-            row["side_info_bytes"] = float(np.mean([r["side_info_bytes"] for r in per]))
+        if "cbr_side" in per[0]:  # symbols + the side information at capacity
+            for key in ("cbr_symbols", "cbr_side", "side_info_bytes", "colour_layout_bytes"):
+                if key in per[0]:
+                    row[key] = float(np.mean([r[key] for r in per]))
         row["decode_s"] = float(np.mean([r["decode_s"] for r in per]))
         if "decoded" in per[0]:
             row["decoded"] = int(sum(bool(r["decoded"]) for r in per))

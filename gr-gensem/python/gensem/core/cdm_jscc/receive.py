@@ -3,7 +3,9 @@
 Shared by ``gensem jscc send --over-link`` (decoding in the flowgraph's process) and
 ``gensem-receiver --backend cdm-jscc`` (decoding on a GPU host behind the ZeroMQ bridge).
 Lost symbols arrive as zeros (the JSCC decoder reads them as "no information"); corrupted
-side information raises ``side_info.SideInfoError`` (a ``ValueError``, one line).
+side information raises ``side_info.SideInfoError`` (a ``ValueError``, one line). A colour
+layout in the side information (version 2) sets the output's coarse colours (``colour``); one
+that does not decode is reported in the facts and the image is delivered without it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 import numpy as np
 import torch
 
+from gensem.core.cdm_jscc import colour
 from gensem.core.cdm_jscc import side_info as side_info_mod
 
 
@@ -48,9 +51,12 @@ def decode_received(
         torch.cuda.synchronize()
     decode_s = time.perf_counter() - t0
     h, w = info["image_hw"]
-    return to_uint8(out), {
+    rgb, colour_error = colour.apply(to_uint8(out), info["colour"])
+    return rgb, {
         "decode_s": decode_s,
         "size": [int(w), int(h)],
         "symbols": need,
         "steps": int(steps),
+        "colour_layout_bytes": len(info["colour"]),
+        "colour_layout_error": colour_error,
     }

@@ -1,10 +1,15 @@
 """Side information of one CDM-JSCC image as bytes (what stream 0 carries, with CRC + ARQ).
 
-Layout (big endian): magic ``CJ`` | version (1) | H, W (uint16) | z_h, z_w (uint8) | unit,
-max_len (uint8) | z-string length (uint32) | the hyper-latent z as the EntropyBottleneck string |
-the per-vector lengths k_i as levels k_i / unit - 1, two per byte (4 bits; 1 per byte when there
-are more than 16 levels) | CRC-32 of everything before it. ``unpack`` checks every field and
-raises ``SideInfoError`` (a ``ValueError``) with one line saying what is wrong.
+Layout (big endian): magic ``CJ`` | version | H, W (uint16) | z_h, z_w (uint8) | unit,
+max_len (uint8) | z-string length (uint32) | [version 2: colour-layout length (uint16)] |
+the hyper-latent z as the EntropyBottleneck string | the per-vector lengths k_i as levels
+k_i / unit - 1, two per byte (4 bits; 1 per byte when there are more than 16 levels) |
+[version 2: the colour layout, ``gensem.core.colour_layout``] | CRC-32 of everything before it.
+
+Version 1 (no colour layout) is what ``pack`` writes without ``colour``, so a receiver built
+before the colour layout still reads it; version 2 carries the layout (docs/cdm_jscc.md,
+"Colour layout"). ``unpack`` checks every field and raises ``SideInfoError`` (a
+``ValueError``) with one line saying what is wrong.
 """
 
 from __future__ import annotations
@@ -14,47 +19,63 @@ import zlib
 
 import numpy as np
 
-MAGIC, VERSION = b"CJ", 1
+MAGIC, VERSION = b"CJ", 2
 _HEAD = struct.Struct(">2sBHHBBBBI")
+_COLOUR_LEN = struct.Struct(">H")
+MAX_COLOUR_BYTES = (1 << 16) - 1
 
 
 class SideInfoError(ValueError):
     """Corrupted or inconsistent side information."""
 
 
-def pack(z_string: bytes, z_hw, image_hw, lengths, unit: int, max_len: int) -> bytes:
+def pack(z_string: bytes, z_hw, image_hw, lengths, unit: int, max_len: int, colour: bytes = b"") -> bytes:
+    """The side information; ``colour`` (a colour layout) makes it version 2, else version 1."""
     lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
     levels = lengths // unit - 1
     if ((lengths % unit) != 0).any() or levels.min(initial=0) < 0 or lengths.max(initial=0) > max_len:
         raise ValueError(f"lengths must be multiples of {unit} in [{unit}, {max_len}]")
+    colour = bytes(colour)
+    if len(colour) > MAX_COLOUR_BYTES:
+        raise ValueError(f"colour layout of {len(colour)} bytes exceeds {MAX_COLOUR_BYTES}")
     n_levels = max_len // unit
     if n_levels <= 16:
         padded = np.append(levels, 0) if len(levels) % 2 else levels
         body = (padded[0::2] << 4 | padded[1::2]).astype(np.uint8).tobytes()
     else:
         body = levels.astype(np.uint8).tobytes()
-    head = _HEAD.pack(MAGIC, VERSION, *image_hw, *z_hw, unit, max_len, len(z_string))
-    data = head + bytes(z_string) + body
+    version = 2 if colour else 1
+    head = _HEAD.pack(MAGIC, version, *image_hw, *z_hw, unit, max_len, len(z_string))
+    if colour:
+        head += _COLOUR_LEN.pack(len(colour))
+    data = head + bytes(z_string) + body + colour
     return data + struct.pack(">I", zlib.crc32(data))
 
 
 def unpack(data: bytes, stride: int) -> dict:
-    """Parse side information for a model whose latent has ``stride`` (g_e downsampling)."""
+    """Parse side information for a model whose latent has ``stride`` (g_e downsampling).
+    ``colour`` in the result is the colour layout's bytes (b"" in version 1)."""
     data = bytes(data)
     if len(data) < _HEAD.size + 4:
         raise SideInfoError(f"side information too short ({len(data)} bytes)")
     if struct.unpack(">I", data[-4:])[0] != zlib.crc32(data[:-4]):
         raise SideInfoError("side information CRC mismatch (corrupted on the way)")
     magic, version, h, w, zh, zw, unit, max_len, zlen = _HEAD.unpack(data[: _HEAD.size])
-    if magic != MAGIC or version != VERSION:
+    if magic != MAGIC or version not in (1, 2):
         raise SideInfoError(f"not CDM-JSCC side information (magic {magic!r}, version {version})")
+    start, n_colour = _HEAD.size, 0
+    if version == 2:
+        if len(data) < start + _COLOUR_LEN.size + 4:
+            raise SideInfoError(f"side information too short ({len(data)} bytes)")
+        (n_colour,) = _COLOUR_LEN.unpack_from(data, start)
+        start += _COLOUR_LEN.size
     if h % (4 * stride) or w % (4 * stride) or (zh, zw) != (h // stride // 4, w // stride // 4):
         raise SideInfoError(f"side information for a {w}x{h} image does not fit this model (stride {stride})")
     if unit < 1 or max_len % unit:
         raise SideInfoError(f"bad length unit {unit} / max_len {max_len}")
     n = (h // stride) * (w // stride)
     n_levels = max_len // unit
-    body = data[_HEAD.size + zlen : -4]
+    body = data[start + zlen : len(data) - 4 - n_colour]
     need = (n + 1) // 2 if n_levels <= 16 else n
     if len(body) != need:
         raise SideInfoError(f"side information has {len(body)} length bytes, expected {need}")
@@ -65,8 +86,9 @@ def unpack(data: bytes, stride: int) -> dict:
     return {
         "image_hw": (h, w),
         "z_hw": (zh, zw),
-        "z_string": data[_HEAD.size : _HEAD.size + zlen],
+        "z_string": data[start : start + zlen],
         "lengths": (levels + 1) * unit,
         "unit": unit,
         "max_len": max_len,
+        "colour": data[len(data) - 4 - n_colour : len(data) - 4],
     }
