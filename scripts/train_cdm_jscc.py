@@ -99,6 +99,17 @@ def list_images(folder: str, flag: str, count: int = 0, seed: int = 0) -> list:
     return [(os.path.relpath(p, folder), p) for p in paths]
 
 
+def _sources(folder: str) -> str:
+    """The open sources of a prepare_images.py folder's training split (from its manifest)."""
+    try:
+        with open(os.path.join(folder, "manifest.json")) as f:
+            rows = json.load(f)
+        names = sorted({r["source"] for r in rows if r.get("split") == "train" and r.get("source")})
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        names = []
+    return (" + ".join(names) if names else folder) + " (train split)"
+
+
 def load_data(args) -> tuple[list, list]:
     """(train, val): the manifest splits of ``--images`` (decoded), or ``--train-dir`` as lazy
     (name, path) pairs and ``--val-dir`` decoded; ``--val-count`` > 0 keeps the first N val images."""
@@ -437,6 +448,12 @@ def parse_args(argv):
     p.add_argument(
         "--batch", type=int, default=4, help="crops per step and process (torchrun: x WORLD_SIZE per step)"
     )
+    p.add_argument(
+        "--no-jscc-prior",
+        action="store_true",
+        help="f_d without the hyperprior means (the authors' receiver): the side information is the "
+        "lengths only; with --init, the init's prior input is dropped",
+    )
     p.add_argument("--crop", type=int, default=256)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument(
@@ -530,6 +547,10 @@ def main(argv=None) -> int:
                 file=sys.stderr,
             )
             return 2
+        if args.no_jscc_prior and getattr(model, "uses_prior", False):
+            model.drop_jscc_prior()  # the authors' receiver: every weight but f_d's prior input
+    elif args.no_jscc_prior and args.model == "cdm-jscc":
+        model = CDMJSCC(dict(model.config, jscc_prior=False))
     model.to(device).train()
     perceptual = PerceptualLoss().to(device)
     state_path, csv_path, val_path = args.out + ".state.pt", args.out + ".csv", args.out + ".val.csv"
@@ -696,7 +717,7 @@ def main(argv=None) -> int:
         "train_seconds": round(elapsed, 1),
         "sample_steps": args.sample_steps,
         "pure_noise_frac": args.pure_noise_frac,
-        "images": "Debian plasma-workspace-wallpapers + gnome-backgrounds + scikit-image data (train split)",
+        "images": _sources(args.images),
     }
     if args.train_dir is not None:
         recipe["images"] = f"--train-dir {args.train_dir} (recursive), --val-dir {args.val_dir}"

@@ -187,3 +187,33 @@ def test_colour_augmentation_permutes_channels():
     assert len(seen) >= 4  # several of the 6 orders
     plain = mod.batches([("a", img)], 1, 8, np.random.default_rng(0))
     assert all(tuple(int(round(v * 255)) for v in next(plain)[0, :, 0, 0].tolist()) == (10, 120, 240) for _ in range(10))
+
+
+def test_no_jscc_prior_from_init_drops_the_hyper_latent_from_the_side_information(images, tmp_path):
+    """--no-jscc-prior --init: the authors' receiver made from a model with the prior (its f_d
+    prior input dropped, every other weight kept); the side information then holds no z."""
+    from gensem.core.cdm_jscc import checkpoint, side_info
+
+    base, out = str(tmp_path / "base.pt"), str(tmp_path / "noprior.pt")
+    r = _train("--images", images, "--stage-steps", "1,1,0", "--out", base)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = _train("--images", images, "--init", base, "--start-stage", "2", "--stage-steps", "0,1,1",
+               "--no-jscc-prior", "--out", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    m0, _ = checkpoint.load(base)
+    m1, ck = checkpoint.load(out)
+    assert m0.uses_prior and not m1.uses_prior and ck["config"]["jscc_prior"] is False
+    assert not any(k.startswith("jscc_decoder.prior_proj.") for k in ck["state_dict"])
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    sizes = []
+    for m in (m0, m1):
+        enc = m.encode(x, target_cbr=1 / 12)
+        c = m.config
+        blob = side_info.pack(
+            enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], c["unit"], c["max_len"]
+        )
+        sizes.append(len(blob))
+        out_img = m.decode(enc["symbols"], enc["lengths"], [side_info.unpack(blob, m.transform.stride)["z_string"]],
+                           enc["z_hw"], enc["image_hw"], 1)  # fmt: skip
+        assert out_img.shape == x.shape
+    assert enc["z_strings"] == [b""] and sizes[1] < sizes[0]

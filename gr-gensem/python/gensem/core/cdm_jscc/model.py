@@ -7,6 +7,9 @@ quantised latent itself) that loss (10) needs, plus the rate. ``encode`` / ``dec
 transmitter and receiver of a real transmission: ``encode`` gives the complex symbols and the
 side information (the hyper-latent z as an entropy-coded string and the lengths k_i),
 ``decode`` runs f_d with the hyperprior means of z_hat and samples g_d with eq. (7).
+Config ``jscc_prior: False`` is the authors' receiver: f_d uses only the received symbols and
+the lengths, so the hyper-latent stays at the transmitter (it still sets the rates k_i) and
+the side information shrinks to the lengths (docs/cdm_jscc.md, "Side information").
 Images are float tensors in [0, 1]; the diffusion works in [-1, 1].
 """
 
@@ -80,9 +83,17 @@ class CDMJSCC(nn.Module):
         if c.get("jscc_rope"):
             kw["rope"] = True
         self.jscc_encoder = JSCCEncoder(c["M"], **kw)
-        self.jscc_decoder = JSCCDecoder(c["M"], use_prior=True, **kw)
+        self.uses_prior = bool(c.get("jscc_prior", True))  # f_d takes h_s(z_hat)'s means
+        self.jscc_decoder = JSCCDecoder(c["M"], use_prior=self.uses_prior, **kw)
         self.unet = ConditionalUNet(c["M"], 2 ** c["num_down"], **c["unet"])
         self.scheduler = make_scheduler(c["schedule"])
+
+    def drop_jscc_prior(self) -> None:
+        """Make f_d the authors' (no hyperprior means), keeping every other weight: the start
+        of a fine-tune from a model trained with the prior."""
+        self.jscc_decoder.prior_proj = None
+        self.uses_prior = False
+        self.config = dict(self.config, jscc_prior=False)
 
     @property
     def multiple(self) -> int:
@@ -125,7 +136,8 @@ class CDMJSCC(nn.Module):
             enc = self.jscc_encoder(t["y"], t["y_likelihoods"], image_hw, target_cbr=target_cbr)
             rx = awgn(enc["dense"], snr_db, generator=generator)
             latent_hw = tuple(t["y"].shape[-2:])
-            y_jscc = self.jscc_decoder.decode_dense(rx, enc["lengths"], latent_hw, prior=t["means"])
+            prior = t["means"] if self.uses_prior else None
+            y_jscc = self.jscc_decoder.decode_dense(rx, enc["lengths"], latent_hw, prior=prior)
             out["latent_mse"] = torch.mean((y_jscc - t["y_hat"].detach()) ** 2)
             out["cbr"], out["beta"] = enc["cbr"].mean().item(), enc["beta"]
         if stage in ("compression", "joint") or (stage == "jscc" and jscc_image):
@@ -180,7 +192,8 @@ class CDMJSCC(nn.Module):
         return {
             "symbols": enc["symbols"],
             "lengths": enc["lengths"],
-            "z_strings": a["z_strings"],
+            # the receiver needs z only when f_d takes the hyperprior means
+            "z_strings": a["z_strings"] if self.uses_prior else [b"" for _ in a["z_strings"]],
             "z_hw": a["z_hw"],
             "image_hw": a["image_hw"],
             "cbr": enc["cbr"],
@@ -199,7 +212,8 @@ class CDMJSCC(nn.Module):
         generator: torch.Generator | None = None,
         init_scale: float = 1.0,
     ) -> torch.Tensor:
-        """Receiver: f_d (with the hyperprior means) then ``steps`` X-prediction steps of g_d,
+        """Receiver: f_d (with the hyperprior means, unless the config says ``jscc_prior:
+        False``; then ``z_strings`` are not read) then ``steps`` X-prediction steps of g_d,
         started from ``init_scale`` * N(0, I)."""
         tr = self.transform
         latent_hw = (image_hw[0] // tr.stride, image_hw[1] // tr.stride)
@@ -207,9 +221,12 @@ class CDMJSCC(nn.Module):
             raise ValueError(
                 f"side information: hyper-latent {tuple(z_hw)} does not match image {tuple(image_hw)}"
             )
-        z_hat = tr.entropy_bottleneck.decompress(z_strings, z_hw)
-        _, means = tr.h_s(z_hat).chunk(2, dim=1)
-        y_hat = self.jscc_decoder(symbols, lengths.to(means.device), latent_hw, prior=means)
+        means = None
+        if self.uses_prior:
+            z_hat = tr.entropy_bottleneck.decompress(z_strings, z_hw)
+            _, means = tr.h_s(z_hat).chunk(2, dim=1)
+        dev = next(self.unet.parameters()).device
+        y_hat = self.jscc_decoder(symbols, lengths.to(dev), latent_hw, prior=means)
         x0 = sample(self.unet, y_hat, image_hw, steps, self.scheduler, generator, init_scale)
         return (x0 + 1.0) / 2.0
 
