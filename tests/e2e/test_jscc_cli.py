@@ -269,3 +269,19 @@ def test_eval_at_native_resolution(weights, tmp_path):
     assert 0 < cdm["cbr"] <= 1 / 10 * 1.15
     assert cdm["lpips"] is None and cdm["lpips_note"] == "not requested"
     assert cdm["fid"] is None and "Inception" in cdm["fid_note"]
+
+
+def test_colour_grid_script(weights):
+    """scripts/eval_jscc_colour_grid.py: one row per candidate layout, larger layouts cost more
+    bits, and every layout brings the mean colour of even a tiny random model's output close."""
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          "scripts", "eval_jscc_colour_grid.py")  # fmt: skip
+    r = subprocess.run([sys.executable, script, "--images", "skimage:astronaut", "--weights-dir", weights,
+                        "--cbr", "0.0833", "--json"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout)
+    rows = {(tuple(x["grid"]), tuple(x["bits"])): x for x in out["rows"]}
+    assert rows[(12, 8), (8, 7)]["layout_bits"] > rows[(6, 4), (6, 5)]["layout_bits"] > rows[(1, 1), (8, 8)]["layout_bits"]
+    assert all(x["colour_error"] < 3 < out["without"]["colour_error"] for x in out["rows"])
+    r = subprocess.run([sys.executable, script, "--images", "missing.png"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "eval_jscc_colour_grid:" in r.stderr
