@@ -121,6 +121,11 @@ def test_side_info_round_trip_and_corruption(model):
 
 
 def test_side_info_v2_carries_the_colour_layout_and_v1_still_parses(model):
+    """Version 2: the colour layout and deflated lengths (when shorter); a version-1 blob (as
+    an older transmitter wrote it: no layout, raw lengths) still parses."""
+    import struct
+    import zlib
+
     import numpy as np
 
     from gensem.core.cdm_jscc import colour
@@ -131,15 +136,33 @@ def test_side_info_v2_carries_the_colour_layout_and_v1_still_parses(model):
     args = (enc["z_strings"][0], enc["z_hw"], enc["image_hw"], enc["lengths"][0], cfg["unit"], cfg["max_len"])
     img = (x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     lay = colour.layout(img)
-    v1, v2 = side_info.pack(*args), side_info.pack(*args, colour=lay)
-    assert v1[2] == 1 and v2[2] == 2 and len(v2) == len(v1) + 2 + len(lay)
+    plain, v2 = side_info.pack(*args), side_info.pack(*args, colour=lay)
+    assert plain[2] == 2 and v2[2] == 2 and len(v2) == len(plain) + len(lay)
+    # version 1, built by hand: no colour fields, the lengths as raw nibbles
+    n = enc["lengths"][0].numel()
+    lev = (enc["lengths"][0] // cfg["unit"] - 1).tolist() + [0] * (n % 2)
+    body = bytes(lev[i] << 4 | lev[i + 1] for i in range(0, len(lev), 2))
+    head = struct.pack(">2sBHHBBBBI", b"CJ", 1, *enc["image_hw"], *enc["z_hw"], cfg["unit"], cfg["max_len"],
+                       len(enc["z_strings"][0]))  # fmt: skip
+    v1 = head + enc["z_strings"][0] + body
+    v1 += struct.pack(">I", zlib.crc32(v1))
     a, b = side_info.unpack(v1, model.transform.stride), side_info.unpack(v2, model.transform.stride)
-    assert a["colour"] == b"" and b["colour"] == lay
+    assert a["colour"] == b"" and b["colour"] == lay and side_info.unpack(plain, model.transform.stride)["colour"] == b""
     assert a["z_string"] == b["z_string"] and (a["lengths"] == b["lengths"]).all()
     bad = bytearray(v2)
     bad[-6] ^= 0x01  # inside the layout: the CRC catches it
     with pytest.raises(side_info.SideInfoError, match="CRC"):
         side_info.unpack(bytes(bad), model.transform.stride)
+    # deflated lengths (a smooth image: most vectors at one length) and a bad deflate stream
+    flat = side_info.pack(enc["z_strings"][0], enc["z_hw"], enc["image_hw"], torch.full((n,), cfg["unit"]),
+                          cfg["unit"], cfg["max_len"])  # fmt: skip
+    assert flat[side_info._HEAD.size + 2] & side_info.DEFLATED and len(flat) < len(plain)
+    assert (side_info.unpack(flat, model.transform.stride)["lengths"] == cfg["unit"]).all()
+    forged = bytearray(flat[:-4])
+    forged[-3] ^= 0xFF  # inside the deflate stream, CRC recomputed: as a buggy sender would
+    forged = bytes(forged) + struct.pack(">I", zlib.crc32(bytes(forged)))
+    with pytest.raises(side_info.SideInfoError, match="inflate"):
+        side_info.unpack(forged, model.transform.stride)
 
 
 def test_colour_layout_sets_a_decoded_images_colours():
