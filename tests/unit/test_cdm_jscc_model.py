@@ -127,7 +127,6 @@ def test_side_info_v2_carries_the_colour_layout_and_v1_still_parses(model):
     import zlib
 
     import numpy as np
-
     from gensem.core.cdm_jscc import colour
 
     x = _images(b=1, h=64, w=96)
@@ -170,7 +169,6 @@ def test_colour_layout_sets_a_decoded_images_colours():
     green back (the transmitted layout, 8/7 bits: within a level), and detail finer than a
     cell is kept; a layout that does not decode leaves the image as it was, with a reason."""
     import numpy as np
-
     from gensem.core.cdm_jscc import colour
     from gensem.core.metrics import mean_colour_error
 
