@@ -537,6 +537,8 @@ def main(argv=None) -> int:
                 print("train_cdm_jscc: --schedule-steps needs >= 2 and a new model (not --init)", file=sys.stderr)
                 return 2
             config["schedule"] = dict(config["schedule"], num_train_timesteps=args.schedule_steps)
+        if args.no_jscc_prior:
+            config["jscc_prior"] = False
         model = CDMJSCC(config)
         plan = [(s, n) for i, (s, n) in enumerate(zip(STAGES, stage_steps)) if i + 1 >= args.start_stage]
     if args.init:
@@ -549,8 +551,6 @@ def main(argv=None) -> int:
             return 2
         if args.no_jscc_prior and getattr(model, "uses_prior", False):
             model.drop_jscc_prior()  # the authors' receiver: every weight but f_d's prior input
-    elif args.no_jscc_prior and args.model == "cdm-jscc":
-        model = CDMJSCC(dict(model.config, jscc_prior=False))
     model.to(device).train()
     perceptual = PerceptualLoss().to(device)
     state_path, csv_path, val_path = args.out + ".state.pt", args.out + ".csv", args.out + ".val.csv"

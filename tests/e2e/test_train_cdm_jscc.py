@@ -217,3 +217,10 @@ def test_no_jscc_prior_from_init_drops_the_hyper_latent_from_the_side_informatio
                            enc["z_hw"], enc["image_hw"], 1)  # fmt: skip
         assert out_img.shape == x.shape
     assert enc["z_strings"] == [b""] and sizes[1] < sizes[0]
+    # from scratch: the model is built without the prior input
+    fresh = str(tmp_path / "fresh.pt")
+    r = _train("--images", images, "--stage-steps", "1,1,0", "--no-jscc-prior", "--out", fresh)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m2, ck2 = checkpoint.load(fresh)
+    assert not m2.uses_prior and ck2["config"]["jscc_prior"] is False
+    assert not any(k.startswith("jscc_decoder.prior_proj.") for k in ck2["state_dict"])

@@ -210,9 +210,9 @@ def run_deepjscc(model, images, snr_db: float, seed: int = 0, colour: bool = Fal
     with torch.no_grad():
         for i, (_, img) in enumerate(images):
             s = awgn(model.encode(_to_tensor(img)), snr_db, generator=torch.Generator().manual_seed(seed + i))
+            lay = colour_mod.layout(img) if colour else b""  # transmitter work: not in decode_s
             t0 = time.perf_counter()
             out = model.decode(s)
-            lay = colour_mod.layout(img) if colour else b""
             recon, _ = colour_mod.apply(_to_uint8(out), lay)
             row = {"recon": recon, "cbr": model.cbr, "decode_s": time.perf_counter() - t0}
             if colour:
