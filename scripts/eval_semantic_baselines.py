@@ -11,6 +11,8 @@ caption or "a photo" as the prompt, the colour layout of ``core.colour_layout``)
 * ``flat``: a flat image of the mean colour (24 bits);
 * ``colour``: the colour layout alone, upsampled;
 * ``prompt+edges``: the shipped edge-diffusion receiver on the prompt and the edge map;
+* ``prompt+colour_words+edges``: the same, the prompt followed by the image's colour words
+  (``gensem.semantic.colour_words``, e.g. "a photo of a lemur, brown and green"): colour in text;
 * ``prompt+edges+colour``: the receiver given the layout too: a model with a colour input
   takes it as one (``EdgeUNet`` config ``colour_input``), an older one gets its coarse
   colours replaced by the layout's (``colour_layout.impose``).
@@ -41,7 +43,7 @@ SIZE = (768, 512)
 # Canny thresholds for the reconstructions' edges: a one-step sample is soft (upsampled from
 # 192 x 128), and at the transmitter's 100 / 200 Canny finds no edge in it at all
 RECON_CANNY = {"low": 20, "high": 50}
-VARIANTS = ("flat", "colour", "prompt+edges", "prompt+edges+colour")
+VARIANTS = ("flat", "colour", "prompt+edges", "prompt+colour_words+edges", "prompt+edges+colour")
 
 
 def main(argv=None) -> int:
@@ -51,6 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--images", default="data/images")
     ap.add_argument("--split", default="val")
     ap.add_argument("--max-bpp", type=float, default=DEFAULT_MAX_BPP, help="edge-map budget at 768x512")
+    ap.add_argument("--edge-method", default="canny", choices=["canny", "hed"], help="the transmitter's edge map")
     ap.add_argument("--steps", type=int, help="receiver sampling steps (default: the backend's)")
     ap.add_argument("--model", help="edge-diffusion checkpoint (default: the shipped one)")
     ap.add_argument("--seed", type=int, default=1)
@@ -58,12 +61,15 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    from edge_maps import sent_detail  # scripts/: HED maps cached beside the images
+    from eval_colour_layout import flat_mean_colour, scores  # scripts/: the same scores and baseline
     from gensem.core import colour_layout
     from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.core.images import fit_image, load_image
-    from gensem.semantic.edge_budget import canny_detail, fit_edge_budget
+    from gensem.semantic.colour_words import colour_words, with_colours
+    from gensem.semantic.edge_budget import fit_edge_budget
     from gensem.semantic.edges import canny_edges, edge_f1
-    from eval_colour_layout import flat_mean_colour, scores  # scripts/: the same scores and baseline
+
     from receiver_ai.pipelines import load_backend
 
     manifest_path = os.path.join(args.images, "manifest.json")
@@ -80,16 +86,20 @@ def main(argv=None) -> int:
     for e in entries:
         img = fit_image(load_image(os.path.join(args.images, e["name"] + ".png")), SIZE)
         prompt = e.get("caption") or "a photo"
-        fitted = fit_edge_budget(canny_detail(img), codec, args.max_bpp)
+        fitted = fit_edge_budget(sent_detail(args.images, e["name"], img, args.edge_method), codec, args.max_bpp)
         received = conditioning_map(codec.decompress(fitted["bits"])[0])
         layout = colour_layout.encode(img)
         gen = generate(prompt, received, seed=args.seed)
         prompt_bits = 8 * len(prompt.encode("utf-8"))
+        worded = with_colours(prompt, colour_words(img))
         edge_bits, colour_bits = 8 * len(fitted["bits"]), colour_layout.bits_of(layout)
         variants = {
             "flat": (flat_mean_colour(img), 24),
             "colour": (colour_layout.render(layout, SIZE), colour_bits),
             "prompt+edges": (gen, prompt_bits + edge_bits),
+            "prompt+colour_words+edges": (
+                generate(worded, received, seed=args.seed), 8 * len(worded.encode("utf-8")) + edge_bits
+            ),
             "prompt+edges+colour": (
                 generate(prompt, received, seed=args.seed, colour=layout),
                 prompt_bits + edge_bits + colour_bits,
@@ -100,6 +110,7 @@ def main(argv=None) -> int:
             {
                 "name": e["name"],
                 "prompt": prompt,
+                "prompt_with_colour_words": worded,
                 "edge_f1_received": edge_f1(sent, received)["f1"],  # the codec's loss
                 **{
                     k: dict(scores(img, rec), bits=bits, edge_f1=edge_f1(sent, canny_edges(rec, **RECON_CANNY))["f1"])
@@ -116,7 +127,8 @@ def main(argv=None) -> int:
         keys = ("psnr", "ms_ssim", "mean_colour_error", "bits", "edge_f1")
         m = {k: float(np.mean([r[v][k] for r in rows])) for k in keys}
         summary[v] = dict(m, bpp=m["bits"] / n_px)
-    out = {"images": len(rows), "split": args.split, "backend": backend, "channel": "no errors", "summary": summary,
+    out = {"images": len(rows), "split": args.split, "backend": backend, "channel": "no errors",
+           "edge_method": args.edge_method, "summary": summary,
            "edge_f1_received": float(np.mean([r["edge_f1_received"] for r in rows])), "rows": rows}  # fmt: skip
     if args.json:
         print(json.dumps(out))

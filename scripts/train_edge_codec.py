@@ -37,13 +37,23 @@ import warnings
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gr-gensem", "python"))
+sys.path[:0] = [
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gr-gensem", "python"),
+    os.path.dirname(os.path.abspath(__file__)),  # edge_maps
+]
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def load_split(images_dir: str, split: str):
+HED_SCALES = (1.0, 1.5, 2.5, 4.0)  # detail scales s of the HED training maps (soft_detail: the demo's bisection range)
+
+
+def load_split(images_dir: str, split: str, methods=("canny",)):
+    """[(name, image, [[soft targets] per method])]: Canny at the 512-px short side (its map blurred by
+    ``soft_target``), HED (``--edge-method hed``) at 768 x 512 as the demo sends it: the cached
+    HED map (scripts/edge_maps.py) through ``soft_detail`` at each of ``HED_SCALES``."""
     import cv2
-    from gensem.core.images import load_image
+    from edge_maps import sent_detail
+    from gensem.core.images import fit_image, load_image
     from gensem.semantic.edges import canny_edges
 
     with open(os.path.join(images_dir, "manifest.json")) as f:
@@ -53,11 +63,17 @@ def load_split(images_dir: str, split: str):
         if m["split"] != split:
             continue
         img = load_image(os.path.join(images_dir, m["name"] + ".png"))
-        s = 512 / min(img.shape[:2])
-        img = cv2.resize(
-            img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA
-        )
-        out.append((m["name"], img, soft_target(canny_edges(img))))
+        targets = []
+        if "canny" in methods:
+            s = 512 / min(img.shape[:2])
+            small = cv2.resize(
+                img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA
+            )
+            targets.append([soft_target(canny_edges(small))])
+        if "hed" in methods:
+            detail = sent_detail(images_dir, m["name"], fit_image(img), "hed")
+            targets.append([detail(s).astype(np.float32) / 255.0 for s in HED_SCALES])
+        out.append((m["name"], img, targets))
     return out
 
 
@@ -74,12 +90,21 @@ def soft_target(edges: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return np.clip(b / line, 0.0, 1.0)
 
 
-def working_size_edges(codec, images) -> list:
-    """Canny maps of ``images`` at the codec's working size (computed once for rate control)."""
+def working_size_edges(codec, images, methods=("canny",), images_dir=None, names=()) -> list:
+    """The maps of ``images`` at the codec's working size, per method (Canny; HED at detail
+    scale 1.5), computed once for rate control."""
+    from edge_maps import sent_detail
     from gensem.core.images import fit_image
     from gensem.semantic.edges import canny_edges
 
-    return [canny_edges(fit_image(img, codec.size)) for img in images]
+    out = []
+    for name, img in zip(names or [None] * len(images), images):
+        img = fit_image(img, codec.size)
+        if "canny" in methods:
+            out.append(canny_edges(img))
+        if "hed" in methods:
+            out.append(sent_detail(images_dir, name, img, "hed")(1.5))
+    return out
 
 
 def measured_bpp(codec, edge_maps) -> float:
@@ -89,12 +114,16 @@ def measured_bpp(codec, edge_maps) -> float:
 
 
 def batches(edges, batch, crop, rng):
+    """Random crops with flips; ``edges``: per image, per method, its target maps (an image,
+    then a method, then a map, each drawn uniformly: methods weigh the same)."""
     import torch
 
     while True:
         xs = []
         for _ in range(batch):
-            e = edges[rng.integers(len(edges))]
+            per_method = edges[rng.integers(len(edges))]
+            maps = per_method[rng.integers(len(per_method))]
+            e = maps[rng.integers(len(maps))]
             y0 = rng.integers(0, e.shape[0] - crop + 1)
             x0 = rng.integers(0, e.shape[1] - crop + 1)
             c = e[y0 : y0 + crop, x0 : x0 + crop]
@@ -104,21 +133,34 @@ def batches(edges, batch, crop, rng):
         yield torch.from_numpy(np.stack(xs))[:, None]
 
 
-def evaluate(codec, val) -> dict:
+def evaluate(codec, val, methods=("canny",), images_dir=None) -> dict:
+    """Per val image and method: the full map's real bitstream (bytes, bpp) and edge F1 after
+    decoding; and, as the demo sends it, the map fitted to 0.02 bpp (``fit_edge_budget``):
+    its bpp, detail scale and the received map's F1 against the sent one. ``mean``: the first
+    method's means (older reports), ``mean_by_method``: each method's."""
+    from edge_maps import sent_detail
     from gensem.core.images import fit_image
-    from gensem.semantic.edges import canny_edges, edge_f1
+    from gensem.semantic.edge_budget import DEFAULT_MAX_BPP, fit_edge_budget
+    from gensem.semantic.edges import edge_f1
 
     rows = []
     for name, img, _ in val:
-        e = canny_edges(fit_image(img, codec.size))
-        data = codec.compress(e)
-        rec, info = codec.decompress(data)
-        f = edge_f1(e, rec)
-        rows.append(
-            {"name": name, "bytes": len(data), "bpp": codec.bits_per_pixel(data), **f, "ok": info["ok"]}
-        )
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("bytes", "bpp", "precision", "recall", "f1")}
-    return {"images": rows, "mean": mean}
+        img = fit_image(img, codec.size)
+        for method in methods:
+            detail = sent_detail(images_dir, name, img, method)
+            e = detail(1.0)
+            data = codec.compress(e)
+            rec, info = codec.decompress(data)
+            fit = fit_edge_budget(detail, codec, DEFAULT_MAX_BPP)
+            f_fit = edge_f1(fit["edges"], codec.decompress(fit["bits"])[0])
+            row = {"name": name, "method": method, "bytes": len(data), "bpp": codec.bits_per_pixel(data)}
+            row.update(edge_f1(e, rec), ok=info["ok"], fitted_bpp=fit["bpp"], fitted_scale=fit["scale"])
+            rows.append(dict(row, fitted_f1=f_fit["f1"]))
+    keys = ("bytes", "bpp", "precision", "recall", "f1", "fitted_bpp", "fitted_scale", "fitted_f1")
+    by = {
+        m: {k: float(np.mean([r[k] for r in rows if r["method"] == m])) for k in keys} for m in methods
+    }
+    return {"images": rows, "mean": by[methods[0]], "mean_by_method": by}
 
 
 def main() -> int:
@@ -142,6 +184,11 @@ def main() -> int:
         default=1.0,
         help="weight of the hyper-latent z's rate in the loss (> 1 pushes unused z channels to cost nothing)",
     )
+    ap.add_argument(
+        "--edge-method",
+        default="canny",
+        help="maps to train on: canny, hed or canny,hed (HED maps cached by scripts/edge_maps.py)",
+    )
     ap.add_argument("--init", help="start from this codec checkpoint (fresh optimiser; fine-tuning)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cuda" if _cuda() else "cpu")
@@ -161,8 +208,15 @@ def main() -> int:
         )
         return 2
     rng = np.random.default_rng(args.seed)
-    train = load_split(args.images, "train")
-    val = load_split(args.images, "val")
+    from edge_maps import parse_methods
+
+    try:
+        methods = parse_methods(args.edge_method)
+    except ValueError as exc:
+        print(f"train_edge_codec: {exc}", file=sys.stderr)
+        return 2
+    train = load_split(args.images, "train", methods)
+    val = load_split(args.images, "val", methods)
     print(
         f"train_edge_codec: {len(train)} train / {len(val)} val images, device {args.device}", file=sys.stderr
     )
@@ -192,9 +246,11 @@ def main() -> int:
     w = csv.writer(log)
     if step == 0:
         w.writerow(["step", "loss", "bpp", "bce", "lambda", "aux", "seconds"])
-    gen = batches([e for _, _, e in train], args.batch, args.crop, rng)
+    gen = batches([ts for _, _, ts in train], args.batch, args.crop, rng)
     pw = torch.tensor(args.pos_weight, device=args.device)
-    rate_edges = working_size_edges(codec, [img for _, img, _ in train[:3]])
+    rate_edges = working_size_edges(
+        codec, [img for _, img, _ in train[:3]], methods, args.images, [n for n, _, _ in train[:3]]
+    )
     t0 = time.monotonic()
     run_bpp = None
     while step < args.steps:
@@ -268,7 +324,8 @@ def main() -> int:
     codec.model = model
     recipe = {k: v for k, v in vars(args).items() if k not in ("resume",)}
     recipe.update(
-        data="Debian plasma-workspace-wallpapers + gnome-backgrounds + scikit-image (train split)",
+        data=f"{args.images} (scripts/prepare_images.py), train split; maps: {', '.join(methods)}"
+        + (f" (HED through soft_detail at s in {list(HED_SCALES)})" if "hed" in methods else ""),
         train_images=[n for n, _, _ in train],
         val_images=[n for n, _, _ in val],
         final_lambda=lmbda,
@@ -276,7 +333,7 @@ def main() -> int:
     )
     codec.meta.update(N=args.N, M=args.M)
     codec.save(args.out, recipe)
-    report = {"recipe": recipe, "val": evaluate(EdgeCodec.from_checkpoint(args.out), val)}
+    report = {"recipe": recipe, "val": evaluate(EdgeCodec.from_checkpoint(args.out), val, methods, args.images)}
     with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
         json.dump(report, f, indent=1)
     m = report["val"]["mean"]

@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path[:0] = [ROOT, os.path.join(ROOT, "gr-gensem", "python")]
+sys.path[:0] = [ROOT, os.path.join(ROOT, "gr-gensem", "python"), os.path.join(ROOT, "scripts")]
 
 
 def caption(name: str) -> str:
@@ -56,7 +56,7 @@ def manifest_captions(images_dir: str) -> dict:
 
 
 def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = "canny", bers=(0.0,), seed=0,
-               max_bpp: float | None = None):  # fmt: skip
+               max_bpp: float | None = None, methods=("canny",)):  # fmt: skip
     """[{name, prompt, x: image -1..1 3xhxw, edges: [maps 0..1 1xhxw], big: image 768x512 uint8,
     colour: its colour layout (bytes), layout: 4xhxw (RGB -1..1 of the rendered layout + mask)}]
     at work size (w, h).
@@ -67,14 +67,19 @@ def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = 
     ``edges="received"``: what ``gensem demo`` sends and the receiver gets: the Canny map fitted
     to ``max_bpp`` (``fit_edge_budget``) through the shipped codec, then ``conditioning_map``,
     one variant per BER of ``bers``.
-    Prompts: the manifest's caption where it has one, else the ``caption`` template.
+    ``methods`` (with "decoded" / "received"): the edge extractors, one set of variants each
+    (``canny``, ``hed``: scripts/edge_maps.py); the first method's clean variant comes first.
+    Prompts: the manifest's caption where it has one, else the ``caption`` template;
+    ``colour_words``: the image's colour words (``gensem.semantic.colour_words``).
     """
     import cv2
+    from edge_maps import sent_detail
     from gensem.core import colour_layout
     from gensem.core.edge_codec import EdgeCodec, conditioning_map, default_checkpoint
     from gensem.core.images import fit_image, load_image, split_names
     from gensem.semantic.calibrate import flip_bits
-    from gensem.semantic.edge_budget import DEFAULT_MAX_BPP, canny_detail, fit_edge_budget
+    from gensem.semantic.colour_words import colour_words
+    from gensem.semantic.edge_budget import DEFAULT_MAX_BPP, fit_edge_budget
     from gensem.semantic.edges import canny_edges
 
     from receiver_ai.pipelines.edge_diffusion import layout_to_tensor
@@ -88,21 +93,25 @@ def load_split(images_dir: str, split: str, size: tuple[int, int], edges: str = 
         if codec is None:
             maps = [(canny_edges(big) > 0).astype(np.float32)]
         else:
-            if edges == "received":
-                data = fit_edge_budget(canny_detail(big), codec, DEFAULT_MAX_BPP if max_bpp is None else max_bpp)["bits"]
-            else:
-                data = codec.compress(canny_edges(big))
-            maps = [
-                conditioning_map(codec.decompress(flip_bits(data, b, rng) if b > 0 else data)[0])
-                for b in bers
-            ]
+            maps = []
+            for method in methods:
+                detail = sent_detail(images_dir, name, big, method)
+                if edges == "received":
+                    data = fit_edge_budget(detail, codec, DEFAULT_MAX_BPP if max_bpp is None else max_bpp)["bits"]
+                else:
+                    data = codec.compress(detail(1.0))
+                maps += [
+                    conditioning_map(codec.decompress(flip_bits(data, b, rng) if b > 0 else data)[0])
+                    for b in bers
+                ]
         img = cv2.resize(big, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
         es = [cv2.resize(m, size, interpolation=cv2.INTER_AREA)[None] for m in maps]
         colour = colour_layout.encode(big)
         layout = layout_to_tensor(colour, size[1], size[0], (big.shape[1], big.shape[0]))[0][0].numpy()
         out.append(
             {"name": name, "prompt": captions.get(name) or caption(name), "x": img.transpose(2, 0, 1),
-             "edges": es, "big": big, "colour": colour, "layout": layout}  # fmt: skip
+             "edges": es, "big": big, "colour": colour, "layout": layout,
+             "colour_words": colour_words(big)}
         )
     return out
 
@@ -116,10 +125,12 @@ def drop_words(prompt: str, rng, p_word: float, p_prompt: float) -> str:
 
 
 def batches(data, batch: int, crop: tuple[int, int], rng, p_word: float = 0.0, p_prompt: float = 0.0,
-            p_colour: float = 0.0):  # fmt: skip
+            p_colour: float = 0.0, p_colour_words: float = 0.0):  # fmt: skip
     """Random crops with flips -> (images, edges, layouts B x 4 x ch x cw, prompts); the layout
-    (RGB + mask) is zeroed with probability ``p_colour`` (the no-colour case)."""
+    (RGB + mask) is zeroed with probability ``p_colour`` (the no-colour case); the image's
+    colour words are added to the prompt with probability ``p_colour_words``."""
     import torch
+    from gensem.semantic.colour_words import with_colours
 
     ch, cw = crop
     while True:
@@ -139,7 +150,8 @@ def batches(data, batch: int, crop: tuple[int, int], rng, p_word: float = 0.0, p
             xs.append(np.ascontiguousarray(x))
             es.append(np.ascontiguousarray(e))
             ls.append(np.ascontiguousarray(lay))
-            ps.append(drop_words(d["prompt"], rng, p_word, p_prompt))
+            prompt = with_colours(d["prompt"], d["colour_words"]) if rng.random() < p_colour_words else d["prompt"]
+            ps.append(drop_words(prompt, rng, p_word, p_prompt))
         yield torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(es)), torch.from_numpy(np.stack(ls)), ps
 
 
@@ -204,7 +216,8 @@ def evaluate_checkpoint(path: str, args, eval_steps: list[int], device) -> int:
 
     try:
         pipe = EdgeDiffusionPipeline.from_checkpoint(path, device=device)
-        val = load_split(args.images, "val", pipe.work_size, args.edges, (0.0,), seed=args.seed, max_bpp=args.max_bpp)
+        val = load_split(args.images, "val", pipe.work_size, args.edges, (0.0,), seed=args.seed, max_bpp=args.max_bpp,
+                         methods=args.methods)  # fmt: skip
         from gensem.core.images import fit_image, load_image, split_names
 
         names = split_names(args.images, "train")
@@ -265,6 +278,15 @@ def main(argv=None) -> int:
         "--pure-noise-frac", type=float, default=0.0,
         help="share of the draws at t = T - 1 (where one trailing DDIM step starts: its x0 estimate is the image)",
     )  # fmt: skip
+    ap.add_argument(
+        "--edge-method", default="canny",
+        help="with --edges decoded/received: the transmitter's edge extractor(s), canny, hed or canny,hed",
+    )  # fmt: skip
+    ap.add_argument(
+        "--colour-words", type=float, default=0.0,
+        help="add the image's colour words to its training prompt with this probability",
+    )  # fmt: skip
+    ap.add_argument("--init", help="start from this receiver checkpoint (its config and weights; fresh optimiser)")
     ap.add_argument("--config", default="{}", help="JSON overrides of edge_unet.DEFAULT_CONFIG")
     ap.add_argument(
         "--eval-steps", default="50", help="DDIM steps for the val figures (comma list with --evaluate)"
@@ -284,6 +306,7 @@ def main(argv=None) -> int:
     import torch
     import torch.nn.functional as F
     from diffusers import DDPMScheduler
+    from edge_maps import parse_methods
 
     from receiver_ai.models.edge_unet import EdgeUNet
     from receiver_ai.pipelines.edge_diffusion import DEFAULT_SCHEDULER, EdgeDiffusionPipeline
@@ -297,9 +320,11 @@ def main(argv=None) -> int:
         config = json.loads(args.config)
         bers = [float(v) for v in args.edge_bers.split(",")]
         eval_steps = [int(v) for v in args.eval_steps.split(",")]
+        methods = parse_methods(args.edge_method)
     except ValueError as exc:
-        print(f"error: bad --crop, --config, --edge-bers or --eval-steps: {exc}", file=sys.stderr)
+        print(f"error: bad --crop, --config, --edge-bers, --eval-steps or --edge-method: {exc}", file=sys.stderr)
         return 2
+    args.methods = methods
     if args.evaluate:
         return evaluate_checkpoint(args.evaluate, args, eval_steps, device)
     state_path = args.out + ".state.pt"
@@ -308,12 +333,29 @@ def main(argv=None) -> int:
     if args.resume and os.path.isfile(state_path):
         st = torch.load(state_path, map_location="cpu", weights_only=False)
         config, sched_cfg, step, elapsed = st["config"], st["scheduler"], st["step"], st["elapsed"]
-    model = EdgeUNet(config).to(device)
+    init_known = None
+    if args.init and not (args.resume and os.path.isfile(state_path)):
+        try:
+            base = EdgeDiffusionPipeline.from_checkpoint(args.init, device="cpu")
+        except ValueError as exc:
+            print(f"error: --init: {exc}", file=sys.stderr)
+            return 2
+        config = dict(base.model.config, **config)
+        sched_cfg = dict(base.scheduler_config, prediction_type=args.prediction, timestep_spacing=args.spacing)
+        model = EdgeUNet(config)
+        model.load_state_dict({k: v.float() for k, v in base.model.state_dict().items()})
+        init_known = model.text.known.clone()
+        model = model.to(device)
+        print(f"initialised from {args.init}", file=sys.stderr)
+    else:
+        model = EdgeUNet(config).to(device)
     cfg = model.config
     try:
         size = (cfg["width"], cfg["height"])
-        train = load_split(args.images, "train", size, args.edges, bers, seed=args.seed, max_bpp=args.max_bpp)
-        val = load_split(args.images, "val", size, args.edges, (0.0,), seed=args.seed, max_bpp=args.max_bpp)
+        train = load_split(args.images, "train", size, args.edges, bers, seed=args.seed, max_bpp=args.max_bpp,
+                           methods=methods)  # fmt: skip
+        val = load_split(args.images, "val", size, args.edges, (0.0,), seed=args.seed, max_bpp=args.max_bpp,
+                         methods=methods)  # fmt: skip
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -338,10 +380,15 @@ def main(argv=None) -> int:
     if new_log:
         log.writerow(["step", "loss", "lr", "elapsed_s"])
     if not (args.resume and os.path.isfile(state_path)):
-        model.text.mark_known([d["prompt"] for d in train])  # the vocabulary: words of the training prompts
+        from gensem.semantic.colour_words import TERMS
+
+        # the vocabulary: words of the training prompts (and of the init model's)
+        model.text.mark_known([d["prompt"] for d in train] + (list(TERMS) + ["and"] if args.colour_words > 0 else []))
+        if init_known is not None:
+            model.text.known |= init_known.to(model.text.known.device)
     colour_in = bool(cfg["colour_input"])
     p_colour = args.colour_dropout if colour_in else 1.0
-    data = batches(train, args.batch, (ch, cw), rng, args.word_dropout, args.prompt_dropout, p_colour)
+    data = batches(train, args.batch, (ch, cw), rng, args.word_dropout, args.prompt_dropout, p_colour, args.colour_words)
     t0, run_loss = time.monotonic() - elapsed, []
     model.train()
     while step < args.steps and time.monotonic() - t0 < 60 * args.minutes:
@@ -388,15 +435,17 @@ def main(argv=None) -> int:
     logf.close()
     pipe = EdgeDiffusionPipeline(model, sched_cfg, device=device)
     recipe = {
-        "data": f"{args.images}: manifest.json 'train' split ({len(train)} images), Canny edges at 768x512",
+        "data": f"{args.images}: manifest.json 'train' split ({len(train)} images), {'+'.join(methods)} edges at 768x512",
         "edges": (
             "Canny map as sent"
             if args.edges == "canny"
             else f"Canny map through the shipped edge codec at BER {bers} (conditioning_map), as received"
             if args.edges == "decoded"
-            else f"the demo's Canny map fitted to {args.max_bpp or 'the default'} bpp through the shipped codec "
-            f"at BER {bers} (conditioning_map), as received"
+            else f"the demo's {'/'.join(methods)} map fitted to {args.max_bpp or 'the default'} bpp through the "
+            f"shipped codec at BER {bers} (conditioning_map), as received"
         ),
+        "colour_words": args.colour_words,
+        "init": args.init,
         "prompts": "the manifest's caption where it has one (GCompris), else 'a photo of <name words>'",
         "colour_layout": (
             f"input (core.colour_layout default grid), residual target x - layout, dropped with p={args.colour_dropout}"

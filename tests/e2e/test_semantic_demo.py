@@ -90,6 +90,24 @@ def test_demo_every_modality_combination(tiny, modalities):
     assert os.path.getsize(r["report_png"]) > 10_000
 
 
+def test_demo_prompt_colours(tiny):
+    """--prompt-colours: the image's colour words ride in the prompt, counted in its bits, and
+    arrive with it; without the prompt modality nothing is added."""
+    from gensem.apps.semantic_demo import run_demo
+    from gensem.core.images import fit_image, load_image
+    from gensem.semantic.colour_words import colour_words
+
+    d, codec, gen, desc, image = tiny
+    words = colour_words(fit_image(load_image(image)))
+    r = run_demo(image, str(d / "pc"), gen, desc, prompt="a cat", codec_path=codec, snr_db=22.0,
+                 prompt_colours=True, modalities="prompt,edges")  # fmt: skip
+    assert r["prompt_received"].startswith("a cat, ") and all(w in r["prompt_received"] for w in words)
+    assert r["prompt_bits"] == 8 * len(r["prompt_received"]) and "colour words" in r["prompt_source"]
+    r = run_demo(image, str(d / "pc2"), gen, desc, prompt="a cat", codec_path=codec, snr_db=22.0,
+                 prompt_colours=True, modalities="edges")  # fmt: skip
+    assert r["prompt_bits"] == 0 and r["prompt_received"] == ""
+
+
 def test_demo_with_hed_edges(tiny, tmp_path):
     """--edges hed: the controlnet_aux HED annotator from a local weights directory (random
     weights here) feeds the same chain."""

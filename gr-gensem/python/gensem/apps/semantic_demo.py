@@ -34,6 +34,7 @@ def run_demo(
     backend_name: str,
     prompt: str | None = None,
     captioner: str | None = None,
+    prompt_colours: bool = False,
     edges: str = "canny",
     hed_weights: str | None = None,
     codec_path: str | None = None,
@@ -57,9 +58,7 @@ def run_demo(
     from gensem.dsp.radio_impairments import RadioImpairments
     from gensem.planner import TABLE_I, get_calibration, plan
     from gensem.semantic.edge_budget import canny_detail, fit_edge_budget, soft_detail
-    from gensem.semantic.edges import edge_f1, edge_map
-
-    from gensem.semantic.edges import resolve_method
+    from gensem.semantic.edges import edge_f1, edge_map, resolve_method
 
     modalities = check_modalities(modalities)
     edges = resolve_method(edges)  # "auto": HED when its weights are there, else Canny
@@ -77,6 +76,11 @@ def run_demo(
 
         prompt = Captioner.load(captioner or DEFAULT_MODEL)(img)
         prompt_source = f"BLIP captioner ({captioner or DEFAULT_MODEL})"
+    if prompt_colours and "prompt" in modalities:  # colour in text: "..., green and blue"
+        from gensem.semantic.colour_words import colour_words, with_colours
+
+        prompt = with_colours(prompt, colour_words(img))
+        prompt_source += " + colour words"
     codec = EdgeCodec.from_checkpoint(codec_path or default_checkpoint())
     if "edges" in modalities:
         detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges, hed_weights))

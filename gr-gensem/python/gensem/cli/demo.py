@@ -28,6 +28,11 @@ def add_demo_parser(sub, user_error):
     p.add_argument("--prompt", help="prompt text (offline path); without it the BLIP captioner is used")
     p.add_argument("--captioner", help="BLIP model path or cached hub id")
     p.add_argument(
+        "--prompt-colours",
+        action="store_true",
+        help="add the image's colour words to the prompt (\"..., green and blue\"; gensem.semantic.colour_words)",
+    )
+    p.add_argument(
         "--edges",
         choices=["auto", "hed", "canny"],
         default="canny",
@@ -139,6 +144,7 @@ def cmd_demo(args, user_error) -> int:
             backend,
             prompt=args.prompt,
             captioner=args.captioner,
+            prompt_colours=args.prompt_colours,
             edges=args.edges,
             hed_weights=args.hed_weights,
             codec_path=args.codec,
