@@ -108,6 +108,23 @@ def test_demo_prompt_colours(tiny):
     assert r["prompt_bits"] == 0 and r["prompt_received"] == ""
 
 
+def test_demo_auto_edges_fall_back_to_canny_on_bad_hed_weights(tiny, tmp_path):
+    """--edges auto with a broken HED weights file: a one-line notice and Canny, the run goes
+    on; --edges hed with the same file is a clear error."""
+    from gensem.apps.semantic_demo import run_demo
+
+    d, codec, gen, desc, image = tiny
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a weights file")
+    r = run_demo(image, str(tmp_path / "auto"), gen, desc, prompt="a cat", codec_path=codec, snr_db=22.0,
+                 edges="auto", hed_weights=str(bad))  # fmt: skip
+    assert r["edges"] == "canny" and "edges by Canny" in r["edges_notice"] and "\n" not in r["edges_notice"]
+    assert "broken.safetensors" in r["edges_notice"] and r["edge_bits"] > 0
+    with pytest.raises(ValueError, match="HED weights"):
+        run_demo(image, str(tmp_path / "hed"), gen, desc, prompt="a cat", codec_path=codec, snr_db=22.0,
+                 edges="hed", hed_weights=str(bad))  # fmt: skip
+
+
 def test_demo_with_hed_edges(tiny, tmp_path):
     """--edges hed: the controlnet_aux HED annotator from a local weights directory (random
     weights here) feeds the same chain."""

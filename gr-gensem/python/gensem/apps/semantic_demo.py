@@ -61,7 +61,11 @@ def run_demo(
     from gensem.semantic.edges import edge_f1, edge_map, resolve_method
 
     modalities = check_modalities(modalities)
-    edges = resolve_method(edges)  # "auto": HED when its weights are there, else Canny
+    requested_edges, edges_notice = edges, None
+    # "auto": HED when its weights are there (given, or the converted default), else Canny
+    edges = "hed" if edges == "auto" and hed_weights else resolve_method(edges)
+    if requested_edges == "auto" and edges == "canny" and "edges" in modalities:
+        edges_notice = "HED weights not found (make setup converts them); edges by Canny"
     t_start = time.monotonic()
     os.makedirs(out_dir, exist_ok=True)
     img = fit_image(load_image(image_path), WORK_SIZE)
@@ -83,7 +87,17 @@ def run_demo(
         prompt_source += " + colour words"
     codec = EdgeCodec.from_checkpoint(codec_path or default_checkpoint())
     if "edges" in modalities:
-        detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges, hed_weights))
+        detail = None
+        if edges != "canny":
+            try:
+                detail = soft_detail(edge_map(img, edges, hed_weights))
+            except ValueError as exc:  # a broken weights file: "auto" falls back, "hed" is an error
+                if requested_edges != "auto":
+                    raise
+                from gensem.core.errors import first_line
+
+                edges, edges_notice = "canny", f"{first_line(exc, 160)}; edges by Canny"
+        detail = detail or canny_detail(img)
         fitted = fit_edge_budget(detail, codec, max_edge_bpp)
     else:  # no edge map: nothing to extract or fit
         fitted = {"edges": np.zeros(img.shape[:2], np.uint8), "bits": b"", "scale": None, "within_budget": True}
@@ -194,6 +208,7 @@ def run_demo(
         "total_bits": prompt_bits + colour_bits + v1,
         "total_bpp": (prompt_bits + colour_bits + v1) / (WORK_SIZE[0] * WORK_SIZE[1]),
         "edges": edges,
+        "edges_notice": edges_notice,
         "edge_bits": v1,
         "edge_bpp": v1 / (WORK_SIZE[0] * WORK_SIZE[1]),
         "edge_budget_bpp": max_edge_bpp or None,

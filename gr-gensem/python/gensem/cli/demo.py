@@ -164,6 +164,10 @@ def cmd_demo(args, user_error) -> int:
         raise user_error(f"gensem demo: {exc}") from None
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(r, f, indent=1)
+    if r.get("edges_notice"):  # --edges auto without usable HED weights: one line, then Canny
+        import sys
+
+        print(f"gensem demo: notice: {r['edges_notice']}", file=sys.stderr)
     if args.json:
         print(json.dumps(r))
     else:
