@@ -35,9 +35,9 @@ def add_demo_parser(sub, user_error):
     p.add_argument(
         "--edges",
         choices=["auto", "hed", "canny"],
-        default="canny",
-        help="edge extractor: canny (default until the codec and the receiver are retrained on HED "
-        "maps: docs/semantic.md), hed (the paper's; weights from make setup), auto (HED when present)",
+        default="auto",
+        help="edge extractor: auto (default: HED, the paper's, when its weights from make setup load; "
+        "else a one-line notice and Canny), hed, canny (docs/semantic.md compares them)",
     )
     p.add_argument(
         "--hed-weights",
