@@ -183,7 +183,24 @@ def test_calibration_tiny(tiny):
     assert cal.names == ["ms_ssim_norm"] and list(cal.ber) == [1e-4, 1e-1]  # edge_dropped is no metric
     assert 0 < r["prompt_only"]["ms_ssim_norm"] < 10
     assert r["edge_policy"] == "drop-corrupt" and all(0 <= row["edge_dropped"] <= 1 for row in r["rows"])
-    assert r["modalities"] == ["prompt", "edges", "colour"]
+    assert r["modalities"] == ["prompt", "edges", "colour"] and r["edges"] == "canny"
+
+
+def test_calibration_with_hed_maps(tiny):
+    """run_calibration(edges="hed") codes the HED map as gensem demo does (the converted
+    weights from make setup; skipped without them)."""
+    from gensem.core.edge_codec import EdgeCodec
+    from gensem.semantic.calibrate import run_calibration
+    from gensem.semantic.hed import default_weights
+
+    if not os.path.isfile(default_weights()):
+        pytest.skip("HED weights not converted (make setup)")
+    d, codec, gen, desc, image = tiny
+    seen = []
+    r = run_calibration([image], ["a cat"], lambda p, e, **kw: seen.append(e.max()) or gen(p, e, **kw),
+                        EdgeCodec.from_checkpoint(codec), str(d / "calhed"), bers=(1e-1,), seeds=(0,),
+                        modalities=("prompt", "edges"), edges="hed")  # fmt: skip
+    assert r["edges"] == "hed" and len(r["rows"]) == 1 and seen
 
 
 def test_calibration_modalities(tiny):

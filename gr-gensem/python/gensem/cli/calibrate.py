@@ -73,6 +73,12 @@ def add_calibrate_parser(sub, user_error):
         help="what the receiver gets besides the swept edge map: prompt and/or colour (the colour layout); "
         "edges must be in the set",
     )
+    p.add_argument(
+        "--edges",
+        choices=["auto", "hed", "canny"],
+        default="auto",
+        help="edge extractor, as gensem demo: auto (HED when its weights are there, else Canny), hed, canny",
+    )
     p.add_argument("--out", default="out/calibration")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true")
@@ -111,6 +117,7 @@ def cmd_calibrate(args, user_error) -> int:
                 max_edge_bpp=args.max_edge_bpp,
                 edge_policy=args.edge_policy,
                 modalities=args.modalities,
+                edges=args.edges,
             )
         finally:
             if client is not None:

@@ -56,9 +56,11 @@ def run_calibration(
     max_edge_bpp=DEFAULT_MAX_BPP,
     edge_policy="drop-corrupt",
     modalities=("prompt", "edges", "colour"),
+    edges="canny",
 ):
     """Fig. 2: normalised metrics vs edge-map BER. Each image's edge map is coded as the demo
-    codes it (Canny, detail lowered to fit ``max_edge_bpp``; 0 = no limit), and received as
+    codes it (``edges``: canny, hed or auto, as ``gensem demo --edges``; detail lowered to fit
+    ``max_edge_bpp``; 0 = no limit), and received as
     the receiver receives it (``EdgeCodec.receive`` with ``edge_policy``: with
     ``drop-corrupt`` a map decoded from detectably corrupted bits is replaced by no map; the
     ``edge_dropped`` column is the fraction of such draws). ``modalities`` (must include
@@ -71,7 +73,10 @@ def run_calibration(
     from gensem.core.edge_codec import conditioning_map, received_conditioning
     from gensem.core.images import fit_image, load_image
     from gensem.core.metrics import evaluate
-    from gensem.semantic.edge_budget import canny_detail, fit_edge_budget
+    from gensem.semantic.edge_budget import canny_detail, fit_edge_budget, soft_detail
+    from gensem.semantic.edges import edge_map, resolve_method
+
+    edges = resolve_method(edges)
 
     os.makedirs(out_dir, exist_ok=True)
     names = ["ms_ssim"] + (["clip"] if clip_model else [])
@@ -84,7 +89,8 @@ def run_calibration(
         img = fit_image(load_image(path), codec.size)
         prompt = prompt if with_prompt else ""
         kw = {"colour": colour_layout.encode(img)} if with_colour else {}
-        data = fit_edge_budget(canny_detail(img), codec, max_edge_bpp)["bits"]
+        detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges))
+        data = fit_edge_budget(detail, codec, max_edge_bpp)["bits"]
         ref_edges = conditioning_map(codec.decompress(data)[0])
         for seed in seeds:
             ref = evaluate(img, generate(prompt, ref_edges, seed=seed, **kw), clip_model=clip_model, lpips=False)
@@ -142,6 +148,7 @@ def run_calibration(
         "png": png,
         "rows": rows,
         "prompt_only": ref_row,
+        "edges": edges,
         "metrics": names,
         "monotone": not violations,
         "violations": violations,
