@@ -76,9 +76,11 @@ def test_colour_layout_sizes_and_semantic_baselines(images):
     r = _run("--images", images, "--tiny", "--steps", "1", "--json", script="eval_semantic_baselines.py")
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)
-    assert out["images"] == 1 and set(out["summary"]) == {"flat", "colour", "prompt+edges", "prompt+edges+colour"}
+    variants = {"flat", "colour", "prompt+edges", "prompt+colour_words+edges", "prompt+edges+colour"}
+    assert out["images"] == 1 and set(out["summary"]) == variants and out["edge_method"] == "canny"
     s = out["summary"]
     assert s["prompt+edges+colour"]["bits"] == s["prompt+edges"]["bits"] + s["colour"]["bits"]
+    assert s["prompt+colour_words+edges"]["bits"] > s["prompt+edges"]["bits"]  # the colour words ride in the prompt
     # the layout fixes the generator's mean colour whatever the generator does
     assert s["prompt+edges+colour"]["mean_colour_error"] < 3
     assert all(0 <= v["edge_f1"] <= 1 for v in s.values()) and 0 < out["edge_f1_received"] <= 1
