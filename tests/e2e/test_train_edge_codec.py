@@ -44,3 +44,8 @@ def test_train_then_fine_tune(images, tmp_path):
 def test_missing_manifest_is_one_line_exit_2(tmp_path):
     r = _train("--images", str(tmp_path), "--steps", "1", "--out", str(tmp_path / "x.pt"))
     assert r.returncode == 2 and "prepare_images.py" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_edge_method_is_one_line_exit_2(images, tmp_path):
+    r = _train("--images", images, "--steps", "1", "--edge-method", "canny,sobel", "--out", str(tmp_path / "c.pt"))
+    assert r.returncode == 2 and "sobel" in r.stderr and "Traceback" not in r.stderr

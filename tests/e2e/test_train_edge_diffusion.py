@@ -81,3 +81,25 @@ def test_colour_input_model_on_received_maps(images, tmp_path):
         assert np.isfinite(mean[k]), k
     assert rep["val"]["colour_input"] is True
     assert EdgeDiffusionPipeline.from_checkpoint(out, device="cpu").colour_input
+
+
+def test_init_colour_words_and_edge_methods(images, tmp_path):
+    """--init fine-tunes a checkpoint (its config; the vocabulary grows by the colour terms with
+    --colour-words); --edge-method names the extractors in the recipe; a bad one is one line."""
+    from receiver_ai.pipelines.edge_diffusion import EdgeDiffusionPipeline
+
+    first = str(tmp_path / "a.pt")
+    r = _train("--images", images, "--steps", "1", "--prediction", "sample", "--out", first)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = str(tmp_path / "b.pt")
+    r = _train("--images", images, "--steps", "1", "--prediction", "sample", "--init", first, "--edges", "received",
+               "--edge-bers", "0", "--edge-method", "canny", "--colour-words", "1", "--out", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.load(open(out + ".json"))["recipe"]
+    assert rec["init"] == first and rec["colour_words"] == 1.0 and "canny map fitted" in rec["edges"]
+    text = EdgeDiffusionPipeline.from_checkpoint(out, device="cpu").model.text
+    from gensem.semantic.colour_words import TERMS
+
+    assert all(text.buckets(t) != [0] for t in TERMS)  # the colour terms are in the vocabulary
+    r = _train("--images", images, "--steps", "1", "--edge-method", "sobel", "--out", str(tmp_path / "c.pt"))
+    assert r.returncode == 2 and "sobel" in r.stderr and "Traceback" not in r.stderr
