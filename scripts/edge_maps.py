@@ -37,14 +37,13 @@ def hed_map(images_dir: str, name: str, img: np.ndarray) -> np.ndarray:
 
 
 def sent_detail(images_dir: str, name: str, img: np.ndarray, method: str):
-    """``make_edges(s)`` for ``fit_edge_budget``: the demo's map of ``img`` by ``method``."""
-    from gensem.semantic.edge_budget import canny_detail, soft_detail
+    """``make_edges(s)`` for ``fit_edge_budget``: the demo's map of ``img`` by ``method``
+    (``edge_budget.edge_detail``, with the HED map from the cache)."""
+    from gensem.semantic.edge_budget import edge_detail, soft_detail
 
-    if method == "canny":
-        return canny_detail(img)
-    if method == "hed":
-        return soft_detail(hed_map(images_dir, name, img))
-    raise ValueError(f"unknown edge method {method!r}; use one of {', '.join(EDGE_METHODS)}")
+    if method not in EDGE_METHODS:
+        raise ValueError(f"unknown edge method {method!r}; use one of {', '.join(EDGE_METHODS)}")
+    return soft_detail(hed_map(images_dir, name, img)) if method == "hed" else edge_detail(img, method)
 
 
 def parse_methods(text: str) -> list[str]:

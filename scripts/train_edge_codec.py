@@ -90,15 +90,15 @@ def soft_target(edges: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return np.clip(b / line, 0.0, 1.0)
 
 
-def working_size_edges(codec, images, methods=("canny",), images_dir=None, names=()) -> list:
-    """The maps of ``images`` at the codec's working size, per method (Canny; HED at detail
-    scale 1.5), computed once for rate control."""
+def working_size_edges(codec, named_images, methods=("canny",), images_dir=None) -> list:
+    """The maps of ``named_images`` ([(name, image)]) at the codec's working size, per method
+    (Canny; HED at detail scale 1.5), computed once for rate control."""
     from edge_maps import sent_detail
     from gensem.core.images import fit_image
     from gensem.semantic.edges import canny_edges
 
     out = []
-    for name, img in zip(names or [None] * len(images), images):
+    for name, img in named_images:
         img = fit_image(img, codec.size)
         if "canny" in methods:
             out.append(canny_edges(img))
@@ -248,9 +248,7 @@ def main() -> int:
         w.writerow(["step", "loss", "bpp", "bce", "lambda", "aux", "seconds"])
     gen = batches([ts for _, _, ts in train], args.batch, args.crop, rng)
     pw = torch.tensor(args.pos_weight, device=args.device)
-    rate_edges = working_size_edges(
-        codec, [img for _, img, _ in train[:3]], methods, args.images, [n for n, _, _ in train[:3]]
-    )
+    rate_edges = working_size_edges(codec, [(n, img) for n, img, _ in train[:3]], methods, args.images)
     t0 = time.monotonic()
     run_bpp = None
     while step < args.steps:

@@ -57,8 +57,8 @@ def run_demo(
     from gensem.core.edge_packets import HEADER_BYTES, packetize
     from gensem.dsp.radio_impairments import RadioImpairments
     from gensem.planner import TABLE_I, get_calibration, plan
-    from gensem.semantic.edge_budget import canny_detail, fit_edge_budget, soft_detail
-    from gensem.semantic.edges import edge_f1, edge_map, resolve_method
+    from gensem.semantic.edge_budget import edge_detail, fit_edge_budget
+    from gensem.semantic.edges import edge_f1, resolve_method
 
     modalities = check_modalities(modalities)
     requested_edges, edges_notice = edges, None
@@ -87,17 +87,15 @@ def run_demo(
         prompt_source += " + colour words"
     codec = EdgeCodec.from_checkpoint(codec_path or default_checkpoint())
     if "edges" in modalities:
-        detail = None
-        if edges != "canny":
-            try:
-                detail = soft_detail(edge_map(img, edges, hed_weights))
-            except ValueError as exc:  # a broken weights file: "auto" falls back, "hed" is an error
-                if requested_edges != "auto":
-                    raise
-                from gensem.core.errors import first_line
+        try:
+            detail = edge_detail(img, edges, hed_weights)
+        except ValueError as exc:  # a broken weights file: "auto" falls back, "hed" is an error
+            if requested_edges != "auto":
+                raise
+            from gensem.core.errors import first_line
 
-                edges, edges_notice = "canny", f"{first_line(exc, 160)}; edges by Canny"
-        detail = detail or canny_detail(img)
+            edges, edges_notice = "canny", f"{first_line(exc, 160)}; edges by Canny"
+            detail = edge_detail(img, edges)
         fitted = fit_edge_budget(detail, codec, max_edge_bpp)
     else:  # no edge map: nothing to extract or fit
         fitted = {"edges": np.zeros(img.shape[:2], np.uint8), "bits": b"", "scale": None, "within_budget": True}

@@ -73,8 +73,8 @@ def run_calibration(
     from gensem.core.edge_codec import conditioning_map, received_conditioning
     from gensem.core.images import fit_image, load_image
     from gensem.core.metrics import evaluate
-    from gensem.semantic.edge_budget import canny_detail, fit_edge_budget, soft_detail
-    from gensem.semantic.edges import edge_map, resolve_method
+    from gensem.semantic.edge_budget import edge_detail, fit_edge_budget
+    from gensem.semantic.edges import resolve_method
 
     edges = resolve_method(edges)
 
@@ -89,8 +89,7 @@ def run_calibration(
         img = fit_image(load_image(path), codec.size)
         prompt = prompt if with_prompt else ""
         kw = {"colour": colour_layout.encode(img)} if with_colour else {}
-        detail = canny_detail(img) if edges == "canny" else soft_detail(edge_map(img, edges))
-        data = fit_edge_budget(detail, codec, max_edge_bpp)["bits"]
+        data = fit_edge_budget(edge_detail(img, edges), codec, max_edge_bpp)["bits"]
         ref_edges = conditioning_map(codec.decompress(data)[0])
         for seed in seeds:
             ref = evaluate(img, generate(prompt, ref_edges, seed=seed, **kw), clip_model=clip_model, lpips=False)

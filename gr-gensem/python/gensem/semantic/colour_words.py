@@ -24,7 +24,6 @@ def name_pixels(rgb: np.ndarray) -> np.ndarray:
     a = np.asarray(rgb, np.uint8).reshape(-1, 1, 3)
     hsv = cv2.cvtColor(a, cv2.COLOR_RGB2HSV_FULL).reshape(-1, 3).astype(np.float32)
     h, s, v = hsv[:, 0] * (360.0 / 256.0), hsv[:, 1] / 255.0, hsv[:, 2] / 255.0
-    out = np.empty(h.shape, np.int64)
     # hue sectors (degrees): red < 15, orange < 45, yellow < 70, green < 170, blue < 260,
     # purple < 290, pink (magenta) < 340, red again
     sector = np.select(
@@ -32,7 +31,7 @@ def name_pixels(rgb: np.ndarray) -> np.ndarray:
         [3, 4, 6, 7, 8, 9, 10],
         default=3,
     )
-    out[:] = sector
+    out = sector.astype(np.int64)
     warm_dark = ((sector == 3) | (sector == 4)) & (v < 0.6)
     out[warm_dark] = 5  # brown
     out[(sector == 3) & (v >= 0.8) & (s < 0.5)] = 10  # light red: pink

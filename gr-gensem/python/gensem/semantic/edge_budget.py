@@ -37,6 +37,16 @@ def soft_detail(edges: np.ndarray):
     return lambda s: np.where(e >= 255.0 * (1.0 - 1.0 / s), e, 0).astype(e.dtype)
 
 
+def edge_detail(img: np.ndarray, method: str = "canny", hed_weights: str | None = None):
+    """make_edges for ``img`` by the demo's edge ``method`` (canny, hed or auto: see
+    ``edges.resolve_method``): ``canny_detail``, or ``soft_detail`` of the HED map."""
+    from gensem.semantic.edges import edge_map, resolve_method
+
+    if resolve_method(method) == "canny":
+        return canny_detail(img)
+    return soft_detail(edge_map(img, method, hed_weights))
+
+
 def fit_edge_budget(make_edges, codec, max_bpp: float, iters: int = 10) -> dict:
     """-> {"edges", "bits" (bytes), "bpp", "scale", "within_budget"}; ``max_bpp <= 0``: no limit.
 
