@@ -19,7 +19,8 @@ TAP_THRESHOLD = 8.0  # a new tap must carry 8x the matched-filter noise (false t
 
 
 @cache
-def _tap_basis(p: OfdmParams):
+def tap_basis(p: OfdmParams):
+    """(delays, A, A^H, A^H A): the tap dictionary on the used carriers."""
     taps = np.arange(-2, p.cp_len)
     k = p.used_carriers
     a = np.exp(-2j * np.pi * np.outer(k, taps) / p.fft_len)
@@ -34,7 +35,7 @@ def smooth_channel(h_ls: np.ndarray, noise_var_ls: float, p: OfdmParams) -> np.n
     noise level; the chosen taps are re-fitted by least squares. ``noise_var_ls`` is the
     noise variance of each LS value. Returns the estimate on the same carriers.
     """
-    _, a, a_h, gram = _tap_basis(p)
+    _, a, a_h, gram = tap_basis(p)
     n_k = a.shape[0]
     floor = TAP_THRESHOLD * noise_var_ls / n_k
     sel: list[int] = []

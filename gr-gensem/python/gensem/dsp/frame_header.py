@@ -27,6 +27,7 @@ Wide frames (``FrameHeader.wide``): a QAM header with s0 = 0 and q = 0 puts stre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -121,6 +122,7 @@ def quantize_power(f0: float) -> int:
     return int(round(float(np.clip(f0, 0.0, 1.0)) * 255))
 
 
+@lru_cache(maxsize=16)
 def _positions(n_coded: int) -> np.ndarray:
     """Cell i carries coded bit i mod 140 (the code word repeated cyclically)."""
     n = ConvCode.coded_len(HEADER_BITS)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gensem.dsp import aggregation, frame_header, qam, scrambler
-from gensem.dsp.channel_estimation import smooth_channel
-from gensem.dsp.conv_code import ConvCode
+from gensem.dsp import aggregation, frame_header, qam, rx_kernels, scrambler
+from gensem.dsp.channel_estimation import TAP_THRESHOLD, smooth_channel, tap_basis
+from gensem.dsp.conv_code import K, POLYS, ConvCode
 from gensem.dsp.frame_builder import (
     MAX_DATA_SYMBOLS,
     interleaver,
@@ -33,7 +33,14 @@ from gensem.dsp.frame_builder import (
 )
 from gensem.dsp.frame_header import FrameHeader
 from gensem.dsp.ofdm_params import OfdmParams
-from gensem.dsp.ofdm_symbols import lts_freq, lts_time, ofdm_demodulate, pilot_values, preamble_len
+from gensem.dsp.ofdm_symbols import (
+    lts_freq,
+    lts_time,
+    ofdm_demodulate,
+    pilot_tables,
+    pilot_values,
+    preamble_len,
+)
 from gensem.dsp.prompt_packet import parse as parse_prompt
 from gensem.dsp.rx_frontend import RxFrontEnd, ToneWhitener
 
@@ -92,7 +99,19 @@ class RxStats:
 
 
 class FrameReceiver:
-    def __init__(self, params: OfdmParams | None = None, code: ConvCode | None = None, frontend: bool = True):
+    def __init__(
+        self,
+        params: OfdmParams | None = None,
+        code: ConvCode | None = None,
+        frontend: bool = True,
+        compiled: bool | None = None,
+    ):
+        """``compiled``: run the per-frame stages as the compiled kernels of ``dsp.rx_kernels``
+        (None: when numba is installed and GENSEM_RX_NUMBA is not 0; False: the numpy
+        reference path; True: the kernels or a ValueError saying why not)."""
+        if compiled and not rx_kernels.AVAILABLE:
+            raise ValueError(f"compiled frame receiver unavailable: {rx_kernels.WHY_NOT}")
+        self._k = rx_kernels if (rx_kernels.AVAILABLE if compiled is None else compiled) else None
         self.p = params or OfdmParams()
         self.code = code or ConvCode()
         self.stats = RxStats()
@@ -122,7 +141,7 @@ class FrameReceiver:
         self._lts_off = p.symbol_len + 2 * p.cp_len  # STS start -> LTS1 start
         self._max_frame = preamble_len(p) + (p.n_header_symbols + MAX_DATA_SYMBOLS) * p.symbol_len
         self.frontend = RxFrontEnd() if frontend else None
-        self.whitener = ToneWhitener() if frontend else None
+        self.whitener = ToneWhitener(compiled=self._k is not None) if frontend else None
         self._wbuf = np.zeros(0, np.complex64)  # whitened copy of _buf: detection only
         self._beta_marks = deque()  # (absolute index, IQ correction) of every pushed block
         # detection cache: metric computed up to _scan_end, crossings not yet consumed
@@ -139,6 +158,28 @@ class FrameReceiver:
         self._k_pilot = np.asarray(p.pilot_carriers, float)
         self._k_used = np.asarray(p.used_carriers, float)
         self._k_used32 = self._k_used.astype(np.float32)
+        if self._k is not None:
+            self._init_kernels()
+
+    def _init_kernels(self):
+        """Constant tables of the compiled path (dsp.rx_kernels), built once."""
+        p = self.p
+        n = np.arange(p.fft_len)[:, None]
+        dft = np.exp(-2j * np.pi * n * self._used_bins[None, :] / p.fft_len) / np.sqrt(p.fft_len)
+        self._dft128 = np.ascontiguousarray(dft)
+        self._dft64 = np.ascontiguousarray(dft.astype(np.complex64))
+        self._pol127, self._base_pilots = (np.ascontiguousarray(t, np.float64) for t in pilot_tables(p))
+        _, a, a_h, gram = tap_basis(p)
+        self._taps = (np.ascontiguousarray(a), np.ascontiguousarray(a_h), np.ascontiguousarray(gram))
+        self._idx_pilot64 = self._idx_pilot.astype(np.int64)
+        self._idx_data64 = self._idx_data.astype(np.int64)
+        self._idx_s164 = self._idx_s1.astype(np.int64)
+        self._idx_s064 = self._idx_s0.astype(np.int64)
+        self._lts_shifted_c = np.ascontiguousarray(self._lts_shifted)
+        self._lts_used_c = np.ascontiguousarray(self._lts_used.astype(np.complex128))
+        self._scr = scrambler.sequence(127).astype(np.int64)
+        self._no_shift = np.zeros(p.n_header_symbols, np.int64)
+        self._polys = np.asarray(POLYS, np.int64)
 
     # ---------------------------------------------------------------- streaming
     def reset(self):
@@ -309,6 +350,10 @@ class FrameReceiver:
         (the STS's period is only 32) make false alarms rare (each costs an LTS search).
         M is evaluated every DETECT_STRIDE samples from block sums (the plateau is the
         LTS's 32-sample CP; the LTS search that follows spans +-40 samples)."""
+        if self._k is not None:
+            return self._k.detect_span(
+                self._wbuf, start, stop, self._det_lag, DETECT_STRIDE, DETECT_SMOOTH, DETECT_THRESHOLD
+            )
         buf = self._wbuf
         h = self._det_lag
         q = h // 2
@@ -341,6 +386,12 @@ class FrameReceiver:
         candidate offset eps_c + 2m (|.| <= MAX_CFO_SUBCARRIERS); the best (offset, delay)
         must reach LTS_MIN_CORR. Then the CFO is refined on the LTS pair (64 apart)."""
         p = self.p
+        if self._k is not None:
+            found, t1, cfo = self._k.synchronise(
+                self._buf, self._wbuf, lo_sts, hit, self._half, STS_SEARCH_AFTER, self._lts_off, p.fft_len,
+                self._lts_shifted_c, self._cfo_steps, MAX_CFO_SUBCARRIERS, self._lts_energy, LTS_MIN_CORR,
+            )  # fmt: skip
+            return {"t1": int(t1), "cfo": float(cfo)} if found else None
         buf = self._buf
         h = self._half
         # on the whitened samples: a spur would bias the phase
@@ -477,6 +528,12 @@ class FrameReceiver:
 
     def _channel(self, st):
         p = self.p
+        if self._k is not None:
+            a, a_h, gram = self._taps
+            return self._k.channel(
+                self._buf, st["t1"] - p.fft_backoff, p.fft_len, st["cfo"], self._base, self._dft128,
+                self._lts_used_c, a, a_h, gram, TAP_THRESHOLD,
+            )  # fmt: skip
         t1 = st["t1"] - p.fft_backoff
         idx = t1 + np.arange(2)[:, None] * p.fft_len + np.arange(p.fft_len)[None, :]
         x = self._buf[idx].astype(np.complex128)
@@ -505,6 +562,8 @@ class FrameReceiver:
         p = self.p
         h, noise_sum, noise_n = self._channel(st)
         n_h = p.n_header_symbols
+        if self._k is not None:
+            return self._decode_header_compiled(st, h, noise_sum, noise_n)
         y = self._windows(st, 0, n_h)[:, self._used_bins]
         st["y_header"] = y
         phi = self._phase_track(y, h, np.arange(n_h))
@@ -525,6 +584,29 @@ class FrameReceiver:
         st.update(h=h, noise_var=noise_sum / noise_n, n_sym=n_sym)
         return hdr
 
+    def _decode_header_compiled(self, st, h, noise_sum, noise_n):
+        """_decode_header as compiled kernels: grid, phase, combined soft bits, noise."""
+        p, k = self.p, self._k
+        n_h = p.n_header_symbols
+        start = st["t1"] + 2 * p.fft_len
+        w = 2 * np.pi * st["cfo"] / p.fft_len
+        y = k.grid(self._buf, start, p.cp_len - p.fft_backoff, n_h, p.symbol_len, p.fft_len, w, self._base,
+                   self._no_shift, self._dft64)  # fmt: skip
+        st["y_header"] = y
+        u8, yd = k.header_soft(y, h, self._idx_pilot64, self._pol127, self._base_pilots, self._idx_data64,
+                               ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
+        bits = self.code.decode_quantized(u8, frame_header.HEADER_BITS)
+        hdr = FrameHeader.from_bits(bits)
+        if hdr is None:
+            return None
+        n_sym = n_data_symbols(p, hdr)
+        if n_sym > MAX_DATA_SYMBOLS:
+            return None
+        noise_sum += k.header_noise(yd, h, self._idx_data64, bits, self._polys, K)
+        noise_n += yd.size
+        st.update(h=h, noise_var=noise_sum / noise_n, n_sym=n_sym)
+        return hdr
+
     def _decode_payload(self, st) -> DecodedFrame:
         p = self.p
         hdr: FrameHeader = st["hdr"]
@@ -532,12 +614,17 @@ class FrameReceiver:
         n_h, n_sym = p.n_header_symbols, st["n_sym"]
         noise_var = max(st["noise_var"], 1e-20)
         g0, g1 = p.stream_gains(hdr.prompt_power_fraction)
-        h2 = np.abs(h) ** 2
-        snr0 = g0**2 * float(np.mean(h2[self._idx_s0])) / noise_var
-        if hdr.wide:  # stream 1 on every data carrier at unit power
-            snr1 = float(np.mean(h2[self._idx_data])) / noise_var
+        if self._k is not None:
+            p_s0, p_s1, p_data = self._k.stream_powers(h, self._idx_s064, self._idx_s164, self._idx_data64)
         else:
-            snr1 = g1**2 * float(np.mean(h2[self._idx_s1])) / noise_var
+            h2 = np.abs(h) ** 2
+            p_s0, p_s1 = float(np.mean(h2[self._idx_s0])), float(np.mean(h2[self._idx_s1]))
+            p_data = float(np.mean(h2[self._idx_data]))
+        snr0 = g0**2 * p_s0 / noise_var
+        if hdr.wide:  # stream 1 on every data carrier at unit power
+            snr1 = p_data / noise_var
+        else:
+            snr1 = g1**2 * p_s1 / noise_var
         frame = DecodedFrame(
             seq=hdr.seq,
             mod=hdr.mod,
@@ -553,9 +640,12 @@ class FrameReceiver:
         )
         if n_sym == 0:
             return frame
-        y = self._payload_grid(st, n_h + n_sym)
-        phi = self._phase_track(y, h, np.arange(n_h + n_sym))
-        y = y[n_h:] * np.exp(-1j * phi[n_h:]).astype(np.complex64)[:, None]
+        if self._k is not None:
+            y = self._payload_compiled(st, n_h + n_sym)
+        else:
+            y = self._payload_grid(st, n_h + n_sym)
+            phi = self._phase_track(y, h, np.arange(n_h + n_sym))
+            y = y[n_h:] * np.exp(-1j * phi[n_h:]).astype(np.complex64)[:, None]
         if hdr.s0_bytes:
             frame.s0_packet, frame.s0_crc_ok, frame.s0_symbols = self._decode_s0(y, h, hdr, g0)
             if not frame.s0_crc_ok:
@@ -568,6 +658,20 @@ class FrameReceiver:
                 agg = aggregation.unpack(frame.s1_payload)
                 frame.s1_packets, frame.s1_delimiter_errors = agg.packets, agg.delimiter_errors
         return frame
+
+    def _payload_compiled(self, st, n_tot: int) -> np.ndarray:
+        """_payload_grid + _phase_track + derotation as compiled kernels: the data rows."""
+        p, k, h = self.p, self._k, st["h"]
+        y, last_shift = k.payload_grid(
+            self._buf, st["y_header"], st["t1"] + 2 * p.fft_len, n_tot, p.cp_len - p.fft_backoff, p.symbol_len,
+            p.fft_len, 2 * np.pi * st["cfo"] / p.fft_len, self._base, self._dft64, h, self._idx_pilot64,
+            self._k_pilot, self._k_used32, self._pol127, self._base_pilots, self._n_ref, p.n_used_half,
+            SFO_FIT_SYMBOLS, DRIFT_NEGLIGIBLE,
+        )  # fmt: skip
+        if last_shift:
+            st["last_shift"] = int(last_shift)
+        phi = k.phase_track(y, h, self._idx_pilot64, self._pol127, self._base_pilots)
+        return k.derotate_payload(y, p.n_header_symbols, phi)
 
     def _decode_s0(self, y, h, hdr, g0):
         p = self.p
@@ -593,6 +697,15 @@ class FrameReceiver:
             return bytes(hdr.s1_bytes), None, None
         idx, g = (self._idx_data, 1.0) if hdr.wide else (self._idx_s1, g1)
         rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod, hdr.wide)
+        if self._k is not None:
+            idx = self._idx_data64 if hdr.wide else self._idx_s164
+            _, lvl_to_gray, scale, _, half, _, amp = qam._tables(hdr.mod)
+            payload, evm, z = self._k.decode_qam(
+                y, rows, idx, np.ascontiguousarray(h[idx], np.complex64), float(g), half, scale, amp,
+                lvl_to_gray, hdr.s1_bytes, self._scr,
+            )  # fmt: skip
+            n_cells = -(-8 * hdr.s1_bytes // qam.bits_per_symbol(hdr.mod))
+            return payload.tobytes(), _db(evm), z[:n_cells]
         hs = h[idx].astype(np.complex64)
         z = y[:rows, idx] * (1.0 / (hs * np.float32(g)))[None, :]
         z = self._decision_directed_phase(z, hs, hdr.mod).reshape(-1)

@@ -76,6 +76,13 @@ def preamble_len(p: OfdmParams) -> int:
     return p.symbol_len + 2 * p.cp_len + 2 * p.fft_len
 
 
+def pilot_tables(p: OfdmParams):
+    """(polarity per symbol index mod 127, base value per pilot carrier): pilot_values'
+    factors, for the compiled receiver kernels."""
+    _, _, polarity, base, *_ = _refs(p)
+    return polarity, base
+
+
 def pilot_values(p: OfdmParams, sym_index: np.ndarray) -> np.ndarray:
     """(n_sym, n_pilots) pilot values of header/data symbols number ``sym_index``."""
     _, _, polarity, base, *_ = _refs(p)

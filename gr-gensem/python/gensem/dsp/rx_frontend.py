@@ -35,7 +35,6 @@ Memory and cost are O(1) per sample: a few vector passes per pushed block.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_toeplitz
 
 DEFAULT_TAU = 1 << 16  # samples: 33 ms at 2 Msps
 SIGNIFICANCE = 16.0
@@ -85,7 +84,7 @@ class RxFrontEnd:
         self._w = a * self._w + n
         y = x
         if self.dc:
-            self._sum = a * self._sum + complex(np.sum(x, dtype=np.complex128))
+            self._sum = a * self._sum + complex(np.sum(x))  # pairwise in complex64: ~1e-7 relative
             self._p_raw = a * self._p_raw + float(np.vdot(x, x).real)
             m = self._sum / self._w
             power = self._p_raw / self._w - abs(m) ** 2
@@ -138,8 +137,14 @@ class ToneWhitener:
     """
 
     def __init__(
-        self, order: int = 4, tau: int = DEFAULT_TAU, loading: float = 0.1, min_gain_db: float = 0.4
+        self,
+        order: int = 4,
+        tau: int = DEFAULT_TAU,
+        loading: float = 0.1,
+        min_gain_db: float = 0.4,
+        compiled: bool = False,
     ):
+        """``compiled``: the statistics, fit and filter as dsp.rx_kernels calls (numba)."""
         if order < 1:
             raise ValueError("whitener order must be >= 1")
         self.order = int(order)
@@ -150,6 +155,12 @@ class ToneWhitener:
         self.coef = np.zeros(order, np.complex128)  # a_1..a_p (0: not applied)
         self.min_gain_db = float(min_gain_db)
         self.gain_db = 0.0  # prediction gain of the fitted filter
+        if compiled:
+            from gensem.dsp import rx_kernels
+
+            self._k = rx_kernels
+        else:
+            self._k = None
 
     def process(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.complex64)
@@ -159,34 +170,49 @@ class ToneWhitener:
         ext = np.concatenate([self._hist, x])
         a = float(np.exp(-n / self.tau))
         m = min(n, STAT_SAMPLES)  # the statistics of a long block from its first samples
-        for k in range(p + 1):  # np.vdot conjugates its first argument: sum conj(x[n-k]) x[n]
-            self._r[k] = a * self._r[k] + (n / m) * complex(np.vdot(ext[p - k : p - k + m], x[:m]))
+        if self._k is not None:
+            self._k.autocorr_update(self._r, ext, x, p, m, a, n / m)
+        else:
+            for k in range(p + 1):  # np.vdot conjugates its first argument: sum conj(x[n-k]) x[n]
+                self._r[k] = a * self._r[k] + (n / m) * complex(np.vdot(ext[p - k : p - k + m], x[:m]))
         r0 = self._r[0].real
         if r0 > 0:
-            col = self._r[:p].copy()
-            col[0] = r0 * (1.0 + self.loading)
-            try:
-                coef = solve_toeplitz((col, np.conj(col)), self._r[1 : p + 1])
+            try:  # diagonally loaded normal equations (p = 4: LU beats Levinson's Python loop)
+                if self._k is not None:
+                    coef, err = self._k.lp_fit(self._r, p, self.loading)
+                else:
+                    coef, err = _lp_fit(self._r, p, self.loading)
             except np.linalg.LinAlgError:
-                coef = np.zeros(p, np.complex128)
+                coef, err = np.zeros(p, np.complex128), r0
             # prediction gain r0 / E|e|^2: applied only where something is predictable
-            err = r0 - 2 * float(np.real(np.vdot(coef, self._r[1 : p + 1])))
-            err += float(np.real(np.vdot(coef, _toeplitz_mul(self._r[:p], coef))))
             self.gain_db = float(10 * np.log10(r0 / max(err, 1e-30 * r0)))
             self.coef = coef if self.gain_db > self.min_gain_db else np.zeros(p, np.complex128)
         self._hist = ext[-p:].copy()
         if not self.coef.any():
             return x
-        e = x.copy()
         c = self.coef.astype(np.complex64)
+        if self._k is not None:
+            return self._k.fir_whiten(ext, x, c, p)
+        e = x.copy()
         for k in range(1, p + 1):
             e -= c[k - 1] * ext[p - k : p - k + n]
         return e
 
 
-def _toeplitz_mul(r: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """R v for the Hermitian Toeplitz R with first column r (R[i, j] = r[i - j])."""
-    p = v.size
+def _lp_fit(r: np.ndarray, p: int, loading: float):
+    """Order-p linear predictor from the autocorrelation r[0..p]: the diagonally loaded
+    normal equations (R + loading r0 I) a = r[1..p], and the prediction error power of a
+    on the unloaded R, r0 - 2 Re(a^H r) + a^H R a. Returns (a, error power)."""
+    r0 = r[0].real
+    mat = _toeplitz(r[:p])  # the Hermitian Toeplitz autocorrelation matrix
+    coef = np.linalg.solve(mat + (r0 * loading) * np.eye(p), r[1 : p + 1])
+    err = r0 - 2 * float(np.real(np.vdot(coef, r[1 : p + 1])))
+    err += float(np.real(np.vdot(coef, mat @ coef)))
+    return coef, err
+
+
+def _toeplitz(r: np.ndarray) -> np.ndarray:
+    """The Hermitian Toeplitz matrix with first column r (R[i, j] = r[i - j], r[-k] = r[k]*)."""
+    p = r.size
     idx = np.arange(p)[:, None] - np.arange(p)[None, :]
-    mat = np.where(idx >= 0, r[np.abs(idx)], np.conj(r[np.abs(idx)]))
-    return mat @ v
+    return np.where(idx >= 0, r[np.abs(idx)], np.conj(r[np.abs(idx)]))

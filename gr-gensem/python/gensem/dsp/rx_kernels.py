@@ -1,0 +1,715 @@
+"""Compiled per-frame kernels of the frame receiver (numba), one call per stage.
+
+``dsp.frame_receiver`` spends its time in ~100 small numpy calls per frame (acquisition,
+channel estimate, header, payload): Python overhead, not arithmetic (docs/phy.md, "The
+receiver's per-frame cost"). These kernels run the same algorithms, with the same
+constants and the same order of operations, as single compiled calls; the numpy methods
+of ``FrameReceiver`` stay the reference (``FrameReceiver(compiled=False)``, and
+``GENSEM_RX_NUMBA=0`` in the environment) and tests check both paths decode the same bits.
+
+The 64-point FFT of the used carriers is a matrix product with the DFT rows of those
+carriers (one BLAS call for a whole grid of symbols), ``ofdm_demodulate``'s unitary
+scaling included.
+
+``AVAILABLE`` is False when numba is not installed (a one-line notice names the fix);
+the receiver then runs the numpy path.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - exercised on machines without numba
+    numba = None
+
+AVAILABLE = numba is not None and os.environ.get("GENSEM_RX_NUMBA", "1") != "0"
+WHY_NOT = (
+    None
+    if AVAILABLE
+    else (
+        "numba is not installed (pip install numba): the frame receiver runs its numpy path, ~5x slower"
+        if numba is None
+        else "GENSEM_RX_NUMBA=0: the frame receiver runs its numpy path"
+    )
+)
+
+
+def _njit(f):
+    return numba.njit(cache=True, nogil=True)(f) if numba is not None else f
+
+
+# ---------------------------------------------------------------- shared pieces
+@_njit
+def _angle(z):
+    return np.arctan2(z.imag, z.real)
+
+
+@_njit
+def _phase_line(c):
+    """Phase a + b n of per-symbol phasors c_n (frame_receiver._phase_line)."""
+    n = c.size
+    b = 0.0
+    if n > 1:
+        acc = 0j
+        for i in range(1, n):
+            acc += c[i] * np.conj(c[i - 1])
+        b = _angle(acc)
+    acc = 0j
+    for i in range(n):
+        acc += c[i] * np.exp(-1j * b * i)
+    a = _angle(acc)
+    out = np.empty(n, np.float64)
+    for i in range(n):
+        out[i] = a + b * i
+    return out
+
+
+@_njit
+def _pilot_sums(y, h, idx_pilot, polarity, base_pilots, first_sym):
+    """z_n = sum over pilots of y[n, pilot] conj(h[pilot] pilot_value(n)), complex128."""
+    n_sym = y.shape[0]
+    z = np.zeros(n_sym, np.complex128)
+    for n in range(n_sym):
+        pol = polarity[(first_sym + n) % polarity.size]
+        acc = 0j
+        for i in range(idx_pilot.size):
+            j = idx_pilot[i]
+            acc += np.complex128(y[n, j]) * np.conj(h[j] * (pol * base_pilots[i]))
+        z[n] = acc
+    return z
+
+
+@_njit
+def phase_track(y, h, idx_pilot, polarity, base_pilots):
+    """Per-symbol phase: residual CFO ramp + common phase from the pilots, then (16+
+    symbols) the 9-symbol smoothed residual (FrameReceiver._phase_track)."""
+    z = _pilot_sums(y, h, idx_pilot, polarity, base_pilots, 0)
+    phi = _phase_line(z)
+    n = z.size
+    if n >= 16:
+        resid = np.empty(n, np.complex128)
+        for i in range(n):
+            resid[i] = z[i] * np.exp(-1j * phi[i])
+        out = phi.copy()
+        for i in range(n):
+            acc = 0j
+            for m in range(max(i - 4, 0), min(i + 5, n)):
+                acc += resid[m]
+            out[i] = phi[i] + _angle(acc)
+        return out
+    return phi
+
+
+@_njit
+def drift_slope(y, h, idx_pilot, k_pilot, polarity, base_pilots, n_ref):
+    """Sample-clock drift b (rad per subcarrier per symbol) from the pilots' phase slope,
+    least squares over the symbols, shrunk by b^2 / (b^2 + var b) (_drift_slope)."""
+    n_sym = y.shape[0]
+    n_p = idx_pilot.size
+    wsum = 0.0
+    wk = np.empty(n_p, np.float64)
+    for i in range(n_p):
+        hp = h[idx_pilot[i]]
+        w = hp.real * hp.real + hp.imag * hp.imag
+        wk[i] = k_pilot[i] * w
+        wsum += k_pilot[i] * k_pilot[i] * w
+    theta = np.empty(n_sym, np.float64)
+    z = np.empty(n_p, np.complex128)
+    for n in range(n_sym):
+        pol = polarity[n % polarity.size]
+        c = 0j
+        for i in range(n_p):
+            j = idx_pilot[i]
+            z[i] = np.complex128(y[n, j]) * np.conj(h[j] * (pol * base_pilots[i]))
+            c += z[i]
+        acc = 0.0
+        for i in range(n_p):
+            acc += _angle(z[i] * np.conj(c)) * wk[i]
+        theta[n] = acc / wsum
+    tt, tb = 0.0, 0.0
+    for n in range(n_sym):
+        t = n + n_ref
+        tt += t * t
+        tb += theta[n] * t
+    b = tb / tt
+    if n_sym > 2:
+        rr = 0.0
+        for n in range(n_sym):
+            r = theta[n] - b * (n + n_ref)
+            rr += r * r
+        var_b = rr / (n_sym - 1) / tt
+        b *= b * b / (b * b + var_b + 1e-30)
+    return b
+
+
+@_njit
+def grid(buf, start, off, count, symbol_len, fft_len, w, base, shifts, dft_used):
+    """Used-carrier grid of ``count`` symbols from buffer index ``start``: CP removed (``off``),
+    windows re-timed by ``shifts`` (samples), CFO derotated exp(-j w n) with n absolute
+    (float64 phase), then the unitary DFT of the used carriers (FrameReceiver._windows)."""
+    x = np.empty((count, fft_len), np.complex64)
+    ramp = np.empty(fft_len, np.complex64)
+    for n in range(fft_len):
+        ramp[n] = np.complex64(np.exp(-1j * w * n))
+    for s in range(count):
+        n0 = start + off + s * symbol_len + shifts[s]
+        if n0 < 0 or n0 + fft_len > buf.size:
+            raise IndexError("FFT window outside the buffer (sample-clock drift estimate out of range)")
+        ps = np.complex64(np.exp(-1j * w * (n0 + base)))
+        for n in range(fft_len):
+            x[s, n] = buf[n0 + n] * (ps * ramp[n])
+    return np.dot(x, dft_used)
+
+
+# ---------------------------------------------------------------- tone whitener (rx_frontend)
+@_njit
+def autocorr_update(r, ext, x, p, m, a, scale):
+    """r[k] = a r[k] + scale sum_{i<m} conj(ext[p - k + i]) x[i], k = 0..p, in place."""
+    for k in range(p + 1):
+        acc = 0j
+        for i in range(m):
+            acc += np.conj(np.complex128(ext[p - k + i])) * np.complex128(x[i])
+        r[k] = a * r[k] + scale * acc
+
+
+@_njit
+def lp_fit(r, p, loading):
+    """rx_frontend._lp_fit: loaded normal equations of the order-p predictor, its error power."""
+    r0 = r[0].real
+    mat = np.empty((p, p), np.complex128)
+    for i in range(p):
+        for j in range(p):
+            mat[i, j] = r[i - j] if i >= j else np.conj(r[j - i])
+    loaded = mat.copy()
+    for i in range(p):
+        loaded[i, i] += r0 * loading
+    rhs = r[1 : p + 1].copy()
+    coef = np.linalg.solve(loaded, rhs)
+    err = r0
+    for i in range(p):
+        err -= 2 * (np.conj(coef[i]) * rhs[i]).real
+    rc = np.dot(mat, coef)
+    for i in range(p):
+        err += (np.conj(coef[i]) * rc[i]).real
+    return coef, err
+
+
+@_njit
+def fir_whiten(ext, x, c, p):
+    """e[n] = x[n] - sum_k c[k-1] x[n-k] (ext = p samples of history, then x)."""
+    n = x.size
+    e = np.empty(n, np.complex64)
+    for i in range(n):
+        acc = x[i]
+        for k in range(1, p + 1):
+            acc -= c[k - 1] * ext[p - k + i]
+        e[i] = acc
+    return e
+
+
+# ---------------------------------------------------------------- acquisition
+@_njit
+def detect_span(buf, start, stop, lag, stride, smooth, threshold):
+    """Indices d in [start, stop) on a grid of ``stride`` where the smoothed tone-rejecting
+    Schmidl & Cox metric of the LTS block exceeds ``threshold`` (FrameReceiver._detect_span:
+    block sums of ``stride`` samples, windows of ``lag``, second window at d + lag, tone
+    rejection at lag/2). Samples past the buffer's end read as zeros."""
+    h = lag
+    q = h // 2
+    s = stride
+    hb = h // s
+    qb = (h - q) // s
+    k = smooth // s
+    n_pts = -(-(stop - start) // s)
+    m_pts = n_pts + k - 1
+    n_blk = m_pts + 2 * hb - 1
+    n = buf.size
+    bph = np.zeros(n_blk, np.complex128)
+    bpq = np.zeros(n_blk, np.complex128)
+    be = np.zeros(n_blk, np.float64)
+    for b in range(n_blk):
+        acc_e = 0.0
+        acc_h = 0j
+        acc_q = 0j
+        for i in range(s):
+            j = start + b * s + i
+            v = np.complex128(buf[j]) if j < n else 0j
+            acc_e += v.real * v.real + v.imag * v.imag
+            if b < n_blk - hb:
+                jh = j + h
+                vh = np.complex128(buf[jh]) if jh < n else 0j
+                jq = j + h - q
+                vq = np.complex128(buf[jq]) if jq < n else 0j
+                acc_h += np.conj(v) * vh
+                acc_q += np.conj(vq) * vh
+        be[b] = acc_e
+        bph[b] = acc_h
+        bpq[b] = acc_q
+    # moving sums over hb blocks
+    n_e = n_blk - hb + 1
+    e = np.empty(n_e, np.float64)
+    acc = 0.0
+    for b in range(hb):
+        acc += be[b]
+    e[0] = acc
+    for d in range(1, n_e):
+        acc += be[d + hb - 1] - be[d - 1]
+        e[d] = acc
+    m = np.empty(m_pts, np.float64)
+    ph = 0j
+    pq = 0j
+    for b in range(hb):
+        ph += bph[b]
+        pq += bpq[b]
+    for d in range(m_pts):
+        if d > 0:
+            ph += bph[d + hb - 1] - bph[d - 1]
+            pq += bpq[d + hb - 1] - bpq[d - 1]
+        e2 = e[d + hb]
+        v = (ph.real * ph.real + ph.imag * ph.imag) / (e[d] * e2 + 1e-30)
+        v -= (pq.real * pq.real + pq.imag * pq.imag) / (e[d + qb] * e2 + 1e-30)
+        m[d] = v
+    out = np.empty(n_pts, np.int64)
+    n_out = 0
+    for d in range(n_pts):
+        acc = 0.0
+        for i in range(k):
+            acc += m[d + i]
+        if acc / k > threshold:
+            out[n_out] = start + s * d
+            n_out += 1
+    return out[:n_out]
+
+
+@_njit
+def synchronise(
+    buf, wbuf, lo_sts, hit, half, search_after, lts_off, fft_len, lts_shifted, cfo_steps, max_cfo, lts_energy, min_corr
+):
+    """STS plateau + fractional CFO (tone-rejecting lag-h correlation), then integer CFO
+    and fine timing on the LTS pair, then CFO refinement (FrameReceiver._synchronise).
+    Returns (found, t1, cfo)."""
+    h = half
+    q = h // 2
+    hi_w = min(hit + search_after + 2 * h, wbuf.size)
+    seg = wbuf[lo_sts:hi_w].astype(np.complex128)
+    L = seg.size
+    n = L - 2 * h + 1
+    if n < 1:
+        return False, 0, 0.0
+    # running sums over h products / energies
+    e = np.empty(L - h + 1, np.float64)
+    acc = 0.0
+    for i in range(h):
+        acc += seg[i].real * seg[i].real + seg[i].imag * seg[i].imag
+    e[0] = acc
+    for d in range(1, L - h + 1):
+        a, b = seg[d + h - 1], seg[d - 1]
+        acc += (a.real * a.real + a.imag * a.imag) - (b.real * b.real + b.imag * b.imag)
+        e[d] = acc
+    pd = 0j
+    pq = 0j
+    for i in range(h):
+        pd += np.conj(seg[i]) * seg[i + h]
+        pq += np.conj(seg[i + h - q]) * seg[i + h]
+    best_rho, d_pk, pd_pk = -np.inf, 0, 0j
+    for d in range(n):
+        if d > 0:
+            i_new, i_old = d + h - 1, d - 1
+            pd += np.conj(seg[i_new]) * seg[i_new + h] - np.conj(seg[i_old]) * seg[i_old + h]
+            pq += np.conj(seg[i_new + h - q]) * seg[i_new + h] - np.conj(seg[i_old + h - q]) * seg[i_old + h]
+        e2 = e[d + h]
+        rho = (pd.real * pd.real + pd.imag * pd.imag) / (e[d] * e2 + 1e-30)
+        rho -= (pq.real * pq.real + pq.imag * pq.imag) / (e[d + q] * e2 + 1e-30)
+        if rho > best_rho:
+            best_rho, d_pk, pd_pk = rho, d, pd
+    cand = lo_sts + d_pk
+    eps_c = _angle(pd_pk) / np.pi
+    n_h = cfo_steps.size
+    ok = np.empty(n_h, np.int64)
+    n_ok = 0
+    for j in range(n_h):
+        if abs(eps_c + cfo_steps[j]) <= max_cfo:
+            ok[n_ok] = j
+            n_ok += 1
+    lo = max(cand + lts_off - 40, 0)
+    hi = cand + lts_off + 48
+    n_win = hi - lo
+    if hi + 2 * fft_len > buf.size or n_ok == 0:
+        return False, 0, 0.0
+    rows = n_win + fft_len
+    w = np.empty((rows, fft_len), np.complex64)
+    for r in range(rows):
+        for k in range(fft_len):
+            w[r, k] = buf[lo + r + k]
+    t = np.empty((fft_len, n_ok), np.complex64)
+    for k in range(fft_len):
+        fr = np.exp(-2j * np.pi * eps_c * k / fft_len)
+        for jj in range(n_ok):
+            t[k, jj] = np.complex64(lts_shifted[k, ok[jj]] * fr)
+    corr = np.dot(w, t)
+    # energies of 64-sample windows
+    ew = np.empty(rows, np.float64)
+    acc = 0.0
+    for k in range(fft_len):
+        v = buf[lo + k]
+        acc += float(v.real) ** 2 + float(v.imag) ** 2
+    ew[0] = acc
+    for r in range(1, rows):
+        a, b = buf[lo + r + fft_len - 1], buf[lo + r - 1]
+        acc += (float(a.real) ** 2 + float(a.imag) ** 2) - (float(b.real) ** 2 + float(b.imag) ** 2)
+        ew[r] = acc
+    metric = np.empty((n_win, n_ok), np.float32)
+    best_m, best, jb = np.float32(-1.0), 0, 0
+    for r in range(n_win):
+        for jj in range(n_ok):
+            c1, c2 = corr[r, jj], corr[r + fft_len, jj]
+            m = c1.real * c1.real + c1.imag * c1.imag + c2.real * c2.real + c2.imag * c2.imag
+            metric[r, jj] = m
+            if m > best_m:
+                best_m, best, jb = m, r, jj
+    norm = best_m / (lts_energy * (ew[best] + ew[best + fft_len]) + 1e-30)
+    if norm < min_corr:
+        return False, 0, 0.0
+    eps_c = eps_c + cfo_steps[ok[jb]]
+    # earliest significant path (multipath: the first tap may not be the strongest)
+    lo_e = max(best - 8, 0)
+    for r in range(lo_e, best + 1):
+        if metric[r, jb] > 0.5 * metric[best, jb]:
+            best = r
+            break
+    t1 = lo + best
+    acc_c = 0j
+    for k in range(fft_len):
+        acc_c += np.conj(np.complex128(buf[t1 + k])) * np.complex128(buf[t1 + fft_len + k])
+    eps_f = _angle(acc_c * np.exp(-2j * np.pi * eps_c)) / (2 * np.pi)
+    return True, t1, eps_c + eps_f
+
+
+# ---------------------------------------------------------------- channel estimate
+@_njit
+def channel(buf, t1, fft_len, cfo, base, dft_used128, lts_used, a, a_h, gram, tap_threshold):
+    """LS estimate on the LTS pair (CFO-corrected), averaged, noise from their difference,
+    denoised by orthogonal matching pursuit over the taps (channel_estimation.smooth_channel).
+    Returns (h, noise_sum, n_noise)."""
+    x = np.empty((2, fft_len), np.complex128)
+    for r in range(2):
+        for k in range(fft_len):
+            idx = t1 + r * fft_len + k
+            x[r, k] = np.complex128(buf[idx]) * np.exp(-2j * np.pi * cfo * (idx + base) / fft_len)
+    y = np.dot(x, dft_used128)
+    n_k = y.shape[1]
+    h_ls = np.empty(n_k, np.complex128)
+    noise_sum = 0.0
+    for k in range(n_k):
+        y0, y1 = y[0, k] / lts_used[k], y[1, k] / lts_used[k]
+        h_ls[k] = (y0 + y1) / 2.0
+        d = y0 - y1
+        noise_sum += d.real * d.real + d.imag * d.imag
+    noise_sum /= 2.0
+    noise_var = noise_sum / n_k
+    return _omp(h_ls, noise_var / 2.0, a, a_h, gram, tap_threshold), noise_sum, n_k
+
+
+@_njit
+def _omp(h_ls, noise_var_ls, a, a_h, gram, tap_threshold):
+    n_k, n_t = a.shape
+    floor = tap_threshold * noise_var_ls / n_k
+    corr0 = np.dot(a_h, h_ls)
+    sel = np.empty(n_t, np.int64)
+    n_sel = 0
+    used = np.zeros(n_t, np.bool_)
+    fit = np.zeros(n_k, np.complex128)
+    resid = h_ls.copy()
+    for _ in range(n_t):
+        c = np.dot(a_h, resid) / n_k
+        j, pj = 0, -1.0
+        for i in range(n_t):
+            pw = 0.0 if used[i] else c[i].real * c[i].real + c[i].imag * c[i].imag
+            if pw > pj:
+                j, pj = i, pw
+        if n_sel and pj < floor:
+            break
+        sel[n_sel] = j
+        used[j] = True
+        n_sel += 1
+        g = np.empty((n_sel, n_sel), np.complex128)
+        rhs = np.empty(n_sel, np.complex128)
+        for u in range(n_sel):
+            rhs[u] = corr0[sel[u]]
+            for v in range(n_sel):
+                g[u, v] = gram[sel[u], sel[v]]
+        coef = np.linalg.solve(g, rhs)
+        for k in range(n_k):
+            acc = 0j
+            for u in range(n_sel):
+                acc += a[k, sel[u]] * coef[u]
+            fit[k] = acc
+            resid[k] = h_ls[k] - acc
+    return fit
+
+
+# ---------------------------------------------------------------- header
+@_njit
+def header_soft(y, h, idx_pilot, polarity, base_pilots, idx_data, n_coded):
+    """Pilot phase removed, BPSK soft values of the data cells, the repeated code word
+    soft-combined (cell i carries coded bit i mod n_coded), scaled to a mean magnitude of 1
+    and quantised for gr-fec's Viterbi (frame_header.decode + ConvCode.decode's front half).
+    Returns (uint8 soft bits, phase-corrected data cells)."""
+    phi = phase_track(y, h, idx_pilot, polarity, base_pilots)
+    n_sym = y.shape[0]
+    n_d = idx_data.size
+    comb = np.zeros(n_coded, np.float64)
+    yd = np.empty((n_sym, n_d), np.complex128)
+    for n in range(n_sym):
+        rot = np.exp(-1j * phi[n])
+        for i in range(n_d):
+            j = idx_data[i]
+            v = np.complex128(y[n, j]) * rot
+            yd[n, i] = v
+            comb[(n * n_d + i) % n_coded] += (v * np.conj(h[j])).real
+    m = 0.0
+    for i in range(n_coded):
+        m += abs(comb[i])
+    m = max(m / n_coded, 1e-30)
+    out = np.empty(n_coded, np.uint8)
+    for i in range(n_coded):
+        q = np.float32(128.0) + np.float32(48.0) * np.float32(comb[i] / m)
+        out[i] = np.uint8(min(max(q, np.float32(0.0)), np.float32(255.0)))
+    return out, yd
+
+
+@_njit
+def conv_encode(bits, polys, k):
+    """Terminated rate-1/2 convolutional code, gr-fec's bit order (``ConvCode.encode``):
+    shift register (state << 1 | bit) over k bits, one output bit per polynomial."""
+    mask = (1 << k) - 1
+    n = bits.size + k - 1
+    out = np.empty(polys.size * n, np.uint8)
+    st = 0
+    for i in range(n):
+        b = bits[i] if i < bits.size else 0
+        st = ((st << 1) | b) & mask
+        for j in range(polys.size):
+            v = st & polys[j]
+            par = 0
+            while v:
+                par ^= 1
+                v &= v - 1
+            out[i * polys.size + j] = par
+    return out
+
+
+@_njit
+def header_noise(yd, h, idx_data, info_bits, polys, k):
+    """Decision-directed noise on the header: the decoded bits re-encoded (the code word
+    repeated over the cells), sum |y - h (2b - 1)|^2 over the data cells."""
+    coded = conv_encode(info_bits, polys, k)
+    acc = 0.0
+    n_sym, n_d = yd.shape
+    for n in range(n_sym):
+        for i in range(n_d):
+            b = coded[(n * n_d + i) % coded.size]
+            r = yd[n, i] - h[idx_data[i]] * (2.0 * b - 1.0)
+            acc += r.real * r.real + r.imag * r.imag
+    return acc
+
+
+# ---------------------------------------------------------------- payload
+@_njit
+def stream_powers(h, idx_s0, idx_s1, idx_data):
+    """Mean |H|^2 over stream 0's, stream 1's and all data carriers (the SNR estimates)."""
+    out = np.zeros(3, np.float64)
+    for t, idx in enumerate((idx_s0, idx_s1, idx_data)):
+        acc = 0.0
+        for i in idx:
+            acc += h[i].real * h[i].real + h[i].imag * h[i].imag
+        out[t] = acc / idx.size
+    return out[0], out[1], out[2]
+
+
+@_njit
+def _rotate_row(y, n, slope, k_used):
+    """y[n, k] *= exp(j slope k_used[k]) (integer carriers): the powers of exp(j slope) by
+    recurrence in double precision, two exponentials per row instead of one per cell."""
+    k_max = 0
+    for k in range(k_used.size):
+        k_max = max(k_max, abs(int(k_used[k])))
+    pw = np.empty(k_max + 1, np.complex128)
+    pw[0] = 1.0
+    e1 = np.exp(1j * slope)
+    for m in range(1, k_max + 1):
+        pw[m] = pw[m - 1] * e1
+        if m % 16 == 0:  # re-anchor: no drift of the recurrence's magnitude
+            pw[m] = np.exp(1j * slope * m)
+    for k in range(k_used.size):
+        kk = int(k_used[k])
+        v = pw[kk] if kk >= 0 else np.conj(pw[-kk])
+        y[n, k] *= np.complex64(v)
+
+
+@_njit
+def payload_grid(
+    buf,
+    y_header,
+    start_header,
+    n_tot,
+    off,
+    symbol_len,
+    fft_len,
+    w,
+    base,
+    dft_used,
+    h,
+    idx_pilot,
+    k_pilot,
+    k_used,
+    polarity,
+    base_pilots,
+    n_ref,
+    n_used_half,
+    sfo_fit,
+    drift_negligible,
+):
+    """Header + data grid with the sample-clock drift removed (FrameReceiver._payload_grid).
+    Returns (y, last_shift)."""
+    n_h = y_header.shape[0]
+    zeros = np.zeros(n_tot, np.int64)
+    rest = grid(buf, start_header + n_h * symbol_len, off, n_tot - n_h, symbol_len, fft_len, w, base, zeros, dft_used)
+    y = np.empty((n_tot, y_header.shape[1]), np.complex64)
+    y[:n_h] = y_header
+    y[n_h:] = rest
+    n_fit = min(n_tot, sfo_fit)
+    b = drift_slope(y[:n_fit], h, idx_pilot, k_pilot, polarity, base_pilots, n_ref)
+    drift_max = 0.0
+    for n in range(n_tot):
+        drift_max = max(drift_max, abs(-b * (n + n_ref) * fft_len / (2 * np.pi)))
+    last_shift = 0
+    if drift_max >= 0.5:
+        shifts = np.empty(n_tot, np.int64)
+        frac = np.empty(n_tot, np.float32)
+        for n in range(n_tot):
+            d = -b * (n + n_ref) * fft_len / (2 * np.pi)
+            shifts[n] = np.int64(np.rint(d))
+            frac[n] = np.float32(d - shifts[n])
+        last_shift = shifts[n_tot - 1]
+        y = grid(buf, start_header, off, n_tot, symbol_len, fft_len, w, base, shifts, dft_used)
+        c = np.float32(2 * np.pi / fft_len)
+        for n in range(n_tot):
+            _rotate_row(y, n, np.float64(c * frac[n]), k_used)
+        b = drift_slope(y, h, idx_pilot, k_pilot, polarity, base_pilots, n_ref)
+    elif n_fit < n_tot:
+        b = drift_slope(y, h, idx_pilot, k_pilot, polarity, base_pilots, n_ref)
+    if abs(b) * (n_tot + n_ref) * n_used_half > drift_negligible:
+        nb = np.float32(-b)
+        for n in range(n_tot):
+            _rotate_row(y, n, np.float64(nb * np.float32(n + n_ref)), k_used)
+    return y, last_shift
+
+
+@_njit
+def derotate_payload(y, n_h, phi):
+    """Data rows of the grid with the tracked phase removed (complex64)."""
+    n_sym = y.shape[0] - n_h
+    out = np.empty((n_sym, y.shape[1]), np.complex64)
+    for n in range(n_sym):
+        r = np.complex64(np.exp(-1j * phi[n_h + n]))
+        for k in range(y.shape[1]):
+            out[n, k] = y[n_h + n, k] * r
+    return out
+
+
+@_njit
+def _levels(v, scale, side):
+    t = np.float32(v) * np.float32(scale / 2.0)
+    t += np.float32(side / 2.0)
+    if t < 0:
+        t = np.float32(0.0)
+    if t > side - 1:
+        t = np.float32(side - 1)
+    return np.int64(t)
+
+
+@_njit
+def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scrambler_period):
+    """Stream 1 hard M-QAM (FrameReceiver._decode_s1): zero-forcing, the decision-directed
+    phase pass (rows >= 2), per-axis slicing to Gray bits, descrambled and packed.
+    Returns (payload uint8, EVM (linear), equalised cells)."""
+    side = 1 << half
+    n_c = idx.size
+    z = np.empty((rows, n_c), np.complex64)
+    inv = np.empty(n_c, np.complex64)
+    for i in range(n_c):
+        inv[i] = np.complex64(1.0) / (hs[i] * np.float32(g))
+    for r in range(rows):
+        for i in range(n_c):
+            z[r, i] = y[r, idx[i]] * inv[i]
+    if rows >= 2:
+        c = np.empty(rows, np.complex128)
+        for r in range(rows):
+            acc = np.complex64(0)
+            for i in range(n_c):
+                wt = np.float32(hs[i].real * hs[i].real + hs[i].imag * hs[i].imag)
+                d = np.complex64(complex(amp[_levels(z[r, i].real, scale, side)], amp[_levels(z[r, i].imag, scale, side)]))
+                acc += z[r, i] * np.conj(d) * wt
+            c[r] = acc
+        phi = _phase_line(c)
+        for r in range(rows):
+            rot = np.complex64(np.exp(-1j * phi[r]))
+            for i in range(n_c):
+                z[r, i] *= rot
+    k = 2 * half
+    n_bits = 8 * n_bytes
+    out = np.zeros(n_bytes, np.uint8)
+    evm = 0.0
+    b = 0
+    for r in range(rows):
+        for i in range(n_c):
+            v = z[r, i]
+            li, lq = _levels(v.real, scale, side), _levels(v.imag, scale, side)
+            dr, di = np.float32(amp[li]), np.float32(amp[lq])
+            er, ei = v.real - dr, v.imag - di
+            evm += er * er + ei * ei
+            sym = (lvl_to_gray[li] << half) | lvl_to_gray[lq]
+            for j in range(k - 1, -1, -1):
+                if b < n_bits:
+                    bit = ((sym >> j) & 1) ^ scrambler_period[b % scrambler_period.size]
+                    out[b >> 3] |= bit << (7 - (b & 7))
+                b += 1
+    return out, evm / (rows * n_c), z.reshape(-1)
+
+
+def warm_up() -> float:
+    """Compile (or load from numba's cache) every kernel the receiver uses, by decoding
+    one frame of each kind: a fresh install compiles in ~20 s, later processes load the
+    cache in well under a second. ``make setup`` runs it, so a flowgraph's first frame is
+    not late. Returns the seconds it took (0 without numba)."""
+    import time
+
+    if not AVAILABLE:
+        return 0.0
+    from gensem.dsp import prbs, prompt_packet
+    from gensem.dsp.frame_builder import build_frame, encode_prompt_packet
+    from gensem.dsp.frame_receiver import FrameReceiver
+    from gensem.dsp.ofdm_params import OfdmParams
+
+    t0 = time.perf_counter()
+    p = OfdmParams()
+    pk = prompt_packet.build(0, b"warm up")
+    s0 = encode_prompt_packet(pk, FrameReceiver(p, compiled=False).code)
+    sym = np.exp(2j * np.pi * np.arange(100) / 7)
+    frames = [
+        build_frame(p, 0, 16, 0.4, s0, len(pk), prbs.payload(0, 0, 64)),
+        build_frame(p, 1, 4, 0.0, None, 0, prbs.payload(0, 1, 64)),
+        build_frame(p, 2, 16, p.equal_split, None, 0, None, s1_analog=sym),
+    ]
+    x = np.concatenate([np.zeros(500, np.complex64)] + frames + [np.zeros(2000, np.complex64)])
+    rng = np.random.default_rng(0)
+    x = x + 0.01 * (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size))
+    rx = FrameReceiver(p, compiled=True)
+    for i in range(0, x.size, 4096):
+        rx.push(x[i : i + 4096].astype(np.complex64))
+    return time.perf_counter() - t0

@@ -1,0 +1,180 @@
+"""The compiled frame receiver (dsp.rx_kernels, numba) against the numpy reference path:
+the same frames, the same bits, through what radios do (CFO, sample-clock drift large
+enough to re-time the FFT windows, multipath, IQ imbalance, DC), for every frame kind
+(two streams with a prompt, wide, aggregated, analog, every M)."""
+
+import numpy as np
+import pytest
+from gensem.dsp import frame_receiver, prbs, prompt_packet, rx_kernels
+from gensem.dsp.conv_code import ConvCode
+from gensem.dsp.frame_builder import build_frame, encode_prompt_packet
+from gensem.dsp.frame_receiver import FrameReceiver
+from gensem.dsp.ofdm_params import OfdmParams
+from gensem.dsp.radio_impairments import ImpairmentChain, RadioImpairments
+
+pytestmark = pytest.mark.skipif(not rx_kernels.AVAILABLE, reason=str(rx_kernels.WHY_NOT))
+
+P = OfdmParams()
+
+
+def _stream(kind: str, n: int = 12, m: int = 16, seed: int = 5):
+    code = ConvCode()
+    rng = np.random.default_rng(seed)
+    parts = [np.zeros(3000, np.complex64)]
+    for i in range(n):
+        if kind == "prompt":
+            pk = prompt_packet.build(i, b"a red ladybird on a green leaf")
+            f = build_frame(P, i, m, 0.4, encode_prompt_packet(pk, code), len(pk), prbs.payload(2, i, 300), code)
+        elif kind == "wide":
+            f = build_frame(P, i, m, 0.0, None, 0, prbs.payload(2, i, 256), code)
+        elif kind == "aggregate":
+            f = build_frame(P, i, m, 0.0, None, 0, prbs.aggregated_payload(2, i, 256, 4), code, aggregate=True)
+        elif kind == "analog":
+            sym = (rng.standard_normal(500) + 1j * rng.standard_normal(500)) / np.sqrt(2)
+            f = build_frame(P, i, m, P.equal_split, None, 0, None, code, s1_analog=sym)
+        else:
+            f = build_frame(P, i, m, P.equal_split, None, 0, prbs.payload(2, i, 1500), code)
+        parts += [f, np.zeros(int(rng.integers(0, 300)), np.complex64)]
+    return np.concatenate(parts + [np.zeros(4000, np.complex64)])
+
+
+def _both(y, chunk=8192):
+    out = {}
+    for compiled in (False, True):
+        rx = FrameReceiver(P, compiled=compiled)
+        frames = []
+        for i in range(0, y.size, chunk):
+            frames += rx.push(y[i : i + chunk])
+        out[compiled] = (frames, rx.stats)
+    return out
+
+
+def _assert_same(out, n_expected):
+    (a, sa), (b, sb) = out[False], out[True]
+    assert sa == sb
+    assert len(a) == len(b) >= n_expected
+    for f, g in zip(a, b):
+        assert (f.seq, f.mod, f.sample_index, f.n_symbols, f.analog) == (g.seq, g.mod, g.sample_index, g.n_symbols, g.analog)
+        assert f.s1_payload == g.s1_payload
+        assert (f.s0_packet, f.s0_crc_ok) == (g.s0_packet, g.s0_crc_ok)
+        assert f.s1_packets == g.s1_packets
+        assert g.cfo_subcarriers == pytest.approx(f.cfo_subcarriers, abs=1e-9)
+        assert g.noise_var == pytest.approx(f.noise_var, rel=1e-4)
+        assert np.allclose(g.snr_db, f.snr_db, atol=1e-3)
+        if f.s1_symbols is not None:
+            assert np.max(np.abs(f.s1_symbols - g.s1_symbols)) < 1e-4
+        if f.s1_evm_db is not None:
+            assert g.s1_evm_db == pytest.approx(f.s1_evm_db, abs=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["prompt", "wide", "aggregate", "analog", "long"])
+def test_same_frames_as_the_numpy_path(kind):
+    imp = RadioImpairments(cfo_ppm=20, sfo_ppm=20, iq_amp_db=0.5, iq_phase_deg=3, dc_offset_db=-25)
+    y = ImpairmentChain(imp, seed=1).process(_stream(kind), 10 ** (-22 / 10))
+    _assert_same(_both(y), 12)
+
+
+@pytest.mark.parametrize("m", [4, 64, 256])
+def test_same_bits_for_every_modulation(m):
+    snr_db = 38 if m == 256 else 30
+    y = ImpairmentChain(RadioImpairments(cfo_ppm=-15), seed=2).process(_stream("long", n=6, m=m), 10 ** (-snr_db / 10))
+    out = _both(y)
+    _assert_same(out, 6)
+    frames = out[True][0]
+    assert all(prbs.count_bit_errors(prbs.payload(2, f.seq, 1500), f.s1_payload) == 0 for f in frames)
+
+
+def test_retimed_windows_under_a_large_sample_clock_offset():
+    """100 ppm over a 1500-byte 16-QAM frame: the drift passes half a sample, the windows
+    are re-timed (the branch of payload_grid that recomputes the grid)."""
+    y = ImpairmentChain(RadioImpairments(sfo_ppm=100), seed=3).process(_stream("long", n=6), 10 ** (-28 / 10))
+    out = _both(y)
+    _assert_same(out, 6)
+    assert all(prbs.count_bit_errors(prbs.payload(2, f.seq, 1500), f.s1_payload) == 0 for f in out[True][0])
+
+
+def test_multipath_and_low_snr_agree():
+    rng = np.random.default_rng(4)
+    x = _stream("prompt", n=10, m=4)
+    taps = np.array([1.0, 0.0, 0.4j, 0.0, 0.0, -0.2], np.complex64)
+    y = np.convolve(x, taps)[: x.size]
+    y = (y + np.sqrt(10 ** (-8 / 10) / 2) * (rng.standard_normal(y.size) + 1j * rng.standard_normal(y.size))).astype(
+        np.complex64
+    )
+    _assert_same(_both(y), 8)
+
+
+def test_detector_crossings_match_on_noise_spurs_and_frames():
+    rng = np.random.default_rng(6)
+    x = _stream("long", n=4)
+    t = np.arange(x.size)
+    y = x + 0.05 * (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size))
+    y = (y + 0.2 * np.exp(2j * np.pi * 0.11 * t)).astype(np.complex64)  # a spur
+    a, b = FrameReceiver(P, compiled=False), FrameReceiver(P, compiled=True)
+    for rx in (a, b):
+        rx.push(y)
+    stop = y.size - 200
+    ha, hb = a._detect_span(100, stop), b._detect_span(100, stop)
+    assert ha.size > 0 and np.array_equal(ha, hb)
+
+
+def test_windows_outside_the_buffer_raise_instead_of_reading_memory():
+    buf = np.zeros(500, np.complex64)
+    dft = np.ones((64, 52), np.complex64)
+    with pytest.raises(IndexError, match="outside the buffer"):
+        rx_kernels.grid(buf, 400, 12, 2, 80, 64, 0.0, 0, np.zeros(2, np.int64), dft)
+    with pytest.raises(IndexError, match="outside the buffer"):
+        rx_kernels.grid(buf, 0, 12, 2, 80, 64, 0.0, 0, np.array([0, -200]), dft)
+
+
+def test_compiled_unavailable_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(rx_kernels, "AVAILABLE", False)
+    monkeypatch.setattr(rx_kernels, "WHY_NOT", "numba is not installed (pip install numba)")
+    with pytest.raises(ValueError, match="pip install numba"):
+        FrameReceiver(P, compiled=True)
+    assert FrameReceiver(P)._k is None  # the default falls back to the numpy path
+
+
+def test_default_is_compiled_when_available():
+    assert FrameReceiver(P)._k is rx_kernels
+    assert frame_receiver.FrameReceiver(P, compiled=False)._k is None
+
+
+@pytest.mark.parametrize("n", [1, 64, 333])
+def test_compiled_conv_encoder_is_gr_fecs(n):
+    from gensem.dsp.conv_code import K, POLYS
+
+    bits = np.random.default_rng(n).integers(0, 2, n).astype(np.uint8)
+    ref = ConvCode().encode(bits)
+    assert np.array_equal(rx_kernels.conv_encode(bits, np.asarray(POLYS, np.int64), K), ref)
+
+
+def test_quantised_header_decode_matches_the_float_path():
+    from gensem.dsp import frame_header
+
+    code = ConvCode()
+    hdr = frame_header.FrameHeader(seq=77, mod=64, power_q=40, s0_bytes=12, s1_bytes=900)
+    rng = np.random.default_rng(1)
+    soft = (2.0 * frame_header.encode(hdr, 192, code) - 1.0) + 0.6 * rng.standard_normal(192)
+    comb = np.bincount(np.arange(192) % 140, weights=soft)
+    comb = (comb / np.mean(np.abs(comb))).astype(np.float32)
+    u8 = np.clip(128.0 + 48.0 * comb, 0, 255).astype(np.uint8)
+    assert np.array_equal(code.decode_quantized(u8, 64), code.decode(comb, 64))
+    assert frame_header.FrameHeader.from_bits(code.decode_quantized(u8, 64)) == hdr
+    with pytest.raises(ValueError, match="expected 140 soft bits"):
+        code.decode_quantized(u8[:100], 64)
+
+
+def test_compiled_tone_whitener_matches_numpy():
+    from gensem.dsp.rx_frontend import ToneWhitener
+
+    rng = np.random.default_rng(8)
+    t = np.arange(40_000)
+    x = 0.1 * (rng.standard_normal(t.size) + 1j * rng.standard_normal(t.size))
+    x = (x + 0.5 * np.exp(2j * np.pi * 0.2 * t) + 0.3 * np.exp(-2j * np.pi * 0.31 * t)).astype(np.complex64)
+    a, b = ToneWhitener(), ToneWhitener(compiled=True)
+    for i in range(0, x.size, 8192):
+        ea, eb = a.process(x[i : i + 8192]), b.process(x[i : i + 8192])
+        assert np.max(np.abs(ea - eb)) < 1e-4 * np.max(np.abs(ea))
+    assert a.gain_db > 5 and b.gain_db == pytest.approx(a.gain_db, abs=1e-3)
+    assert np.allclose(a.coef, b.coef, atol=1e-5)
