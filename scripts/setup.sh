@@ -50,4 +50,4 @@ if [ "${GENSEM_NO_TORCH:-0}" != "1" ]; then
 fi
 .venv/bin/python -c "import numpy, gnuradio.gr, gensem.dsp.conv_code; print('numpy', numpy.__version__, '| gnuradio', gnuradio.gr.version())"
 # the frame receiver's compiled kernels: compile once now (numba's cache), not on a flowgraph's first frame
-PYTHONPATH=gr-gensem/python .venv/bin/python -c "from gensem.dsp import rx_kernels as k; print('    frame receiver kernels:', f'ready in {k.warm_up():.1f} s' if k.AVAILABLE else k.WHY_NOT)"
+PYTHONPATH=gr-gensem/python .venv/bin/python -c "from gensem.dsp import rx_kernels as k, frame_receiver as f; print('    frame receiver kernels:', f'ready in {f.warm_up():.1f} s' if k.AVAILABLE else k.WHY_NOT)"

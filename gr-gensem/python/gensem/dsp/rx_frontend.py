@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gensem.dsp import rx_kernels
+
 DEFAULT_TAU = 1 << 16  # samples: 33 ms at 2 Msps
 SIGNIFICANCE = 16.0
 # IQ: OFDM samples are correlated (the CP repeats 16 of every 80): |r|'s variance over N
@@ -155,12 +157,7 @@ class ToneWhitener:
         self.coef = np.zeros(order, np.complex128)  # a_1..a_p (0: not applied)
         self.min_gain_db = float(min_gain_db)
         self.gain_db = 0.0  # prediction gain of the fitted filter
-        if compiled:
-            from gensem.dsp import rx_kernels
-
-            self._k = rx_kernels
-        else:
-            self._k = None
+        self._k = rx_kernels if compiled else None
 
     def process(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, np.complex64)

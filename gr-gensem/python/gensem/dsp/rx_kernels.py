@@ -681,35 +681,3 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
                 b += 1
     return out, evm / (rows * n_c), z.reshape(-1)
 
-
-def warm_up() -> float:
-    """Compile (or load from numba's cache) every kernel the receiver uses, by decoding
-    one frame of each kind: a fresh install compiles in ~20 s, later processes load the
-    cache in well under a second. ``make setup`` runs it, so a flowgraph's first frame is
-    not late. Returns the seconds it took (0 without numba)."""
-    import time
-
-    if not AVAILABLE:
-        return 0.0
-    from gensem.dsp import prbs, prompt_packet
-    from gensem.dsp.frame_builder import build_frame, encode_prompt_packet
-    from gensem.dsp.frame_receiver import FrameReceiver
-    from gensem.dsp.ofdm_params import OfdmParams
-
-    t0 = time.perf_counter()
-    p = OfdmParams()
-    pk = prompt_packet.build(0, b"warm up")
-    s0 = encode_prompt_packet(pk, FrameReceiver(p, compiled=False).code)
-    sym = np.exp(2j * np.pi * np.arange(100) / 7)
-    frames = [
-        build_frame(p, 0, 16, 0.4, s0, len(pk), prbs.payload(0, 0, 64)),
-        build_frame(p, 1, 4, 0.0, None, 0, prbs.payload(0, 1, 64)),
-        build_frame(p, 2, 16, p.equal_split, None, 0, None, s1_analog=sym),
-    ]
-    x = np.concatenate([np.zeros(500, np.complex64)] + frames + [np.zeros(2000, np.complex64)])
-    rng = np.random.default_rng(0)
-    x = x + 0.01 * (rng.standard_normal(x.size) + 1j * rng.standard_normal(x.size))
-    rx = FrameReceiver(p, compiled=True)
-    for i in range(0, x.size, 4096):
-        rx.push(x[i : i + 4096].astype(np.complex64))
-    return time.perf_counter() - t0
