@@ -138,15 +138,14 @@ def test_over_link_to_a_remote_receiver_over_the_bridge(weights, tmp_path, capsy
     import threading
 
     import numpy as np
-    import zmq
     from PIL import Image
 
     from receiver_ai import cli as receiver_cli
-    sock = zmq.Context.instance().socket(zmq.PULL)
-    port = sock.bind_to_random_port("tcp://127.0.0.1")
-    sock.close(0)  # a free port for the receiver to bind
+    # an ipc:// endpoint of this test's own: no free-port race with other processes (a
+    # tcp port found free and closed again can be taken before the receiver binds it)
+    endpoint = f"ipc://{tmp_path}/bridge.sock"
     rx_out = tmp_path / "rx"
-    argv = ["--connect", f"tcp://127.0.0.1:{port}", "--bind", "--pattern", "pull", "--backend", "cdm-jscc",
+    argv = ["--connect", endpoint, "--bind", "--pattern", "pull", "--backend", "cdm-jscc",
             "--model", os.path.join(weights, "cdm_jscc_d.pt"), "--seed", "0", "--out", str(rx_out),
             "--max-images", "1", "--timeout", "120", "--json"]  # fmt: skip
     result = {}
@@ -154,7 +153,7 @@ def test_over_link_to_a_remote_receiver_over_the_bridge(weights, tmp_path, capsy
     th.start()
     try:
         r = _gensem(*_send_over_link(weights, tmp_path / "tx"), "--method", "cdm-jscc-d", "--snr-db", "15",
-                    "--bridge", f"tcp://127.0.0.1:{port}", "--json")  # fmt: skip
+                    "--bridge", endpoint, "--json")  # fmt: skip
     finally:
         th.join(150)
     assert r.returncode == 0, r.stderr[-2000:]
