@@ -142,7 +142,7 @@ def test_default_is_compiled_when_available():
 
 @pytest.mark.parametrize("n", [1, 64, 333])
 def test_compiled_conv_encoder_is_gr_fecs(n):
-    from gensem.dsp.conv_code import K, POLYS
+    from gensem.dsp.conv_code import POLYS, K
 
     bits = np.random.default_rng(n).integers(0, 2, n).astype(np.uint8)
     ref = ConvCode().encode(bits)

@@ -22,7 +22,7 @@ import numpy as np
 
 from gensem.dsp import aggregation, frame_header, qam, rx_kernels, scrambler
 from gensem.dsp.channel_estimation import TAP_THRESHOLD, smooth_channel, tap_basis
-from gensem.dsp.conv_code import K, POLYS, ConvCode
+from gensem.dsp.conv_code import POLYS, ConvCode, K
 from gensem.dsp.frame_builder import (
     MAX_DATA_SYMBOLS,
     interleaver,
