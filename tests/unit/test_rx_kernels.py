@@ -120,11 +120,23 @@ def test_detector_crossings_match_on_noise_spurs_and_frames():
 
 def test_windows_outside_the_buffer_raise_instead_of_reading_memory():
     buf = np.zeros(500, np.complex64)
-    dft = np.ones((64, 52), np.complex64)
+    fft = FrameReceiver(P, compiled=True)._fft64
     with pytest.raises(IndexError, match="outside the buffer"):
-        rx_kernels.grid(buf, 400, 12, 2, 80, 64, 0.0, 0, np.zeros(2, np.int64), dft)
+        rx_kernels.grid(buf, 400, 12, 2, 80, 64, 0.0, 0, np.zeros(2, np.int64), fft)
     with pytest.raises(IndexError, match="outside the buffer"):
-        rx_kernels.grid(buf, 0, 12, 2, 80, 64, 0.0, 0, np.array([0, -200]), dft)
+        rx_kernels.grid(buf, 0, 12, 2, 80, 64, 0.0, 0, np.array([0, -200]), fft)
+
+
+def test_compiled_grid_is_the_unitary_fft_of_the_used_carriers():
+    rng = np.random.default_rng(9)
+    buf = (rng.standard_normal(1000) + 1j * rng.standard_normal(1000)).astype(np.complex64)
+    rx = FrameReceiver(P, compiled=True)
+    w = 2 * np.pi * 0.3 / P.fft_len
+    y = rx_kernels.grid(buf, 40, 12, 3, 80, 64, w, 12345, np.array([0, 1, -2]), rx._fft64)
+    n0 = 40 + 12 + 80 * np.arange(3) + np.array([0, 1, -2])
+    x = buf[n0[:, None] + np.arange(64)] * np.exp(-1j * w * (n0[:, None] + 12345 + np.arange(64)))
+    ref = np.fft.fft(x, axis=1, norm="ortho")[:, P.bins(P.used_carriers)]
+    assert np.max(np.abs(y - ref)) < 1e-5
 
 
 def test_compiled_unavailable_is_a_clear_error(monkeypatch):

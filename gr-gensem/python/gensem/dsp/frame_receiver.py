@@ -166,10 +166,13 @@ class FrameReceiver:
     def _init_kernels(self):
         """Constant tables of the compiled path (dsp.rx_kernels), built once."""
         p = self.p
-        n = np.arange(p.fft_len)[:, None]
-        dft = np.exp(-2j * np.pi * n * self._used_bins[None, :] / p.fft_len) / np.sqrt(p.fft_len)
-        self._dft128 = np.ascontiguousarray(dft)
-        self._dft64 = np.ascontiguousarray(dft.astype(np.complex64))
+        n_bits = p.fft_len.bit_length() - 1
+        bitrev = np.array([int(format(i, f"0{n_bits}b")[::-1], 2) for i in range(p.fft_len)], np.int64)
+        tw = np.exp(-2j * np.pi * np.arange(p.fft_len // 2) / p.fft_len)
+        used = np.ascontiguousarray(self._used_bins, np.int64)
+        scale = 1.0 / np.sqrt(p.fft_len)
+        self._fft128 = (used, bitrev, tw, scale)
+        self._fft64 = (used, bitrev, tw.astype(np.complex64), np.float32(scale))
         self._pol127, self._base_pilots = (np.ascontiguousarray(t, np.float64) for t in pilot_tables(p))
         _, a, a_h, gram = tap_basis(p)
         self._taps = (np.ascontiguousarray(a), np.ascontiguousarray(a_h), np.ascontiguousarray(gram))
@@ -533,7 +536,7 @@ class FrameReceiver:
         if self._k is not None:
             a, a_h, gram = self._taps
             return self._k.channel(
-                self._buf, st["t1"] - p.fft_backoff, p.fft_len, st["cfo"], self._base, self._dft128,
+                self._buf, st["t1"] - p.fft_backoff, p.fft_len, st["cfo"], self._base, self._fft128,
                 self._lts_used_c, a, a_h, gram, TAP_THRESHOLD,
             )  # fmt: skip
         t1 = st["t1"] - p.fft_backoff
@@ -593,7 +596,7 @@ class FrameReceiver:
         start = st["t1"] + 2 * p.fft_len
         w = 2 * np.pi * st["cfo"] / p.fft_len
         y = k.grid(self._buf, start, p.cp_len - p.fft_backoff, n_h, p.symbol_len, p.fft_len, w, self._base,
-                   self._no_shift, self._dft64)  # fmt: skip
+                   self._no_shift, self._fft64)  # fmt: skip
         st["y_header"] = y
         u8, yd = k.header_soft(y, h, self._idx_pilot64, self._pol127, self._base_pilots, self._idx_data64,
                                ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
@@ -666,7 +669,7 @@ class FrameReceiver:
         p, k, h = self.p, self._k, st["h"]
         y, last_shift = k.payload_grid(
             self._buf, st["y_header"], st["t1"] + 2 * p.fft_len, n_tot, p.cp_len - p.fft_backoff, p.symbol_len,
-            p.fft_len, 2 * np.pi * st["cfo"] / p.fft_len, self._base, self._dft64, h, self._idx_pilot64,
+            p.fft_len, 2 * np.pi * st["cfo"] / p.fft_len, self._base, self._fft64, h, self._idx_pilot64,
             self._k_pilot, self._k_used32, self._pol127, self._base_pilots, self._n_ref, p.n_used_half,
             SFO_FIT_SYMBOLS, DRIFT_NEGLIGIBLE,
         )  # fmt: skip

@@ -7,9 +7,8 @@ constants and the same order of operations, as single compiled calls; the numpy 
 of ``FrameReceiver`` stay the reference (``FrameReceiver(compiled=False)``, and
 ``GENSEM_RX_NUMBA=0`` in the environment) and tests check both paths decode the same bits.
 
-The 64-point FFT of the used carriers is a matrix product with the DFT rows of those
-carriers (one BLAS call for a whole grid of symbols), ``ofdm_demodulate``'s unitary
-scaling included.
+The FFT is an in-place radix-2 transform (``_fft_used``) that keeps the used carriers,
+with ``ofdm_demodulate``'s unitary scaling.
 
 ``AVAILABLE`` is False when numba is not installed (a one-line notice names the fix);
 the receiver then runs the numpy path.
@@ -40,6 +39,11 @@ WHY_NOT = (
 
 def _njit(f):
     return numba.njit(cache=True, nogil=True)(f) if numba is not None else f
+
+
+def _njit_fast(f):
+    """For plain sums of products only: fastmath lets LLVM reorder (vectorise) the sums."""
+    return numba.njit(cache=True, nogil=True, fastmath=True)(f) if numba is not None else f
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -147,26 +151,56 @@ def drift_slope(y, h, idx_pilot, k_pilot, polarity, base_pilots, n_ref):
 
 
 @_njit
-def grid(buf, start, off, count, symbol_len, fft_len, w, base, shifts, dft_used):
+def _fft_used(work, fft, out, row):
+    """In-place radix-2 FFT of ``work`` (its input already in bit-reversed order), then
+    out[row, k] = work[used_bins[k]] * scale: the unitary DFT of the used carriers.
+    ``fft`` = (used_bins, bit reversal, twiddles exp(-2 pi j k / N) for k < N/2, scale)."""
+    used, _, tw, scale = fft
+    n = work.size
+    half = 1
+    while half < n:
+        step = n // (2 * half)
+        for start in range(0, n, 2 * half):
+            for j in range(half):
+                a = work[start + j]
+                b = work[start + j + half] * tw[j * step]
+                work[start + j] = a + b
+                work[start + j + half] = a - b
+        half *= 2
+    for k in range(used.size):
+        out[row, k] = work[used[k]] * scale
+
+
+@_njit
+def grid(buf, start, off, count, symbol_len, fft_len, w, base, shifts, fft):
     """Used-carrier grid of ``count`` symbols from buffer index ``start``: CP removed (``off``),
     windows re-timed by ``shifts`` (samples), CFO derotated exp(-j w n) with n absolute
     (float64 phase), then the unitary DFT of the used carriers (FrameReceiver._windows)."""
-    x = np.empty((count, fft_len), np.complex64)
+    used, bitrev, _, _ = fft
     ramp = np.empty(fft_len, np.complex64)
-    for n in range(fft_len):
-        ramp[n] = np.complex64(np.exp(-1j * w * n))
+    step = np.exp(-1j * w)
+    acc = 1.0 + 0j
+    for n in range(fft_len):  # exp(-j w n) by recurrence in double precision, re-anchored
+        if n % 16 == 0:
+            acc = np.exp(-1j * w * n)
+        ramp[n] = np.complex64(acc)
+        acc *= step
+    y = np.empty((count, used.size), np.complex64)
+    work = np.empty(fft_len, np.complex64)
     for s in range(count):
         n0 = start + off + s * symbol_len + shifts[s]
         if n0 < 0 or n0 + fft_len > buf.size:
             raise IndexError("FFT window outside the buffer (sample-clock drift estimate out of range)")
         ps = np.complex64(np.exp(-1j * w * (n0 + base)))
-        for n in range(fft_len):
-            x[s, n] = buf[n0 + n] * (ps * ramp[n])
-    return np.dot(x, dft_used)
+        for i in range(fft_len):
+            r = bitrev[i]
+            work[i] = buf[n0 + r] * (ps * ramp[r])
+        _fft_used(work, fft, y, s)
+    return y
 
 
 # ---------------------------------------------------------------- tone whitener (rx_frontend)
-@_njit
+@_njit_fast
 def autocorr_update(r, ext, x, p, m, a, scale):
     """r[k] = a r[k] + scale sum_{i<m} conj(ext[p - k + i]) x[i], k = 0..p, in place."""
     for k in range(p + 1):
@@ -202,12 +236,11 @@ def lp_fit(r, p, loading):
 def fir_whiten(ext, x, c, p):
     """e[n] = x[n] - sum_k c[k-1] x[n-k] (ext = p samples of history, then x)."""
     n = x.size
-    e = np.empty(n, np.complex64)
-    for i in range(n):
-        acc = x[i]
-        for k in range(1, p + 1):
-            acc -= c[k - 1] * ext[p - k + i]
-        e[i] = acc
+    e = x.copy()
+    for k in range(1, p + 1):  # one pass per tap: contiguous, vectorisable
+        ck = c[k - 1]
+        for i in range(n):
+            e[i] -= ck * ext[p - k + i]
     return e
 
 
@@ -391,16 +424,18 @@ def synchronise(
 
 # ---------------------------------------------------------------- channel estimate
 @_njit
-def channel(buf, t1, fft_len, cfo, base, dft_used128, lts_used, a, a_h, gram, tap_threshold):
+def channel(buf, t1, fft_len, cfo, base, fft128, lts_used, a, a_h, gram, tap_threshold):
     """LS estimate on the LTS pair (CFO-corrected), averaged, noise from their difference,
     denoised by orthogonal matching pursuit over the taps (channel_estimation.smooth_channel).
     Returns (h, noise_sum, n_noise)."""
-    x = np.empty((2, fft_len), np.complex128)
+    used, bitrev, _, _ = fft128
+    y = np.empty((2, used.size), np.complex128)
+    work = np.empty(fft_len, np.complex128)
     for r in range(2):
-        for k in range(fft_len):
-            idx = t1 + r * fft_len + k
-            x[r, k] = np.complex128(buf[idx]) * np.exp(-2j * np.pi * cfo * (idx + base) / fft_len)
-    y = np.dot(x, dft_used128)
+        for i in range(fft_len):
+            idx = t1 + r * fft_len + bitrev[i]
+            work[i] = np.complex128(buf[idx]) * np.exp(-2j * np.pi * cfo * (idx + base) / fft_len)
+        _fft_used(work, fft128, y, r)
     n_k = y.shape[1]
     h_ls = np.empty(n_k, np.complex128)
     noise_sum = 0.0
@@ -562,7 +597,7 @@ def payload_grid(
     fft_len,
     w,
     base,
-    dft_used,
+    fft,
     h,
     idx_pilot,
     k_pilot,
@@ -578,7 +613,7 @@ def payload_grid(
     Returns (y, last_shift)."""
     n_h = y_header.shape[0]
     zeros = np.zeros(n_tot, np.int64)
-    rest = grid(buf, start_header + n_h * symbol_len, off, n_tot - n_h, symbol_len, fft_len, w, base, zeros, dft_used)
+    rest = grid(buf, start_header + n_h * symbol_len, off, n_tot - n_h, symbol_len, fft_len, w, base, zeros, fft)
     y = np.empty((n_tot, y_header.shape[1]), np.complex64)
     y[:n_h] = y_header
     y[n_h:] = rest
@@ -596,7 +631,7 @@ def payload_grid(
             shifts[n] = np.int64(np.rint(d))
             frac[n] = np.float32(d - shifts[n])
         last_shift = shifts[n_tot - 1]
-        y = grid(buf, start_header, off, n_tot, symbol_len, fft_len, w, base, shifts, dft_used)
+        y = grid(buf, start_header, off, n_tot, symbol_len, fft_len, w, base, shifts, fft)
         c = np.float32(2 * np.pi / fft_len)
         for n in range(n_tot):
             _rotate_row(y, n, np.float64(c * frac[n]), k_used)
@@ -666,6 +701,8 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
     out = np.zeros(n_bytes, np.uint8)
     evm = 0.0
     b = 0
+    si = 0  # position in the scrambler's period (no modulo per bit)
+    n_scr = scrambler_period.size
     for r in range(rows):
         for i in range(n_c):
             v = z[r, i]
@@ -673,11 +710,16 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
             dr, di = np.float32(amp[li]), np.float32(amp[lq])
             er, ei = v.real - dr, v.imag - di
             evm += er * er + ei * ei
+            if b >= n_bits:
+                continue
             sym = (lvl_to_gray[li] << half) | lvl_to_gray[lq]
             for j in range(k - 1, -1, -1):
                 if b < n_bits:
-                    bit = ((sym >> j) & 1) ^ scrambler_period[b % scrambler_period.size]
+                    bit = ((sym >> j) & 1) ^ scrambler_period[si]
                     out[b >> 3] |= bit << (7 - (b & 7))
                 b += 1
+                si += 1
+                if si == n_scr:
+                    si = 0
     return out, evm / (rows * n_c), z.reshape(-1)
 
