@@ -190,3 +190,15 @@ def test_compiled_tone_whitener_matches_numpy():
         assert np.max(np.abs(ea - eb)) < 1e-4 * np.max(np.abs(ea))
     assert a.gain_db > 5 and b.gain_db == pytest.approx(a.gain_db, abs=1e-3)
     assert np.allclose(a.coef, b.coef, atol=1e-5)
+
+
+def test_the_rx_block_says_once_when_it_runs_the_numpy_path(monkeypatch, capsys):
+    from gensem.blocks import two_stream_rx as blk
+
+    monkeypatch.setattr(rx_kernels, "AVAILABLE", False)
+    monkeypatch.setattr(rx_kernels, "WHY_NOT", "numba is not installed (pip install numba): numpy path")
+    monkeypatch.setattr(blk, "_SLOW_PATH_SAID", [])
+    a, b = blk.two_stream_rx(), blk.two_stream_rx()
+    assert a.rx._k is None and b.rx._k is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["gensem_two_stream_rx: numba is not installed (pip install numba): numpy path"]

@@ -27,6 +27,7 @@ worker held half-decoded is lost then).
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -34,6 +35,7 @@ import pmt
 from gnuradio import gr
 
 from gensem.blocks.pdu_util import log, make_c32_pdu, make_pdu, subscribed_ports
+from gensem.dsp import rx_kernels
 from gensem.dsp.frame_receiver import DecodedFrame, FrameReceiver
 from gensem.dsp.ofdm_params import OfdmParams
 
@@ -63,6 +65,7 @@ def analog_meta(f: DecodedFrame, meta: dict) -> dict:
 
 
 _ADAPTIVE = pmt.intern("adaptive")
+_SLOW_PATH_SAID: list = []  # the numpy-path notice was printed in this process
 _PACKET_OFFSET = pmt.intern("packet_offset")
 _S1_CRC_OK = pmt.intern("s1_crc_ok")
 
@@ -78,6 +81,9 @@ class two_stream_rx(gr.sync_block):
         gr.sync_block.__init__(self, name="gensem_two_stream_rx", in_sig=[np.complex64], out_sig=None)
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
         self.rx = FrameReceiver(self.params)
+        if self.rx._k is None and not _SLOW_PATH_SAID:  # once per process: one line on stderr
+            _SLOW_PATH_SAID.append(True)
+            print(f"gensem_two_stream_rx: {rx_kernels.WHY_NOT}", file=sys.stderr, flush=True)
         self.decode_process = bool(decode_process)
         self.samples_in = 0
         self.decode_errors = 0
