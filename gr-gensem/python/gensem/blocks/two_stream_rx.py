@@ -81,7 +81,7 @@ class two_stream_rx(gr.sync_block):
         gr.sync_block.__init__(self, name="gensem_two_stream_rx", in_sig=[np.complex64], out_sig=None)
         self.params = OfdmParams(n_prompt_carriers=int(n_prompt_carriers))
         self.rx = FrameReceiver(self.params)
-        if self.rx._k is None and not _SLOW_PATH_SAID:  # once per process: one line on stderr
+        if not self.rx.compiled and not _SLOW_PATH_SAID:  # once per process: one line on stderr
             _SLOW_PATH_SAID.append(True)
             print(f"gensem_two_stream_rx: {rx_kernels.WHY_NOT}", file=sys.stderr, flush=True)
         self.decode_process = bool(decode_process)

@@ -24,14 +24,14 @@ class ConvCode:
         self._dec = gr_fec.cc_decoder(self.max_frame_bits, K, RATE, POLYS)
         self._bufs = {}  # (kind, n) -> (in, out, in capsule, out capsule): reused per frame size
 
-    def _buffers(self, kind: str, n: int, n_in: int, n_out: int, dtype):
-        """Work buffers for one frame size, wrapped once (a PyCapsule costs ~3 us, the
+    def _buffers(self, kind: str, n: int, n_in: int, n_out: int):
+        """uint8 work buffers for one frame size, wrapped once (a PyCapsule costs ~3 us, the
         Viterbi kernel of a 64-bit header ~1.5 us). At most 32 sizes are kept."""
         b = self._bufs.get((kind, n))
         if b is None:
             if len(self._bufs) >= 32:
                 self._bufs.clear()
-            inp, out = np.zeros(n_in, dtype), np.zeros(n_out, np.uint8)
+            inp, out = np.zeros(n_in, np.uint8), np.zeros(n_out, np.uint8)
             b = self._bufs[(kind, n)] = (inp, out, gr_fec._capsule(inp), gr_fec._capsule(out))
         return b
 
@@ -48,7 +48,7 @@ class ConvCode:
         n = bits.size
         self._check(n)
         self._enc.set_frame_size(n)
-        inp, out, c_in, c_out = self._buffers("enc", n, n, self._enc.get_output_size(), np.uint8)
+        inp, out, c_in, c_out = self._buffers("enc", n, n, self._enc.get_output_size())
         inp[:] = bits
         self._enc.generic_work(c_in, c_out)
         return out.copy()
@@ -61,12 +61,8 @@ class ConvCode:
         if soft.size != self.coded_len(n):
             raise ValueError(f"expected {self.coded_len(n)} soft bits, got {soft.size}")
         # gr-fec's cc_decoder takes 8-bit soft symbols, 128 = erasure (its async_decoder
-        # does the same 48x scaling).
-        self._dec.set_frame_size(n)
-        u8, out, c_in, c_out = self._buffers("dec", n, soft.size, self._dec.get_output_size(), np.uint8)
-        u8[:] = np.clip(128.0 + 48.0 * soft, 0, 255)  # truncating cast, as astype(uint8)
-        self._dec.generic_work(c_in, c_out)
-        return out.copy()
+        # does the same 48x scaling); astype truncates.
+        return self.decode_quantized(np.clip(128.0 + 48.0 * soft, 0, 255).astype(np.uint8), n)
 
     def decode_quantized(self, u8: np.ndarray, n_info_bits: int) -> np.ndarray:
         """Viterbi-decode soft bits already quantised as gr-fec takes them (uint8,
@@ -76,7 +72,7 @@ class ConvCode:
         if u8.size != self.coded_len(n):
             raise ValueError(f"expected {self.coded_len(n)} soft bits, got {u8.size}")
         self._dec.set_frame_size(n)
-        buf, out, c_in, c_out = self._buffers("dec", n, u8.size, self._dec.get_output_size(), np.uint8)
+        buf, out, c_in, c_out = self._buffers("dec", n, u8.size, self._dec.get_output_size())
         buf[:] = u8
         self._dec.generic_work(c_in, c_out)
         return out.copy()

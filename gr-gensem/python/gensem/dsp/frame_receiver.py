@@ -132,10 +132,10 @@ class FrameReceiver:
         self._s1_bins = p.bins(p.adaptive_carriers)
         # positions inside ``used`` order
         used = list(p.used_carriers)
-        self._idx_pilot = np.array([used.index(k) for k in p.pilot_carriers])
-        self._idx_data = np.array([used.index(k) for k in p.data_carriers])
-        self._idx_s0 = np.array([used.index(k) for k in p.prompt_carriers])
-        self._idx_s1 = np.array([used.index(k) for k in p.adaptive_carriers])
+        self._idx_pilot = np.array([used.index(k) for k in p.pilot_carriers], np.int64)
+        self._idx_data = np.array([used.index(k) for k in p.data_carriers], np.int64)
+        self._idx_s0 = np.array([used.index(k) for k in p.prompt_carriers], np.int64)
+        self._idx_s1 = np.array([used.index(k) for k in p.adaptive_carriers], np.int64)
         self._half = p.fft_len // 2
         self._det_lag = p.fft_len  # the detector's lag: the LTS period
         self._sts_len = p.symbol_len
@@ -174,17 +174,15 @@ class FrameReceiver:
         self._fft128 = (used, bitrev, tw, scale)
         self._fft64 = (used, bitrev, tw.astype(np.complex64), np.float32(scale))
         self._pol127, self._base_pilots = (np.ascontiguousarray(t, np.float64) for t in pilot_tables(p))
-        _, a, a_h, gram = tap_basis(p)
-        self._taps = (np.ascontiguousarray(a), np.ascontiguousarray(a_h), np.ascontiguousarray(gram))
-        self._idx_pilot64 = self._idx_pilot.astype(np.int64)
-        self._idx_data64 = self._idx_data.astype(np.int64)
-        self._idx_s164 = self._idx_s1.astype(np.int64)
-        self._idx_s064 = self._idx_s0.astype(np.int64)
-        self._lts_shifted_c = np.ascontiguousarray(self._lts_shifted)
-        self._lts_used_c = np.ascontiguousarray(self._lts_used.astype(np.complex128))
+        self._taps = tap_basis(p)[1:]  # (A, A^H, A^H A), C-contiguous
         self._scr = scrambler.sequence(127).astype(np.int64)
         self._no_shift = np.zeros(p.n_header_symbols, np.int64)
         self._polys = np.asarray(POLYS, np.int64)
+
+    @property
+    def compiled(self) -> bool:
+        """True when the per-frame stages run as dsp.rx_kernels' compiled kernels."""
+        return self._k is not None
 
     # ---------------------------------------------------------------- streaming
     def reset(self):
@@ -394,7 +392,7 @@ class FrameReceiver:
         if self._k is not None:
             found, t1, cfo = self._k.synchronise(
                 self._buf, self._wbuf, lo_sts, hit, self._half, STS_SEARCH_AFTER, self._lts_off, p.fft_len,
-                self._lts_shifted_c, self._cfo_steps, MAX_CFO_SUBCARRIERS, self._lts_energy, LTS_MIN_CORR,
+                self._lts_shifted, self._cfo_steps, MAX_CFO_SUBCARRIERS, self._lts_energy, LTS_MIN_CORR,
             )  # fmt: skip
             return {"t1": int(t1), "cfo": float(cfo)} if found else None
         buf = self._buf
@@ -537,7 +535,7 @@ class FrameReceiver:
             a, a_h, gram = self._taps
             return self._k.channel(
                 self._buf, st["t1"] - p.fft_backoff, p.fft_len, st["cfo"], self._base, self._fft128,
-                self._lts_used_c, a, a_h, gram, TAP_THRESHOLD,
+                self._lts_used, a, a_h, gram, TAP_THRESHOLD,
             )  # fmt: skip
         t1 = st["t1"] - p.fft_backoff
         idx = t1 + np.arange(2)[:, None] * p.fft_len + np.arange(p.fft_len)[None, :]
@@ -598,7 +596,7 @@ class FrameReceiver:
         y = k.grid(self._buf, start, p.cp_len - p.fft_backoff, n_h, p.symbol_len, p.fft_len, w, self._base,
                    self._no_shift, self._fft64)  # fmt: skip
         st["y_header"] = y
-        u8, yd = k.header_soft(y, h, self._idx_pilot64, self._pol127, self._base_pilots, self._idx_data64,
+        u8, yd = k.header_soft(y, h, self._idx_pilot, self._pol127, self._base_pilots, self._idx_data,
                                ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
         bits = self.code.decode_quantized(u8, frame_header.HEADER_BITS)
         hdr = FrameHeader.from_bits(bits)
@@ -607,7 +605,7 @@ class FrameReceiver:
         n_sym = n_data_symbols(p, hdr)
         if n_sym > MAX_DATA_SYMBOLS:
             return None
-        noise_sum += k.header_noise(yd, h, self._idx_data64, bits, self._polys, K)
+        noise_sum += k.header_noise(yd, h, self._idx_data, bits, self._polys, K)
         noise_n += yd.size
         st.update(h=h, noise_var=noise_sum / noise_n, n_sym=n_sym)
         return hdr
@@ -620,7 +618,7 @@ class FrameReceiver:
         noise_var = max(st["noise_var"], 1e-20)
         g0, g1 = p.stream_gains(hdr.prompt_power_fraction)
         if self._k is not None:
-            p_s0, p_s1, p_data = self._k.stream_powers(h, self._idx_s064, self._idx_s164, self._idx_data64)
+            p_s0, p_s1, p_data = self._k.stream_powers(h, self._idx_s0, self._idx_s1, self._idx_data)
         else:
             h2 = np.abs(h) ** 2
             p_s0, p_s1 = float(np.mean(h2[self._idx_s0])), float(np.mean(h2[self._idx_s1]))
@@ -669,13 +667,13 @@ class FrameReceiver:
         p, k, h = self.p, self._k, st["h"]
         y, last_shift = k.payload_grid(
             self._buf, st["y_header"], st["t1"] + 2 * p.fft_len, n_tot, p.cp_len - p.fft_backoff, p.symbol_len,
-            p.fft_len, 2 * np.pi * st["cfo"] / p.fft_len, self._base, self._fft64, h, self._idx_pilot64,
+            p.fft_len, 2 * np.pi * st["cfo"] / p.fft_len, self._base, self._fft64, h, self._idx_pilot,
             self._k_pilot, self._k_used32, self._pol127, self._base_pilots, self._n_ref, p.n_used_half,
             SFO_FIT_SYMBOLS, DRIFT_NEGLIGIBLE,
         )  # fmt: skip
         if last_shift:
             st["last_shift"] = int(last_shift)
-        phi = k.phase_track(y, h, self._idx_pilot64, self._pol127, self._base_pilots)
+        phi = k.phase_track(y, h, self._idx_pilot, self._pol127, self._base_pilots)
         return k.derotate_payload(y, p.n_header_symbols, phi)
 
     def _decode_s0(self, y, h, hdr, g0):
@@ -703,7 +701,6 @@ class FrameReceiver:
         idx, g = (self._idx_data, 1.0) if hdr.wide else (self._idx_s1, g1)
         rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod, hdr.wide)
         if self._k is not None:
-            idx = self._idx_data64 if hdr.wide else self._idx_s164
             _, lvl_to_gray, scale, _, half, _, amp = qam._tables(hdr.mod)
             payload, evm, z = self._k.decode_qam(
                 y, rows, idx, np.ascontiguousarray(h[idx], np.complex64), float(g), half, scale, amp,

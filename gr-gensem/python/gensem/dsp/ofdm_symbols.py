@@ -85,6 +85,6 @@ def pilot_tables(p: OfdmParams):
 
 def pilot_values(p: OfdmParams, sym_index: np.ndarray) -> np.ndarray:
     """(n_sym, n_pilots) pilot values of header/data symbols number ``sym_index``."""
-    _, _, polarity, base, *_ = _refs(p)
+    polarity, base = pilot_tables(p)
     pol = polarity[np.asarray(sym_index) % polarity.size]
     return pol[:, None] * base[None, :]

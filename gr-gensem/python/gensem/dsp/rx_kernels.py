@@ -73,25 +73,31 @@ def _phase_line(c):
 
 
 @_njit
-def _pilot_sums(y, h, idx_pilot, polarity, base_pilots, first_sym):
+def _pilot_products(y, h, idx_pilot, polarity, base_pilots, n, z):
+    """z[i] = y[n, pilot i] conj(h[pilot i] pilot_value(n, i)) for symbol n (complex128)."""
+    pol = polarity[n % polarity.size]
+    for i in range(idx_pilot.size):
+        j = idx_pilot[i]
+        z[i] = np.complex128(y[n, j]) * np.conj(h[j] * (pol * base_pilots[i]))
+
+
+@_njit
+def _pilot_sums(y, h, idx_pilot, polarity, base_pilots):
     """z_n = sum over pilots of y[n, pilot] conj(h[pilot] pilot_value(n)), complex128."""
     n_sym = y.shape[0]
-    z = np.zeros(n_sym, np.complex128)
+    out = np.zeros(n_sym, np.complex128)
+    z = np.empty(idx_pilot.size, np.complex128)
     for n in range(n_sym):
-        pol = polarity[(first_sym + n) % polarity.size]
-        acc = 0j
-        for i in range(idx_pilot.size):
-            j = idx_pilot[i]
-            acc += np.complex128(y[n, j]) * np.conj(h[j] * (pol * base_pilots[i]))
-        z[n] = acc
-    return z
+        _pilot_products(y, h, idx_pilot, polarity, base_pilots, n, z)
+        out[n] = np.sum(z)
+    return out
 
 
 @_njit
 def phase_track(y, h, idx_pilot, polarity, base_pilots):
     """Per-symbol phase: residual CFO ramp + common phase from the pilots, then (16+
     symbols) the 9-symbol smoothed residual (FrameReceiver._phase_track)."""
-    z = _pilot_sums(y, h, idx_pilot, polarity, base_pilots, 0)
+    z = _pilot_sums(y, h, idx_pilot, polarity, base_pilots)
     phi = _phase_line(z)
     n = z.size
     if n >= 16:
@@ -124,12 +130,8 @@ def drift_slope(y, h, idx_pilot, k_pilot, polarity, base_pilots, n_ref):
     theta = np.empty(n_sym, np.float64)
     z = np.empty(n_p, np.complex128)
     for n in range(n_sym):
-        pol = polarity[n % polarity.size]
-        c = 0j
-        for i in range(n_p):
-            j = idx_pilot[i]
-            z[i] = np.complex128(y[n, j]) * np.conj(h[j] * (pol * base_pilots[i]))
-            c += z[i]
+        _pilot_products(y, h, idx_pilot, polarity, base_pilots, n, z)
+        c = np.sum(z)
         acc = 0.0
         for i in range(n_p):
             acc += _angle(z[i] * np.conj(c)) * wk[i]
@@ -148,6 +150,31 @@ def drift_slope(y, h, idx_pilot, k_pilot, polarity, base_pilots, n_ref):
         var_b = rr / (n_sym - 1) / tt
         b *= b * b / (b * b + var_b + 1e-30)
     return b
+
+
+@_njit
+def _moving_sum(v, n):
+    """Sums of ``n`` consecutive values of the real array v (v.size - n + 1 of them), by a
+    running sum (frame_receiver._moving_sum)."""
+    out = np.empty(v.size - n + 1, np.float64)
+    acc = 0.0
+    for i in range(n):
+        acc += v[i]
+    out[0] = acc
+    for d in range(1, out.size):
+        acc += v[d + n - 1] - v[d - 1]
+        out[d] = acc
+    return out
+
+
+@_njit
+def _power(x):
+    """|x|^2 of complex samples, in double precision."""
+    out = np.empty(x.size, np.float64)
+    for i in range(x.size):
+        v = np.complex128(x[i])
+        out[i] = v.real * v.real + v.imag * v.imag
+    return out
 
 
 @_njit
@@ -282,16 +309,7 @@ def detect_span(buf, start, stop, lag, stride, smooth, threshold):
         be[b] = acc_e
         bph[b] = acc_h
         bpq[b] = acc_q
-    # moving sums over hb blocks
-    n_e = n_blk - hb + 1
-    e = np.empty(n_e, np.float64)
-    acc = 0.0
-    for b in range(hb):
-        acc += be[b]
-    e[0] = acc
-    for d in range(1, n_e):
-        acc += be[d + hb - 1] - be[d - 1]
-        e[d] = acc
+    e = _moving_sum(be, hb)  # energies of hb-block windows
     m = np.empty(m_pts, np.float64)
     ph = 0j
     pq = 0j
@@ -333,16 +351,7 @@ def synchronise(
     n = L - 2 * h + 1
     if n < 1:
         return False, 0, 0.0
-    # running sums over h products / energies
-    e = np.empty(L - h + 1, np.float64)
-    acc = 0.0
-    for i in range(h):
-        acc += seg[i].real * seg[i].real + seg[i].imag * seg[i].imag
-    e[0] = acc
-    for d in range(1, L - h + 1):
-        a, b = seg[d + h - 1], seg[d - 1]
-        acc += (a.real * a.real + a.imag * a.imag) - (b.real * b.real + b.imag * b.imag)
-        e[d] = acc
+    e = _moving_sum(_power(seg), h)  # energies of h-sample windows
     pd = 0j
     pq = 0j
     for i in range(h):
@@ -384,17 +393,7 @@ def synchronise(
         for jj in range(n_ok):
             t[k, jj] = np.complex64(lts_shifted[k, ok[jj]] * fr)
     corr = np.dot(w, t)
-    # energies of 64-sample windows
-    ew = np.empty(rows, np.float64)
-    acc = 0.0
-    for k in range(fft_len):
-        v = buf[lo + k]
-        acc += float(v.real) ** 2 + float(v.imag) ** 2
-    ew[0] = acc
-    for r in range(1, rows):
-        a, b = buf[lo + r + fft_len - 1], buf[lo + r - 1]
-        acc += (float(a.real) ** 2 + float(a.imag) ** 2) - (float(b.real) ** 2 + float(b.imag) ** 2)
-        ew[r] = acc
+    ew = _moving_sum(_power(buf[lo : lo + rows + fft_len - 1]), fft_len)  # 64-sample window energies
     metric = np.empty((n_win, n_ok), np.float32)
     best_m, best, jb = np.float32(-1.0), 0, 0
     for r in range(n_win):
