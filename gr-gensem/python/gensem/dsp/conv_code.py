@@ -22,6 +22,7 @@ class ConvCode:
         self.max_frame_bits = int(max_frame_bits)
         self._enc = gr_fec.cc_encoder(self.max_frame_bits, K, RATE, POLYS)
         self._dec = gr_fec.cc_decoder(self.max_frame_bits, K, RATE, POLYS)
+        self._dec_n = None  # the decoder's frame size as last set
         self._bufs = {}  # (kind, n) -> (in, out, in capsule, out capsule): reused per frame size
 
     def _buffers(self, kind: str, n: int, n_in: int, n_out: int):
@@ -71,8 +72,11 @@ class ConvCode:
         self._check(n)
         if u8.size != self.coded_len(n):
             raise ValueError(f"expected {self.coded_len(n)} soft bits, got {u8.size}")
-        self._dec.set_frame_size(n)
-        buf, out, c_in, c_out = self._buffers("dec", n, u8.size, self._dec.get_output_size())
+        if self._dec_n != n:  # a pybind call each: only when the frame size changes
+            self._dec.set_frame_size(n)
+            self._dec_n = n
+        b = self._bufs.get(("dec", n))
+        buf, out, c_in, c_out = b if b is not None else self._buffers("dec", n, u8.size, self._dec.get_output_size())
         buf[:] = u8
         self._dec.generic_work(c_in, c_out)
         return out.copy()

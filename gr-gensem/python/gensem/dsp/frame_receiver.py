@@ -15,6 +15,8 @@ the channel estimate and the noise measured on the LTS pair and the decoded head
 
 from __future__ import annotations
 
+import functools
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -117,6 +119,8 @@ class FrameReceiver:
         self.p = params or OfdmParams()
         self.code = code or ConvCode()
         self.stats = RxStats()
+        self._gains = {}  # header power field -> (g0, g1)
+        self._scr_bytes = {}  # payload bytes -> packed scrambler sequence
         self._buf = np.zeros(0, np.complex64)
         self._base = 0  # absolute sample index of _buf[0]
         self._pos = 0  # search position within _buf
@@ -175,7 +179,6 @@ class FrameReceiver:
         self._fft64 = (used, bitrev, tw.astype(np.complex64), np.float32(scale))
         self._pol127, self._base_pilots = (np.ascontiguousarray(t, np.float64) for t in pilot_tables(p))
         self._taps = tap_basis(p)[1:]  # (A, A^H, A^H A), C-contiguous
-        self._scr = scrambler.sequence(127).astype(np.int64)
         self._no_shift = np.zeros(p.n_header_symbols, np.int64)
         self._polys = np.asarray(POLYS, np.int64)
 
@@ -488,7 +491,7 @@ class FrameReceiver:
             b *= b * b / (b * b + var_b + 1e-30)
         return b
 
-    @property
+    @functools.cached_property
     def _n_ref(self) -> float:
         """Header symbol 0's FFT window minus the mean of the two LTS windows, in symbols."""
         p = self.p
@@ -616,7 +619,7 @@ class FrameReceiver:
         h = st["h"]
         n_h, n_sym = p.n_header_symbols, st["n_sym"]
         noise_var = max(st["noise_var"], 1e-20)
-        g0, g1 = p.stream_gains(hdr.prompt_power_fraction)
+        g0, g1 = self._stream_gains(hdr.power_q)
         if self._k is not None:
             p_s0, p_s1, p_data = self._k.stream_powers(h, self._idx_s0, self._idx_s1, self._idx_data)
         else:
@@ -662,6 +665,23 @@ class FrameReceiver:
                 frame.s1_packets, frame.s1_delimiter_errors = agg.packets, agg.delimiter_errors
         return frame
 
+    def _scrambler_bytes(self, n_bytes: int) -> np.ndarray:
+        """The scrambler sequence of an n-byte payload, packed (the compiled QAM decoder
+        descrambles a byte at a time); kept per size, 64 sizes at most."""
+        v = self._scr_bytes.get(n_bytes)
+        if v is None:
+            if len(self._scr_bytes) >= 64:
+                self._scr_bytes.clear()
+            v = self._scr_bytes[n_bytes] = np.packbits(scrambler.sequence(8 * n_bytes))
+        return v
+
+    def _stream_gains(self, power_q: int) -> tuple[float, float]:
+        """p.stream_gains of a header's power field, kept per value (256 of them at most)."""
+        g = self._gains.get(power_q)
+        if g is None:
+            g = self._gains[power_q] = self.p.stream_gains(power_q / 255.0)
+        return g
+
     def _payload_compiled(self, st, n_tot: int) -> np.ndarray:
         """_payload_grid + _phase_track + derotation as compiled kernels: the data rows."""
         p, k, h = self.p, self._k, st["h"]
@@ -704,7 +724,7 @@ class FrameReceiver:
             _, lvl_to_gray, scale, _, half, _, amp = qam._tables(hdr.mod)
             payload, evm, z = self._k.decode_qam(
                 y, rows, idx, np.ascontiguousarray(h[idx], np.complex64), float(g), half, scale, amp,
-                lvl_to_gray, hdr.s1_bytes, self._scr,
+                lvl_to_gray, hdr.s1_bytes, self._scrambler_bytes(hdr.s1_bytes),
             )  # fmt: skip
             n_cells = -(-8 * hdr.s1_bytes // qam.bits_per_symbol(hdr.mod))
             return payload.tobytes(), _db(evm), z[:n_cells]
@@ -778,7 +798,7 @@ def _moving_sum(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def _db(x: float) -> float:
-    return float(10 * np.log10(max(x, 1e-30)))
+    return 10.0 * math.log10(max(float(x), 1e-30))
 
 
 _WARM = {"done": False, "seconds": 0.0}

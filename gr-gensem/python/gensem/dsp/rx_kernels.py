@@ -212,8 +212,7 @@ def grid(buf, start, off, count, symbol_len, fft_len, w, base, shifts, fft):
             acc = np.exp(-1j * w * n)
         ramp[n] = np.complex64(acc)
         acc *= step
-    y = np.empty((count, used.size), np.complex64)
-    work = np.empty(fft_len, np.complex64)
+    work = np.empty((fft_len, count), np.complex64)  # column s: symbol s, bit-reversed
     for s in range(count):
         n0 = start + off + s * symbol_len + shifts[s]
         if n0 < 0 or n0 + fft_len > buf.size:
@@ -221,8 +220,36 @@ def grid(buf, start, off, count, symbol_len, fft_len, w, base, shifts, fft):
         ps = np.complex64(np.exp(-1j * w * (n0 + base)))
         for i in range(fft_len):
             r = bitrev[i]
-            work[i] = buf[n0 + r] * (ps * ramp[r])
-        _fft_used(work, fft, y, s)
+            work[i, s] = buf[n0 + r] * (ps * ramp[r])
+    return _fft_used_columns(work, fft)
+
+
+@_njit
+def _fft_used_columns(work, fft):
+    """_fft_used on every column of ``work`` (fft_len x count) at once: each butterfly runs
+    over the symbols, a contiguous row indexed by the loop variable alone, which LLVM
+    vectorises (the same operations per value as _fft_used). Returns count x used."""
+    used, _, tw, scale = fft
+    n, count = work.shape
+    half = 1
+    while half < n:
+        step = n // (2 * half)
+        for start in range(0, n, 2 * half):
+            for j in range(half):
+                t = tw[j * step]
+                ra = work[start + j]
+                rb = work[start + j + half]
+                for s in range(count):
+                    a = ra[s]
+                    b = rb[s] * t
+                    ra[s] = a + b
+                    rb[s] = a - b
+        half *= 2
+    y = np.empty((count, used.size), np.complex64)
+    for k in range(used.size):
+        row = work[used[k]]
+        for s in range(count):
+            y[s, k] = row[s] * scale
     return y
 
 
@@ -232,8 +259,9 @@ def autocorr_update(r, ext, x, p, m, a, scale):
     """r[k] = a r[k] + scale sum_{i<m} conj(ext[p - k + i]) x[i], k = 0..p, in place."""
     for k in range(p + 1):
         acc = 0j
+        xs = ext[p - k : p - k + m]  # indexed by the loop variable alone: no wraparound test
         for i in range(m):
-            acc += np.conj(np.complex128(ext[p - k + i])) * np.complex128(x[i])
+            acc += np.conj(np.complex128(xs[i])) * np.complex128(x[i])
         r[k] = a * r[k] + scale * acc
 
 
@@ -266,8 +294,9 @@ def fir_whiten(ext, x, c, p):
     e = x.copy()
     for k in range(1, p + 1):  # one pass per tap: contiguous, vectorisable
         ck = c[k - 1]
+        xs = ext[p - k : p - k + n]  # indexed by the loop variable alone: LLVM vectorises (x4)
         for i in range(n):
-            e[i] -= ck * ext[p - k + i]
+            e[i] -= ck * xs[i]
     return e
 
 
@@ -668,16 +697,19 @@ def _levels(v, scale, side):
 
 
 @_njit
-def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scrambler_period):
+def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scrambler_bytes):
     """Stream 1 hard M-QAM (FrameReceiver._decode_s1): zero-forcing, the decision-directed
-    phase pass (rows >= 2), per-axis slicing to Gray bits, descrambled and packed.
+    phase pass (rows >= 2), per-axis slicing to Gray bits, packed MSB first and descrambled
+    a byte at a time (``scrambler_bytes``: the scrambler sequence of the payload, packed).
     Returns (payload uint8, EVM (linear), equalised cells)."""
     side = 1 << half
     n_c = idx.size
     z = np.empty((rows, n_c), np.complex64)
     inv = np.empty(n_c, np.complex64)
+    wt = np.empty(n_c, np.float32)
     for i in range(n_c):
         inv[i] = np.complex64(1.0) / (hs[i] * np.float32(g))
+        wt[i] = np.float32(hs[i].real * hs[i].real + hs[i].imag * hs[i].imag)
     for r in range(rows):
         for i in range(n_c):
             z[r, i] = y[r, idx[i]] * inv[i]
@@ -686,9 +718,8 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
         for r in range(rows):
             acc = np.complex64(0)
             for i in range(n_c):
-                wt = np.float32(hs[i].real * hs[i].real + hs[i].imag * hs[i].imag)
                 d = np.complex64(complex(amp[_levels(z[r, i].real, scale, side)], amp[_levels(z[r, i].imag, scale, side)]))
-                acc += z[r, i] * np.conj(d) * wt
+                acc += z[r, i] * np.conj(d) * wt[i]
             c[r] = acc
         phi = _phase_line(c)
         for r in range(rows):
@@ -696,12 +727,11 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
             for i in range(n_c):
                 z[r, i] *= rot
     k = 2 * half
-    n_bits = 8 * n_bytes
-    out = np.zeros(n_bytes, np.uint8)
+    out = np.empty(n_bytes, np.uint8)
     evm = 0.0
-    b = 0
-    si = 0  # position in the scrambler's period (no modulo per bit)
-    n_scr = scrambler_period.size
+    word = 0  # bits not yet written, the oldest first
+    n_word = 0
+    ob = 0
     for r in range(rows):
         for i in range(n_c):
             v = z[r, i]
@@ -709,16 +739,19 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
             dr, di = np.float32(amp[li]), np.float32(amp[lq])
             er, ei = v.real - dr, v.imag - di
             evm += er * er + ei * ei
-            if b >= n_bits:
+            if ob >= n_bytes:
                 continue
-            sym = (lvl_to_gray[li] << half) | lvl_to_gray[lq]
-            for j in range(k - 1, -1, -1):
-                if b < n_bits:
-                    bit = ((sym >> j) & 1) ^ scrambler_period[si]
-                    out[b >> 3] |= bit << (7 - (b & 7))
-                b += 1
-                si += 1
-                if si == n_scr:
-                    si = 0
+            word = ((word << k) | (lvl_to_gray[li] << half) | lvl_to_gray[lq]) & 0xFFFF
+            n_word += k
+            if n_word >= 8:  # k <= 8: at most one whole byte per cell
+                n_word -= 8
+                out[ob] = ((word >> n_word) & 0xFF) ^ scrambler_bytes[ob]
+                ob += 1
+    if ob < n_bytes:  # (the caller passes enough rows; a short grid leaves zeros)
+        if n_word:  # the bits received, descrambled; the rest zero
+            top = (0xFF << (8 - n_word)) & 0xFF
+            out[ob] = (((word << (8 - n_word)) ^ scrambler_bytes[ob]) & top)
+            ob += 1
+        for j in range(ob, n_bytes):
+            out[j] = 0
     return out, evm / (rows * n_c), z.reshape(-1)
-
