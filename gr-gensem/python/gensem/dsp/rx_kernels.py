@@ -412,16 +412,28 @@ def synchronise(
     if hi + 2 * fft_len > buf.size or n_ok == 0:
         return False, 0, 0.0
     rows = n_win + fft_len
-    w = np.empty((rows, fft_len), np.complex64)
+    # the windows x templates product as one real GEMM, [Re w | Im w] [[Re t, Im t], [-Im t, Re t]]
+    # (sgemm: ~2.5x faster than the complex product at these sizes)
+    w = np.empty((rows, 2 * fft_len), np.float32)
     for r in range(rows):
+        seg_r = buf[lo + r : lo + r + fft_len]
         for k in range(fft_len):
-            w[r, k] = buf[lo + r + k]
-    t = np.empty((fft_len, n_ok), np.complex64)
+            w[r, k] = seg_r[k].real
+            w[r, fft_len + k] = seg_r[k].imag
+    t = np.empty((2 * fft_len, 2 * n_ok), np.float32)
     for k in range(fft_len):
         fr = np.exp(-2j * np.pi * eps_c * k / fft_len)
         for jj in range(n_ok):
-            t[k, jj] = np.complex64(lts_shifted[k, ok[jj]] * fr)
-    corr = np.dot(w, t)
+            v = np.complex64(lts_shifted[k, ok[jj]] * fr)
+            t[k, jj] = v.real
+            t[k, n_ok + jj] = v.imag
+            t[fft_len + k, jj] = -v.imag
+            t[fft_len + k, n_ok + jj] = v.real
+    c = np.dot(w, t)
+    corr = np.empty((rows, n_ok), np.complex64)
+    for r in range(rows):
+        for jj in range(n_ok):
+            corr[r, jj] = complex(c[r, jj], c[r, n_ok + jj])
     ew = _moving_sum(_power(buf[lo : lo + rows + fft_len - 1]), fft_len)  # 64-sample window energies
     metric = np.empty((n_win, n_ok), np.float32)
     best_m, best, jb = np.float32(-1.0), 0, 0
