@@ -181,6 +181,19 @@ class FrameReceiver:
         self._taps = tap_basis(p)[1:]  # (A, A^H, A^H A), C-contiguous
         self._no_shift = np.zeros(p.n_header_symbols, np.int64)
         self._polys = np.asarray(POLYS, np.int64)
+        # argument tuples of the fused calls (rx_kernels.acquire_header / payload_decode)
+        a, a_h, gram = self._taps
+        self._sync_consts = (self._half, STS_SEARCH_AFTER, self._lts_off, p.fft_len, self._lts_shifted,
+                             self._cfo_steps, float(MAX_CFO_SUBCARRIERS), self._lts_energy, float(LTS_MIN_CORR))  # fmt: skip
+        self._chan_consts = (p.fft_backoff, self._fft128, self._lts_used, a, a_h, gram, float(TAP_THRESHOLD))
+        self._hdr_consts = (p.n_header_symbols, p.cp_len - p.fft_backoff, p.symbol_len, self._fft64, self._no_shift,
+                            self._idx_pilot, self._pol127, self._base_pilots, self._idx_data,
+                            ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
+        self._grid_consts = (p.cp_len - p.fft_backoff, p.symbol_len, p.fft_len, self._fft64, self._idx_pilot,
+                             self._k_pilot, self._k_used32, self._pol127, self._base_pilots, float(self._n_ref),
+                             p.n_used_half, SFO_FIT_SYMBOLS, float(DRIFT_NEGLIGIBLE), self._idx_s0, self._idx_s1,
+                             self._idx_data)  # fmt: skip
+        self._no_bytes = np.zeros(0, np.uint8)
 
     @property
     def compiled(self) -> bool:
@@ -246,7 +259,7 @@ class FrameReceiver:
             need = st["hit"] + STS_SEARCH_AFTER + self._lts_off + 48 + 2 * self.p.fft_len + 8
             if buf.size < need:
                 return None
-            sync = self._synchronise(st["cand"], st["hit"])
+            sync = self._acquire_compiled(st) if self._k is not None else self._synchronise(st["cand"], st["hit"])
             if sync is None:
                 self.stats.sync_failures += 1
                 return self._skip(self._plateau_end(st["hit"]))
@@ -324,7 +337,7 @@ class FrameReceiver:
         stop = buf.size - 2 * lag - DETECT_SMOOTH  # last d with full windows
         while True:
             if self._hits.size:
-                i = int(np.searchsorted(self._hits, start))
+                i = int(self._hits.searchsorted(start))
                 if i < self._hits.size:
                     return int(self._hits[i])
             lo = max(self._scan_end, start)
@@ -383,6 +396,20 @@ class FrameReceiver:
         k = DETECT_SMOOTH // s
         ms = _moving_sum(m, k) / k
         return start + s * np.flatnonzero(ms[:n_pts] > DETECT_THRESHOLD)
+
+    def _acquire_compiled(self, st):
+        """_synchronise, and when the header is buffered already the channel estimate and
+        the header's soft bits too, as one compiled call (rx_kernels.acquire_header)."""
+        state, t1, cfo, h, noise_sum, noise_n, y, u8, yd = self._k.acquire_header(
+            self._buf, self._wbuf, st["cand"], st["hit"], self._sync_consts, self._chan_consts, self._hdr_consts,
+            self._base,
+        )  # fmt: skip
+        if state == 0:
+            return None
+        out = {"t1": int(t1), "cfo": float(cfo)}
+        if state == 2:
+            out["front"] = (h, noise_sum, noise_n, y, u8, yd)
+        return out
 
     def _synchronise(self, lo_sts: int, hit: int):
         """STS position and fractional CFO: the lag-fft_len/2 correlation (the STS period,
@@ -566,10 +593,10 @@ class FrameReceiver:
     # ---------------------------------------------------------------- decoding
     def _decode_header(self, st):
         p = self.p
+        if self._k is not None:
+            return self._decode_header_compiled(st)
         h, noise_sum, noise_n = self._channel(st)
         n_h = p.n_header_symbols
-        if self._k is not None:
-            return self._decode_header_compiled(st, h, noise_sum, noise_n)
         y = self._windows(st, 0, n_h)[:, self._used_bins]
         st["y_header"] = y
         phi = self._phase_track(y, h, np.arange(n_h))
@@ -590,17 +617,22 @@ class FrameReceiver:
         st.update(h=h, noise_var=noise_sum / noise_n, n_sym=n_sym)
         return hdr
 
-    def _decode_header_compiled(self, st, h, noise_sum, noise_n):
-        """_decode_header as compiled kernels: grid, phase, combined soft bits, noise."""
+    def _decode_header_compiled(self, st):
+        """_decode_header as compiled kernels: channel, grid, phase, combined soft bits (done
+        by the acquisition's call when the header was buffered then), gr-fec's Viterbi, noise."""
         p, k = self.p, self._k
-        n_h = p.n_header_symbols
-        start = st["t1"] + 2 * p.fft_len
-        w = 2 * np.pi * st["cfo"] / p.fft_len
-        y = k.grid(self._buf, start, p.cp_len - p.fft_backoff, n_h, p.symbol_len, p.fft_len, w, self._base,
-                   self._no_shift, self._fft64)  # fmt: skip
+        front = st.pop("front", None)
+        if front is not None:
+            h, noise_sum, noise_n, y, u8, yd = front
+        else:  # the header arrived after the acquisition
+            h, noise_sum, noise_n = self._channel(st)
+            start = st["t1"] + 2 * p.fft_len
+            w = 2 * np.pi * st["cfo"] / p.fft_len
+            y = k.grid(self._buf, start, p.cp_len - p.fft_backoff, p.n_header_symbols, p.symbol_len, p.fft_len, w,
+                       self._base, self._no_shift, self._fft64)  # fmt: skip
+            u8, yd = k.header_soft(y, h, self._idx_pilot, self._pol127, self._base_pilots, self._idx_data,
+                                   ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
         st["y_header"] = y
-        u8, yd = k.header_soft(y, h, self._idx_pilot, self._pol127, self._base_pilots, self._idx_data,
-                               ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
         bits = self.code.decode_quantized(u8, frame_header.HEADER_BITS)
         hdr = FrameHeader.from_bits(bits)
         if hdr is None:
@@ -620,7 +652,10 @@ class FrameReceiver:
         n_h, n_sym = p.n_header_symbols, st["n_sym"]
         noise_var = max(st["noise_var"], 1e-20)
         g0, g1 = self._stream_gains(hdr.power_q)
-        if self._k is not None:
+        y = qam_out = None
+        if self._k is not None and n_sym:
+            y, (p_s0, p_s1, p_data), qam_out = self._payload_compiled(st, hdr, n_h + n_sym, g1)
+        elif self._k is not None:
             p_s0, p_s1, p_data = self._k.stream_powers(h, self._idx_s0, self._idx_s1, self._idx_data)
         else:
             h2 = np.abs(h) ** 2
@@ -646,9 +681,7 @@ class FrameReceiver:
         )
         if n_sym == 0:
             return frame
-        if self._k is not None:
-            y = self._payload_compiled(st, n_h + n_sym)
-        else:
+        if y is None:
             y = self._payload_grid(st, n_h + n_sym)
             phi = self._phase_track(y, h, np.arange(n_h + n_sym))
             y = y[n_h:] * np.exp(-1j * phi[n_h:]).astype(np.complex64)[:, None]
@@ -659,7 +692,7 @@ class FrameReceiver:
         if hdr.analog:
             frame.s1_symbols, frame.s1_noise_var = self._decode_s1_analog(y, h, hdr, g1, noise_var)
         elif hdr.s1_bytes:
-            frame.s1_payload, frame.s1_evm_db, frame.s1_symbols = self._decode_s1(y, h, hdr, g1)
+            frame.s1_payload, frame.s1_evm_db, frame.s1_symbols = qam_out or self._decode_s1(y, h, hdr, g1)
             if hdr.aggregate:
                 agg = aggregation.unpack(frame.s1_payload)
                 frame.s1_packets, frame.s1_delimiter_errors = agg.packets, agg.delimiter_errors
@@ -682,19 +715,34 @@ class FrameReceiver:
             g = self._gains[power_q] = self.p.stream_gains(power_q / 255.0)
         return g
 
-    def _payload_compiled(self, st, n_tot: int) -> np.ndarray:
-        """_payload_grid + _phase_track + derotation as compiled kernels: the data rows."""
-        p, k, h = self.p, self._k, st["h"]
-        y, last_shift = k.payload_grid(
-            self._buf, st["y_header"], st["t1"] + 2 * p.fft_len, n_tot, p.cp_len - p.fft_backoff, p.symbol_len,
-            p.fft_len, 2 * np.pi * st["cfo"] / p.fft_len, self._base, self._fft64, h, self._idx_pilot,
-            self._k_pilot, self._k_used32, self._pol127, self._base_pilots, self._n_ref, p.n_used_half,
-            SFO_FIT_SYMBOLS, DRIFT_NEGLIGIBLE,
+    def _payload_compiled(self, st, hdr, n_tot: int, g1: float):
+        """_payload_grid, _phase_track, the derotation, the SNR inputs and (a QAM frame)
+        _decode_s1 as one compiled call (rx_kernels.payload_decode). Returns (data rows,
+        (p_s0, p_s1, p_data), (payload, EVM dB, cells) or None)."""
+        p = self.p
+        qam_rows, idx_q, g, table, n_bytes, scr = 0, self._idx_s1, 0.0, self._qam_consts(16), 0, self._no_bytes
+        if not hdr.analog and hdr.s1_bytes and g1 > 0:
+            idx_q, g = (self._idx_data, 1.0) if hdr.wide else (self._idx_s1, g1)
+            qam_rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod, hdr.wide)
+            table, n_bytes, scr = self._qam_consts(hdr.mod), hdr.s1_bytes, self._scrambler_bytes(hdr.s1_bytes)
+        y, last_shift, p_s0, p_s1, p_data, payload, evm, z = self._k.payload_decode(
+            self._buf, st["y_header"], st["t1"], n_tot, st["cfo"], self._base, st["h"], self._grid_consts, qam_rows,
+            idx_q, float(g), table, n_bytes, scr,
         )  # fmt: skip
         if last_shift:
             st["last_shift"] = int(last_shift)
-        phi = k.phase_track(y, h, self._idx_pilot, self._pol127, self._base_pilots)
-        return k.derotate_payload(y, p.n_header_symbols, phi)
+        qam_out = None
+        if qam_rows:
+            n_cells = -(-8 * n_bytes // qam.bits_per_symbol(hdr.mod))  # payload cells, no padding
+            qam_out = (payload.tobytes(), _db(evm), z[:n_cells])
+        return y, (p_s0, p_s1, p_data), qam_out
+
+    @staticmethod
+    @functools.cache
+    def _qam_consts(m: int):
+        """(half, scale, amp, lvl_to_gray) of qam._tables(m): decode_qam's table argument."""
+        _, lvl_to_gray, scale, _, half, _, amp = qam._tables(m)
+        return half, scale, amp, lvl_to_gray
 
     def _decode_s0(self, y, h, hdr, g0):
         p = self.p
@@ -720,14 +768,6 @@ class FrameReceiver:
             return bytes(hdr.s1_bytes), None, None
         idx, g = (self._idx_data, 1.0) if hdr.wide else (self._idx_s1, g1)
         rows = s1_symbols_needed(p, hdr.s1_bytes, hdr.mod, hdr.wide)
-        if self._k is not None:
-            _, lvl_to_gray, scale, _, half, _, amp = qam._tables(hdr.mod)
-            payload, evm, z = self._k.decode_qam(
-                y, rows, idx, np.ascontiguousarray(h[idx], np.complex64), float(g), half, scale, amp,
-                lvl_to_gray, hdr.s1_bytes, self._scrambler_bytes(hdr.s1_bytes),
-            )  # fmt: skip
-            n_cells = -(-8 * hdr.s1_bytes // qam.bits_per_symbol(hdr.mod))
-            return payload.tobytes(), _db(evm), z[:n_cells]
         hs = h[idx].astype(np.complex64)
         z = y[:rows, idx] * (1.0 / (hs * np.float32(g)))[None, :]
         z = self._decision_directed_phase(z, hs, hdr.mod).reshape(-1)

@@ -767,3 +767,65 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
         for j in range(ob, n_bytes):
             out[j] = 0
     return out, evm / (rows * n_c), z.reshape(-1)
+
+
+# ---------------------------------------------------------------- fused per-frame calls
+@_njit
+def acquire_header(buf, wbuf, lo_sts, hit, sync_consts, chan_consts, hdr_consts, base):
+    """synchronise, then (when the buffer holds the header) channel, the header's grid and
+    its soft bits: one call from a detection to gr-fec's Viterbi. Constants (built once by
+    FrameReceiver): sync_consts = (half, search_after, lts_off, fft_len, lts_shifted,
+    cfo_steps, max_cfo, lts_energy, min_corr); chan_consts = (fft_backoff, fft128, lts_used,
+    a, a_h, gram, tap_threshold); hdr_consts = (n_h, off, symbol_len, fft64, no_shift,
+    idx_pilot, polarity, base_pilots, idx_data, n_coded).
+    Returns (state, t1, cfo, h, noise_sum, n_noise, y_header, soft uint8, data cells):
+    state 0 = no preamble, 1 = synchronised but the header is not buffered yet, 2 = all."""
+    half, search_after, lts_off, fft_len, lts_shifted, cfo_steps, max_cfo, lts_energy, min_corr = sync_consts
+    backoff, fft128, lts_used, a, a_h, gram, tap_threshold = chan_consts
+    n_h, off, symbol_len, fft64, no_shift, idx_pilot, polarity, base_pilots, idx_data, n_coded = hdr_consts
+    found, t1, cfo = synchronise(
+        buf, wbuf, lo_sts, hit, half, search_after, lts_off, fft_len, lts_shifted, cfo_steps, max_cfo, lts_energy,
+        min_corr,
+    )
+    h = np.empty(0, np.complex128)
+    y = np.empty((0, 0), np.complex64)
+    u8 = np.empty(0, np.uint8)
+    yd = np.empty((0, 0), np.complex128)
+    if not found:
+        return 0, 0, 0.0, h, 0.0, 0, y, u8, yd
+    if buf.size < t1 + 2 * fft_len + n_h * symbol_len:
+        return 1, t1, cfo, h, 0.0, 0, y, u8, yd
+    h, noise_sum, n_noise = channel(buf, t1 - backoff, fft_len, cfo, base, fft128, lts_used, a, a_h, gram, tap_threshold)
+    w = 2 * np.pi * cfo / fft_len
+    y = grid(buf, t1 + 2 * fft_len, off, n_h, symbol_len, fft_len, w, base, no_shift, fft64)
+    u8, yd = header_soft(y, h, idx_pilot, polarity, base_pilots, idx_data, n_coded)
+    return 2, t1, cfo, h, noise_sum, n_noise, y, u8, yd
+
+
+@_njit
+def payload_decode(buf, y_header, t1, n_tot, cfo, base, h, grid_consts, qam_rows, idx_q, g, qam_table, n_bytes, scrambler_bytes):
+    """The data rows of a frame, phase-tracked (payload_grid, phase_track, derotate_payload),
+    the SNR inputs (stream_powers) and, when ``qam_rows`` > 0, stream 1's QAM payload
+    (decode_qam on carriers ``idx_q``): one call per frame. grid_consts = (off, symbol_len,
+    fft_len, fft64, idx_pilot, k_pilot, k_used, polarity, base_pilots, n_ref, n_used_half,
+    sfo_fit, drift_negligible, idx_s0, idx_s1, idx_data); qam_table = (half, scale, amp,
+    lvl_to_gray). Returns (data rows, last_shift, p_s0, p_s1, p_data, payload, EVM, cells)."""
+    (off, symbol_len, fft_len, fft64, idx_pilot, k_pilot, k_used, polarity, base_pilots, n_ref, n_used_half, sfo_fit,
+     drift_negligible, idx_s0, idx_s1, idx_data) = grid_consts  # fmt: skip
+    half, scale, amp, lvl_to_gray = qam_table
+    p_s0, p_s1, p_data = stream_powers(h, idx_s0, idx_s1, idx_data)
+    n_h = y_header.shape[0]
+    y, last_shift = payload_grid(
+        buf, y_header, t1 + 2 * fft_len, n_tot, off, symbol_len, fft_len, 2 * np.pi * cfo / fft_len, base, fft64, h,
+        idx_pilot, k_pilot, k_used, polarity, base_pilots, n_ref, n_used_half, sfo_fit, drift_negligible,
+    )
+    phi = phase_track(y, h, idx_pilot, polarity, base_pilots)
+    yd = derotate_payload(y, n_h, phi)
+    if qam_rows > 0:
+        hs = np.empty(idx_q.size, np.complex64)
+        for i in range(idx_q.size):
+            hs[i] = np.complex64(h[idx_q[i]])
+        payload, evm, z = decode_qam(yd, qam_rows, idx_q, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scrambler_bytes)
+    else:
+        payload, evm, z = np.empty(0, np.uint8), 0.0, np.empty(0, np.complex64)
+    return yd, last_shift, p_s0, p_s1, p_data, payload, evm, z
