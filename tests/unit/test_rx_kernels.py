@@ -93,6 +93,24 @@ def test_retimed_windows_under_a_large_sample_clock_offset():
     assert all(prbs.count_bit_errors(prbs.payload(2, f.seq, 1500), f.s1_payload) == 0 for f in out[True][0])
 
 
+def test_small_pushes_split_the_acquisition_from_the_header(monkeypatch):
+    """97-sample pushes: a preamble is often acquired before its header is buffered, so the
+    compiled path takes acquire_header's "synchronised only" exit and estimates the channel
+    on a later push (FrameReceiver._channel); the frames stay those of the numpy path."""
+    calls = {"n": 0}
+    channel = FrameReceiver._channel
+
+    def counting(self, st):
+        calls["n"] += self._k is not None
+        return channel(self, st)
+
+    monkeypatch.setattr(FrameReceiver, "_channel", counting)
+    imp = RadioImpairments(cfo_ppm=10, sfo_ppm=10, dc_offset_db=-25)
+    y = ImpairmentChain(imp, seed=6).process(_stream("prompt", n=8), 10 ** (-25 / 10))
+    _assert_same(_both(y, chunk=97), 8)
+    assert calls["n"] > 0
+
+
 def test_multipath_and_low_snr_agree():
     rng = np.random.default_rng(4)
     x = _stream("prompt", n=10, m=4)
