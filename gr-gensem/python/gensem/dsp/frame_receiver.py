@@ -49,7 +49,8 @@ from gensem.dsp.rx_frontend import RxFrontEnd, ToneWhitener
 DETECT_THRESHOLD = 0.15  # smoothed tone-rejecting Schmidl & Cox metric (see _detect_span)
 DETECT_SMOOTH = 8  # samples
 DETECT_STRIDE = 4  # metric evaluated every 4 samples
-DETECT_SPAN = 4096
+DETECT_SPAN = 4096  # the longest span the metric is computed over in one call
+DETECT_SPAN_MIN = 512  # the first span after a detection: a frame's body is not scanned
 LTS_MIN_CORR = 0.12  # normalised LTS correlation a real preamble must exceed
 # Carrier offsets the acquisition searches (subcarrier spacings). The STS repeats every
 # fft_len/2 samples, so its CFO estimate is ambiguous by 2 spacings; every integer
@@ -153,6 +154,8 @@ class FrameReceiver:
         # detection cache: metric computed up to _scan_end, crossings not yet consumed
         self._hits = np.zeros(0, np.int64)
         self._scan_end = 0
+        self._span = DETECT_SPAN_MIN
+        self._preamble = preamble_len(p)
         # integer-CFO hypotheses: LTS templates shifted by 2m subcarriers (see _synchronise)
         n = np.arange(p.fft_len)
         m_max = int(np.ceil((MAX_CFO_SUBCARRIERS + 1.0) / 2.0))
@@ -210,6 +213,7 @@ class FrameReceiver:
         self._pending = None
         self._hits = np.zeros(0, np.int64)
         self._scan_end = 0
+        self._span = DETECT_SPAN_MIN
 
     def push(self, samples: np.ndarray) -> list[DecodedFrame]:
         if samples.size:
@@ -344,12 +348,17 @@ class FrameReceiver:
             if stop - lo < 1:
                 self._pos = max(self._pos, min(start, max(stop, 0)))
                 return None
-            hi = min(lo + DETECT_SPAN, stop)
+            hi = min(lo + self._span, stop)
             found = self._detect_span(lo, hi)
             self._hits = np.concatenate([self._hits[self._hits >= start], found])
             self._scan_end = hi
-            if not found.size:
-                self._observe(lo, hi)  # nothing detected: noise, proper
+            # after a detection scan short spans: the frame that follows is decoded and
+            # skipped (the search resumes at its end), so its body is never scanned; idle
+            # input doubles the span back to DETECT_SPAN
+            self._span = DETECT_SPAN_MIN if found.size else min(2 * self._span, DETECT_SPAN)
+            if not found.size:  # nothing detected: noise, proper; its last preamble length
+                # may hold the start of a preamble detected in the next span (improper)
+                self._observe(lo, hi - self._preamble)
             if not self._hits.size:
                 self._pos = max(self._pos, hi)
 
