@@ -147,7 +147,7 @@ class FrameReceiver:
         self._keep = 2 * self._sts_len + 2 * DETECT_SMOOTH  # kept before the search position
         self._lts_off = p.symbol_len + 2 * p.cp_len  # STS start -> LTS1 start
         self._max_frame = preamble_len(p) + (p.n_header_symbols + MAX_DATA_SYMBOLS) * p.symbol_len
-        self.frontend = RxFrontEnd() if frontend else None
+        self.frontend = RxFrontEnd(compiled=self._k is not None) if frontend else None
         self.whitener = ToneWhitener(compiled=self._k is not None) if frontend else None
         self._wbuf = np.zeros(0, np.complex64)  # whitened copy of _buf: detection only
         self._beta_marks = deque()  # (absolute index, IQ correction) of every pushed block

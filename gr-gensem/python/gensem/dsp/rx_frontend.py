@@ -52,7 +52,9 @@ STAT_SAMPLES = 2048  # whitener: per pushed block, enough for an autocorrelation
 class RxFrontEnd:
     """Streaming DC + IQ correction. ``process(x)`` returns corrected complex64 samples."""
 
-    def __init__(self, tau: int = DEFAULT_TAU, dc: bool = True, iq: bool = True):
+    def __init__(self, tau: int = DEFAULT_TAU, dc: bool = True, iq: bool = True, compiled: bool = False):
+        """``compiled``: the statistics and the correction as dsp.rx_kernels calls (numba),
+        one pass each; the numpy path computes the same sums in double precision."""
         if tau < 64:
             raise ValueError("front-end time constant must be >= 64 samples")
         self.tau = float(tau)
@@ -66,6 +68,7 @@ class RxFrontEnd:
         self.iq_updates = 0
         self.beta = 0j  # IQ correction applied (0: balanced as far as we can tell)
         self.dc_applied = 0j  # DC removed
+        self._k = rx_kernels if compiled else None
 
     @property
     def dc_offset(self) -> complex:
@@ -86,14 +89,22 @@ class RxFrontEnd:
         self._w = a * self._w + n
         y = x
         if self.dc:
-            self._sum = a * self._sum + complex(np.sum(x))  # pairwise in complex64: ~1e-7 relative
-            self._p_raw = a * self._p_raw + float(np.vdot(x, x).real)
+            if self._k is not None:
+                s, pw = self._k.moments(x)
+            else:
+                xd = x.astype(np.complex128)
+                s, pw = complex(np.sum(xd)), float(np.vdot(xd, xd).real)
+            self._sum = a * self._sum + s
+            self._p_raw = a * self._p_raw + pw
             m = self._sum / self._w
             power = self._p_raw / self._w - abs(m) ** 2
             z = abs(m) ** 2 * self._w / max(power, 1e-300)  # |mean|^2 over its noise level
             self.dc_applied = m * max(0.0, 1.0 - 1.0 / z) if z > SIGNIFICANCE else 0j
-            if self.dc_applied:
-                y = x - np.complex64(self.dc_applied)
+        beta = self.beta if self.iq else 0j
+        if self._k is not None and (self.dc_applied or beta):
+            return self._k.correct(x, np.complex64(self.dc_applied), np.complex64(beta))
+        if self.dc_applied:
+            y = x - np.complex64(self.dc_applied)
         if self.iq and self.beta:
             y = y - np.complex64(self.beta) * np.conj(y)
         return y.astype(np.complex64, copy=False)
@@ -105,8 +116,13 @@ class RxFrontEnd:
         and ignored: composing a refinement onto them would overshoot."""
         if not self.iq or z.size == 0 or beta_used != self.beta:
             return
-        self._s2 += complex(np.dot(z, z))
-        self._p += float(np.vdot(z, z).real)
+        if self._k is not None:
+            s2, pw = self._k.improper_moments(z)
+        else:
+            zd = z.astype(np.complex128)
+            s2, pw = complex(np.dot(zd, zd)), float(np.vdot(zd, zd).real)
+        self._s2 += s2
+        self._p += pw
         self._n_obs += z.size
         if self._n_obs < IQ_BLOCK or self._p <= 0:
             return

@@ -253,6 +253,42 @@ def _fft_used_columns(work, fft):
     return y
 
 
+# ---------------------------------------------------------------- DC / IQ front end (rx_frontend)
+@_njit_fast
+def moments(x):
+    """(sum x, sum |x|^2) in double precision, one pass (RxFrontEnd's DC statistics); the
+    sums reordered (vectorised) by fastmath, ~1e-15 relative."""
+    acc = 0j
+    pw = 0.0
+    for i in range(x.size):
+        v = np.complex128(x[i])
+        acc += v
+        pw += v.real * v.real + v.imag * v.imag
+    return acc, pw
+
+
+@_njit_fast
+def improper_moments(z):
+    """(sum z^2, sum |z|^2) in double precision, one pass (RxFrontEnd.observe), vectorised."""
+    s2 = 0j
+    pw = 0.0
+    for i in range(z.size):
+        v = np.complex128(z[i])
+        s2 += v * v
+        pw += v.real * v.real + v.imag * v.imag
+    return s2, pw
+
+
+@_njit
+def correct(x, dc, beta):
+    """y = x - dc, then y - beta conj(y), in single precision as numpy does it (RxFrontEnd)."""
+    y = np.empty(x.size, np.complex64)
+    for i in range(x.size):
+        v = x[i] - dc
+        y[i] = v - beta * np.conj(v)
+    return y
+
+
 # ---------------------------------------------------------------- tone whitener (rx_frontend)
 @_njit_fast
 def autocorr_update(r, ext, x, p, m, a, scale):
