@@ -327,6 +327,18 @@ def lp_fit(r, p, loading):
 def fir_whiten(ext, x, c, p):
     """e[n] = x[n] - sum_k c[k-1] x[n-k] (ext = p samples of history, then x)."""
     n = x.size
+    if p == 4:  # the default order: one pass, the taps subtracted in the same order
+        e = np.empty(n, np.complex64)
+        c0, c1, c2, c3 = c[0], c[1], c[2], c[3]
+        x1, x2, x3, x4 = ext[3 : 3 + n], ext[2 : 2 + n], ext[1 : 1 + n], ext[0:n]
+        for i in range(n):
+            v = x[i]
+            v -= c0 * x1[i]
+            v -= c1 * x2[i]
+            v -= c2 * x3[i]
+            v -= c3 * x4[i]
+            e[i] = v
+        return e
     e = x.copy()
     for k in range(1, p + 1):  # one pass per tap: contiguous, vectorisable
         ck = c[k - 1]
