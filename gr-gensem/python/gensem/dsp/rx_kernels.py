@@ -746,13 +746,14 @@ def derotate_payload(y, n_h, phi):
 
 
 @_njit
-def _levels(v, scale, side):
-    t = np.float32(v) * np.float32(scale / 2.0)
-    t += np.float32(side / 2.0)
+def _level(v, half_scale, offset, top):
+    """Per-axis slicer: the level index (0..side-1) nearest v, as float32 arithmetic."""
+    t = v * half_scale
+    t += offset
     if t < 0:
         t = np.float32(0.0)
-    if t > side - 1:
-        t = np.float32(side - 1)
+    if t > top:
+        t = top
     return np.int64(t)
 
 
@@ -761,8 +762,10 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
     """Stream 1 hard M-QAM (FrameReceiver._decode_s1): zero-forcing, the decision-directed
     phase pass (rows >= 2), per-axis slicing to Gray bits, packed MSB first and descrambled
     a byte at a time (``scrambler_bytes``: the scrambler sequence of the payload, packed).
+    The slicing runs as its own loops (LLVM vectorises them), then the sums and the packing.
     Returns (payload uint8, EVM (linear), equalised cells)."""
     side = 1 << half
+    half_scale, offset, top = np.float32(scale / 2.0), np.float32(side / 2.0), np.float32(side - 1)
     n_c = idx.size
     z = np.empty((rows, n_c), np.complex64)
     inv = np.empty(n_c, np.complex64)
@@ -774,47 +777,59 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
         for i in range(n_c):
             z[r, i] = y[r, idx[i]] * inv[i]
     if rows >= 2:
+        li = np.empty(n_c, np.int64)
+        lq = np.empty(n_c, np.int64)
         c = np.empty(rows, np.complex128)
         for r in range(rows):
+            zr = z[r]
+            for i in range(n_c):
+                li[i] = _level(zr[i].real, half_scale, offset, top)
+                lq[i] = _level(zr[i].imag, half_scale, offset, top)
             acc = np.complex64(0)
             for i in range(n_c):
-                d = np.complex64(complex(amp[_levels(z[r, i].real, scale, side)], amp[_levels(z[r, i].imag, scale, side)]))
-                acc += z[r, i] * np.conj(d) * wt[i]
+                d = np.complex64(complex(amp[li[i]], amp[lq[i]]))
+                acc += zr[i] * np.conj(d) * wt[i]
             c[r] = acc
         phi = _phase_line(c)
         for r in range(rows):
             rot = np.complex64(np.exp(-1j * phi[r]))
+            zr = z[r]
             for i in range(n_c):
-                z[r, i] *= rot
+                zr[i] *= rot
+    zf = z.reshape(-1)
+    n = zf.size
+    la = np.empty(n, np.int64)
+    lb = np.empty(n, np.int64)
+    for j in range(n):
+        la[j] = _level(zf[j].real, half_scale, offset, top)
+        lb[j] = _level(zf[j].imag, half_scale, offset, top)
+    evm = 0.0
+    for j in range(n):
+        er = zf[j].real - np.float32(amp[la[j]])
+        ei = zf[j].imag - np.float32(amp[lb[j]])
+        evm += er * er + ei * ei
     k = 2 * half
     out = np.empty(n_bytes, np.uint8)
-    evm = 0.0
     word = 0  # bits not yet written, the oldest first
     n_word = 0
     ob = 0
-    for r in range(rows):
-        for i in range(n_c):
-            v = z[r, i]
-            li, lq = _levels(v.real, scale, side), _levels(v.imag, scale, side)
-            dr, di = np.float32(amp[li]), np.float32(amp[lq])
-            er, ei = v.real - dr, v.imag - di
-            evm += er * er + ei * ei
-            if ob >= n_bytes:
-                continue
-            word = ((word << k) | (lvl_to_gray[li] << half) | lvl_to_gray[lq]) & 0xFFFF
-            n_word += k
-            if n_word >= 8:  # k <= 8: at most one whole byte per cell
-                n_word -= 8
-                out[ob] = ((word >> n_word) & 0xFF) ^ scrambler_bytes[ob]
-                ob += 1
+    for j in range(n):
+        if ob >= n_bytes:
+            break
+        word = ((word << k) | (lvl_to_gray[la[j]] << half) | lvl_to_gray[lb[j]]) & 0xFFFF
+        n_word += k
+        if n_word >= 8:  # k <= 8: at most one whole byte per cell
+            n_word -= 8
+            out[ob] = ((word >> n_word) & 0xFF) ^ scrambler_bytes[ob]
+            ob += 1
     if ob < n_bytes:  # (the caller passes enough rows; a short grid leaves zeros)
         if n_word:  # the bits received, descrambled; the rest zero
-            top = (0xFF << (8 - n_word)) & 0xFF
-            out[ob] = (((word << (8 - n_word)) ^ scrambler_bytes[ob]) & top)
+            top8 = (0xFF << (8 - n_word)) & 0xFF
+            out[ob] = ((word << (8 - n_word)) ^ scrambler_bytes[ob]) & top8
             ob += 1
         for j in range(ob, n_bytes):
             out[j] = 0
-    return out, evm / (rows * n_c), z.reshape(-1)
+    return out, evm / (rows * n_c), zf
 
 
 # ---------------------------------------------------------------- fused per-frame calls
