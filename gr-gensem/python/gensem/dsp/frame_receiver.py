@@ -178,22 +178,20 @@ class FrameReceiver:
         tw = np.exp(-2j * np.pi * np.arange(p.fft_len // 2) / p.fft_len)
         used = np.ascontiguousarray(self._used_bins, np.int64)
         scale = 1.0 / np.sqrt(p.fft_len)
-        self._fft128 = (used, bitrev, tw, scale)
+        fft128 = (used, bitrev, tw, scale)
         self._fft64 = (used, bitrev, tw.astype(np.complex64), np.float32(scale))
-        self._pol127, self._base_pilots = (np.ascontiguousarray(t, np.float64) for t in pilot_tables(p))
-        self._taps = tap_basis(p)[1:]  # (A, A^H, A^H A), C-contiguous
-        self._no_shift = np.zeros(p.n_header_symbols, np.int64)
+        pol127, base_pilots = (np.ascontiguousarray(t, np.float64) for t in pilot_tables(p))
         self._polys = np.asarray(POLYS, np.int64)
-        # argument tuples of the fused calls (rx_kernels.acquire_header / payload_decode)
-        a, a_h, gram = self._taps
+        # argument tuples of the fused calls (rx_kernels.acquire_header, header_front, payload_decode)
+        a, a_h, gram = tap_basis(p)[1:]  # (A, A^H, A^H A), C-contiguous
         self._sync_consts = (self._half, STS_SEARCH_AFTER, self._lts_off, p.fft_len, self._lts_shifted,
                              self._cfo_steps, float(MAX_CFO_SUBCARRIERS), self._lts_energy, float(LTS_MIN_CORR))  # fmt: skip
-        self._chan_consts = (p.fft_backoff, self._fft128, self._lts_used, a, a_h, gram, float(TAP_THRESHOLD))
-        self._hdr_consts = (p.n_header_symbols, p.cp_len - p.fft_backoff, p.symbol_len, self._fft64, self._no_shift,
-                            self._idx_pilot, self._pol127, self._base_pilots, self._idx_data,
-                            ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
+        self._chan_consts = (p.fft_backoff, fft128, self._lts_used, a, a_h, gram, float(TAP_THRESHOLD))
+        self._hdr_consts = (p.n_header_symbols, p.cp_len - p.fft_backoff, p.symbol_len, self._fft64,
+                            np.zeros(p.n_header_symbols, np.int64), self._idx_pilot, pol127, base_pilots,
+                            self._idx_data, ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
         self._grid_consts = (p.cp_len - p.fft_backoff, p.symbol_len, p.fft_len, self._fft64, self._idx_pilot,
-                             self._k_pilot, self._k_used32, self._pol127, self._base_pilots, float(self._n_ref),
+                             self._k_pilot, self._k_used32, pol127, base_pilots, float(self._n_ref),
                              p.n_used_half, SFO_FIT_SYMBOLS, float(DRIFT_NEGLIGIBLE), self._idx_s0, self._idx_s1,
                              self._idx_data)  # fmt: skip
         self._no_bytes = np.zeros(0, np.uint8)
@@ -427,13 +425,7 @@ class FrameReceiver:
         fine timing jointly: the LTS pair is cross-correlated with the LTS shifted by every
         candidate offset eps_c + 2m (|.| <= MAX_CFO_SUBCARRIERS); the best (offset, delay)
         must reach LTS_MIN_CORR. Then the CFO is refined on the LTS pair (64 apart)."""
-        p = self.p
-        if self._k is not None:
-            found, t1, cfo = self._k.synchronise(
-                self._buf, self._wbuf, lo_sts, hit, self._half, STS_SEARCH_AFTER, self._lts_off, p.fft_len,
-                self._lts_shifted, self._cfo_steps, MAX_CFO_SUBCARRIERS, self._lts_energy, LTS_MIN_CORR,
-            )  # fmt: skip
-            return {"t1": int(t1), "cfo": float(cfo)} if found else None
+        p = self.p  # (the compiled path: _acquire_compiled)
         buf = self._buf
         h = self._half
         # on the whitened samples: a spur would bias the phase
@@ -570,12 +562,6 @@ class FrameReceiver:
 
     def _channel(self, st):
         p = self.p
-        if self._k is not None:
-            a, a_h, gram = self._taps
-            return self._k.channel(
-                self._buf, st["t1"] - p.fft_backoff, p.fft_len, st["cfo"], self._base, self._fft128,
-                self._lts_used, a, a_h, gram, TAP_THRESHOLD,
-            )  # fmt: skip
         t1 = st["t1"] - p.fft_backoff
         idx = t1 + np.arange(2)[:, None] * p.fft_len + np.arange(p.fft_len)[None, :]
         x = self._buf[idx].astype(np.complex128)
@@ -631,16 +617,10 @@ class FrameReceiver:
         by the acquisition's call when the header was buffered then), gr-fec's Viterbi, noise."""
         p, k = self.p, self._k
         front = st.pop("front", None)
-        if front is not None:
-            h, noise_sum, noise_n, y, u8, yd = front
-        else:  # the header arrived after the acquisition
-            h, noise_sum, noise_n = self._channel(st)
-            start = st["t1"] + 2 * p.fft_len
-            w = 2 * np.pi * st["cfo"] / p.fft_len
-            y = k.grid(self._buf, start, p.cp_len - p.fft_backoff, p.n_header_symbols, p.symbol_len, p.fft_len, w,
-                       self._base, self._no_shift, self._fft64)  # fmt: skip
-            u8, yd = k.header_soft(y, h, self._idx_pilot, self._pol127, self._base_pilots, self._idx_data,
-                                   ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
+        if front is None:  # the header arrived after the acquisition
+            front = k.header_front(self._buf, st["t1"], st["cfo"], p.fft_len, self._chan_consts, self._hdr_consts,
+                                   self._base)  # fmt: skip
+        h, noise_sum, noise_n, y, u8, yd = front
         st["y_header"] = y
         bits = self.code.decode_quantized(u8, frame_header.HEADER_BITS)
         hdr = FrameHeader.from_bits(bits)

@@ -203,7 +203,7 @@ def grid(buf, start, off, count, symbol_len, fft_len, w, base, shifts, fft):
     """Used-carrier grid of ``count`` symbols from buffer index ``start``: CP removed (``off``),
     windows re-timed by ``shifts`` (samples), CFO derotated exp(-j w n) with n absolute
     (float64 phase), then the unitary DFT of the used carriers (FrameReceiver._windows)."""
-    used, bitrev, _, _ = fft
+    bitrev = fft[1]
     ramp = np.empty(fft_len, np.complex64)
     step = np.exp(-1j * w)
     acc = 1.0 + 0j
@@ -752,8 +752,7 @@ def _level(v, half_scale, offset, top):
     t += offset
     if t < 0:
         t = np.float32(0.0)
-    if t > top:
-        t = top
+    t = min(t, top)
     return np.int64(t)
 
 
@@ -834,9 +833,22 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
 
 # ---------------------------------------------------------------- fused per-frame calls
 @_njit
+def header_front(buf, t1, cfo, fft_len, chan_consts, hdr_consts, base):
+    """After synchronise: channel, the header's grid and its soft bits, for gr-fec's
+    Viterbi (constants as in acquire_header). Returns (h, noise_sum, n_noise, y_header,
+    soft uint8, data cells)."""
+    backoff, fft128, lts_used, a, a_h, gram, tap_threshold = chan_consts
+    n_h, off, symbol_len, fft64, no_shift, idx_pilot, polarity, base_pilots, idx_data, n_coded = hdr_consts
+    h, noise_sum, n_noise = channel(buf, t1 - backoff, fft_len, cfo, base, fft128, lts_used, a, a_h, gram, tap_threshold)
+    y = grid(buf, t1 + 2 * fft_len, off, n_h, symbol_len, fft_len, 2 * np.pi * cfo / fft_len, base, no_shift, fft64)
+    u8, yd = header_soft(y, h, idx_pilot, polarity, base_pilots, idx_data, n_coded)
+    return h, noise_sum, n_noise, y, u8, yd
+
+
+@_njit
 def acquire_header(buf, wbuf, lo_sts, hit, sync_consts, chan_consts, hdr_consts, base):
-    """synchronise, then (when the buffer holds the header) channel, the header's grid and
-    its soft bits: one call from a detection to gr-fec's Viterbi. Constants (built once by
+    """synchronise, then (when the buffer holds the header) header_front: one call from a
+    detection to gr-fec's Viterbi. Constants (built once by
     FrameReceiver): sync_consts = (half, search_after, lts_off, fft_len, lts_shifted,
     cfo_steps, max_cfo, lts_energy, min_corr); chan_consts = (fft_backoff, fft128, lts_used,
     a, a_h, gram, tap_threshold); hdr_consts = (n_h, off, symbol_len, fft64, no_shift,
@@ -844,8 +856,7 @@ def acquire_header(buf, wbuf, lo_sts, hit, sync_consts, chan_consts, hdr_consts,
     Returns (state, t1, cfo, h, noise_sum, n_noise, y_header, soft uint8, data cells):
     state 0 = no preamble, 1 = synchronised but the header is not buffered yet, 2 = all."""
     half, search_after, lts_off, fft_len, lts_shifted, cfo_steps, max_cfo, lts_energy, min_corr = sync_consts
-    backoff, fft128, lts_used, a, a_h, gram, tap_threshold = chan_consts
-    n_h, off, symbol_len, fft64, no_shift, idx_pilot, polarity, base_pilots, idx_data, n_coded = hdr_consts
+    n_h, symbol_len = hdr_consts[0], hdr_consts[2]
     found, t1, cfo = synchronise(
         buf, wbuf, lo_sts, hit, half, search_after, lts_off, fft_len, lts_shifted, cfo_steps, max_cfo, lts_energy,
         min_corr,
@@ -858,10 +869,7 @@ def acquire_header(buf, wbuf, lo_sts, hit, sync_consts, chan_consts, hdr_consts,
         return 0, 0, 0.0, h, 0.0, 0, y, u8, yd
     if buf.size < t1 + 2 * fft_len + n_h * symbol_len:
         return 1, t1, cfo, h, 0.0, 0, y, u8, yd
-    h, noise_sum, n_noise = channel(buf, t1 - backoff, fft_len, cfo, base, fft128, lts_used, a, a_h, gram, tap_threshold)
-    w = 2 * np.pi * cfo / fft_len
-    y = grid(buf, t1 + 2 * fft_len, off, n_h, symbol_len, fft_len, w, base, no_shift, fft64)
-    u8, yd = header_soft(y, h, idx_pilot, polarity, base_pilots, idx_data, n_coded)
+    h, noise_sum, n_noise, y, u8, yd = header_front(buf, t1, cfo, fft_len, chan_consts, hdr_consts, base)
     return 2, t1, cfo, h, noise_sum, n_noise, y, u8, yd
 
 
