@@ -554,6 +554,7 @@ def main(argv=None) -> int:
     model.to(device).train()
     perceptual = PerceptualLoss().to(device)
     state_path, csv_path, val_path = args.out + ".state.pt", args.out + ".csv", args.out + ".val.csv"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)  # --out in a new folder
     done = {"stage_index": 0, "step": 0, "elapsed": 0.0}
     state = None
     try:

@@ -42,6 +42,7 @@ MAX_S1_SYMBOLS = MAX_S1_BYTES  # analog frames: the s1 field counts symbols
 ANALOG_CRC_MASK = 0xA5C3  # CRC-16 XOR this marks an analog frame
 AGGREGATE_CRC_MASK = 0x3C5A  # CRC-16 XOR this marks an aggregated QAM frame
 ANALOG_MOD = 0  # ``mod`` of an analog header (no QAM)
+CRC_SYNDROMES = (0, ANALOG_CRC_MASK, AGGREGATE_CRC_MASK)  # a header's CRC XOR one of these
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,16 @@ class FrameHeader:
         """Parse 64 hard bits; None when the CRC fails (under every mask)."""
         raw = np.packbits(np.asarray(bits, dtype=np.uint8)[:HEADER_BITS]).tobytes()
         body, crc = raw[:6], int.from_bytes(raw[6:8], "big")
-        syndrome = crc16(body) ^ crc
-        if syndrome not in (0, ANALOG_CRC_MASK, AGGREGATE_CRC_MASK):
+        return cls.from_word(int.from_bytes(body, "big"), crc16(body) ^ crc)
+
+    @classmethod
+    def from_word(cls, word: int, syndrome: int) -> FrameHeader | None:
+        """The header of a 48-bit word whose CRC-16 syndrome (computed CRC XOR received)
+        is ``syndrome``; None unless the syndrome is one of the masks (0, analog,
+        aggregate). The compiled receiver computes both in its header kernel."""
+        if syndrome not in CRC_SYNDROMES:
             return None
         analog = syndrome == ANALOG_CRC_MASK
-        word = int.from_bytes(body, "big")
         m_bits = (word >> 30) & 0x3
         return cls(
             seq=(word >> 32) & 0xFFFF,
@@ -116,6 +122,7 @@ class FrameHeader:
             last=analog and bool(m_bits & 1),
             aggregate=syndrome == AGGREGATE_CRC_MASK,
         )
+
 
 
 def quantize_power(f0: float) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 
 from gensem.dsp import aggregation, frame_header, qam, rx_kernels, scrambler
 from gensem.dsp.channel_estimation import TAP_THRESHOLD, smooth_channel, tap_basis
-from gensem.dsp.conv_code import POLYS, ConvCode, K
+from gensem.dsp.conv_code import POLYS, ConvCode, K, branch_table
 from gensem.dsp.frame_builder import (
     MAX_DATA_SYMBOLS,
     interleaver,
@@ -189,7 +189,8 @@ class FrameReceiver:
         self._chan_consts = (p.fft_backoff, fft128, self._lts_used, a, a_h, gram, float(TAP_THRESHOLD))
         self._hdr_consts = (p.n_header_symbols, p.cp_len - p.fft_backoff, p.symbol_len, self._fft64,
                             np.zeros(p.n_header_symbols, np.int64), self._idx_pilot, pol127, base_pilots,
-                            self._idx_data, ConvCode.coded_len(frame_header.HEADER_BITS))  # fmt: skip
+                            self._idx_data, ConvCode.coded_len(frame_header.HEADER_BITS), self._polys, K,
+                            branch_table(), np.asarray(frame_header.CRC_SYNDROMES, np.int64))  # fmt: skip
         self._grid_consts = (p.cp_len - p.fft_backoff, p.symbol_len, p.fft_len, self._fft64, self._idx_pilot,
                              self._k_pilot, self._k_used32, pol127, base_pilots, float(self._n_ref),
                              p.n_used_half, SFO_FIT_SYMBOLS, float(DRIFT_NEGLIGIBLE), self._idx_s0, self._idx_s1,
@@ -407,7 +408,7 @@ class FrameReceiver:
     def _acquire_compiled(self, st):
         """_synchronise, and when the header is buffered already the channel estimate and
         the header's soft bits too, as one compiled call (rx_kernels.acquire_header)."""
-        state, t1, cfo, h, noise_sum, noise_n, y, u8, yd = self._k.acquire_header(
+        state, t1, cfo, h, noise_sum, noise_n, y, word, syndrome = self._k.acquire_header(
             self._buf, self._wbuf, st["cand"], st["hit"], self._sync_consts, self._chan_consts, self._hdr_consts,
             self._base,
         )  # fmt: skip
@@ -415,7 +416,7 @@ class FrameReceiver:
             return None
         out = {"t1": int(t1), "cfo": float(cfo)}
         if state == 2:
-            out["front"] = (h, noise_sum, noise_n, y, u8, yd)
+            out["front"] = (h, noise_sum, noise_n, y, word, syndrome)
         return out
 
     def _synchronise(self, lo_sts: int, hit: int):
@@ -613,24 +614,22 @@ class FrameReceiver:
         return hdr
 
     def _decode_header_compiled(self, st):
-        """_decode_header as compiled kernels: channel, grid, phase, combined soft bits (done
-        by the acquisition's call when the header was buffered then), gr-fec's Viterbi, noise."""
+        """_decode_header as compiled kernels: channel, grid, phase, combined soft bits, the
+        Viterbi, the CRC and the decision-directed noise (done by the acquisition's call
+        when the header was buffered then; rx_kernels.header_front otherwise)."""
         p, k = self.p, self._k
         front = st.pop("front", None)
         if front is None:  # the header arrived after the acquisition
             front = k.header_front(self._buf, st["t1"], st["cfo"], p.fft_len, self._chan_consts, self._hdr_consts,
                                    self._base)  # fmt: skip
-        h, noise_sum, noise_n, y, u8, yd = front
+        h, noise_sum, noise_n, y, word, syndrome = front
         st["y_header"] = y
-        bits = self.code.decode_quantized(u8, frame_header.HEADER_BITS)
-        hdr = FrameHeader.from_bits(bits)
+        hdr = FrameHeader.from_word(word, syndrome)
         if hdr is None:
             return None
         n_sym = n_data_symbols(p, hdr)
         if n_sym > MAX_DATA_SYMBOLS:
             return None
-        noise_sum += k.header_noise(yd, h, self._idx_data, bits, self._polys, K)
-        noise_n += yd.size
         st.update(h=h, noise_var=noise_sum / noise_n, n_sym=n_sym)
         return hdr
 

@@ -641,6 +641,95 @@ def header_noise(yd, h, idx_data, info_bits, polys, k):
     return acc
 
 
+@_njit
+def viterbi_k7(u8, n_info, table):
+    """Maximum-likelihood decoder of the terminated K=7 rate-1/2 code (``ConvCode``), on
+    the soft bits quantised as gr-fec takes them (uint8, 128 + 48 x soft, 255 = a sure 1).
+    State = the last 6 input bits; register = (state << 1 | bit) & 127 as gr-fec's encoder
+    (conv_encode); ``table[reg]`` = the two code bits (bit j = polynomial j). Branch
+    metric: sum over the two code bits of x = 2 u8 - 255 where the bit is 1 and -x where
+    it is 0 (maximised: twice the correlation with u8, less a constant). gr-fec minimises
+    the complement in 6-bit arithmetic, which costs it frame errors
+    (tests/unit/test_rx_kernels.py). Path metrics in int32 (a 64-bit header's stay below
+    2^16); ties go to the predecessor whose register's top bit is 0. Needs table[64 | r] ==
+    table[r] ^ 3 (both polynomials tap the oldest bit, as ours do): the two branches into a
+    state then have opposite metrics. New metrics are computed as the 32 even and 32 odd
+    states (contiguous, so LLVM vectorises the butterflies) and interleaved after.
+    Traceback from state 0 (the tail)."""
+    n_steps = n_info + 6
+    pm = np.full(64, -(1 << 20), np.int32)
+    pm[0] = 0
+    even = np.empty(32, np.int32)
+    odd = np.empty(32, np.int32)
+    dec = np.empty((n_steps, 2, 32), np.uint8)  # (step, new state's parity, state >> 1)
+    sign = np.empty((4, 32), np.int32)  # -1 where a code bit into state 2i / 2i + 1 from i is 1
+    for i in range(32):
+        for j in range(2):
+            c = table[2 * i + j]
+            sign[2 * j, i] = 1 - 2 * (c & 1)
+            sign[2 * j + 1, i] = 1 - (c & 2)
+    se0, se1, so0, so1 = sign[0], sign[1], sign[2], sign[3]
+    for t in range(n_steps):
+        x0 = np.int32(u8[2 * t]) * 2 - 255
+        x1 = np.int32(u8[2 * t + 1]) * 2 - 255
+        de = dec[t, 0]
+        do = dec[t, 1]
+        for i in range(32):  # butterfly: states i and 32 | i lead to 2i and 2i + 1
+            me = -(se0[i] * x0 + se1[i] * x1)  # from state i into 2i (from 32 | i: -me)
+            mo = -(so0[i] * x0 + so1[i] * x1)  # from state i into 2i + 1
+            p0 = pm[i]
+            p1 = pm[32 + i]
+            a = p0 + me
+            c = p1 - me
+            even[i] = max(a, c)
+            de[i] = c > a
+            a = p0 + mo
+            c = p1 - mo
+            odd[i] = max(a, c)
+            do[i] = c > a
+        for i in range(32):
+            pm[2 * i] = even[i]
+            pm[2 * i + 1] = odd[i]
+    bits = np.empty(n_steps, np.uint8)
+    st = 0
+    for t in range(n_steps - 1, -1, -1):
+        bits[t] = st & 1
+        st = (st >> 1) | (np.int64(dec[t, st & 1, st >> 1]) << 5)
+    return bits[:n_info]
+
+
+@_njit
+def header_fields(bits):
+    """The 48-bit header word and its CRC syndrome (CRC-16/CCITT-FALSE of the first 48 bits,
+    MSB first, XOR the received 16): FrameHeader.from_bits' arithmetic."""
+    crc = 0xFFFF
+    word = 0
+    for i in range(48):
+        b = np.int64(bits[i])
+        word = (word << 1) | b
+        top = ((crc >> 15) & 1) ^ b
+        crc = (crc << 1) & 0xFFFF
+        if top:
+            crc ^= 0x1021
+    rx = 0
+    for i in range(48, 64):
+        rx = (rx << 1) | np.int64(bits[i])
+    return word, crc ^ rx
+
+
+@_njit
+def header_decode(u8, yd, h, idx_data, polys, k, table, syndromes):
+    """Viterbi (viterbi_k7), the CRC (header_fields) and, when the syndrome is one of
+    ``syndromes`` (the header's CRC masks), the decision-directed noise (header_noise).
+    Returns (word, syndrome, noise sum, noise cells; 0 and 0 when the CRC fails)."""
+    bits = viterbi_k7(u8, 64, table)
+    word, syn = header_fields(bits)
+    for m in syndromes:
+        if syn == m:
+            return word, syn, header_noise(yd, h, idx_data, bits, polys, k), yd.size
+    return word, syn, 0.0, 0
+
+
 # ---------------------------------------------------------------- payload
 @_njit
 def stream_powers(h, idx_s0, idx_s1, idx_data):
@@ -834,26 +923,29 @@ def decode_qam(y, rows, idx, hs, g, half, scale, amp, lvl_to_gray, n_bytes, scra
 # ---------------------------------------------------------------- fused per-frame calls
 @_njit
 def header_front(buf, t1, cfo, fft_len, chan_consts, hdr_consts, base):
-    """After synchronise: channel, the header's grid and its soft bits, for gr-fec's
-    Viterbi (constants as in acquire_header). Returns (h, noise_sum, n_noise, y_header,
-    soft uint8, data cells)."""
+    """After synchronise: channel, the header's grid, its soft bits and its decode
+    (header_decode: Viterbi, CRC, the decision-directed noise), constants as in
+    acquire_header. Returns (h, noise_sum, n_noise, y_header, word, syndrome); the noise
+    includes the header's cells when the syndrome is one of the header's CRC masks."""
     backoff, fft128, lts_used, a, a_h, gram, tap_threshold = chan_consts
-    n_h, off, symbol_len, fft64, no_shift, idx_pilot, polarity, base_pilots, idx_data, n_coded = hdr_consts
+    (n_h, off, symbol_len, fft64, no_shift, idx_pilot, polarity, base_pilots, idx_data, n_coded, polys, k, table,
+     syndromes) = hdr_consts  # fmt: skip
     h, noise_sum, n_noise = channel(buf, t1 - backoff, fft_len, cfo, base, fft128, lts_used, a, a_h, gram, tap_threshold)
     y = grid(buf, t1 + 2 * fft_len, off, n_h, symbol_len, fft_len, 2 * np.pi * cfo / fft_len, base, no_shift, fft64)
     u8, yd = header_soft(y, h, idx_pilot, polarity, base_pilots, idx_data, n_coded)
-    return h, noise_sum, n_noise, y, u8, yd
+    word, syn, hdr_noise, hdr_n = header_decode(u8, yd, h, idx_data, polys, k, table, syndromes)
+    return h, noise_sum + hdr_noise, n_noise + hdr_n, y, word, syn
 
 
 @_njit
 def acquire_header(buf, wbuf, lo_sts, hit, sync_consts, chan_consts, hdr_consts, base):
     """synchronise, then (when the buffer holds the header) header_front: one call from a
-    detection to gr-fec's Viterbi. Constants (built once by
+    detection to the decoded header word. Constants (built once by
     FrameReceiver): sync_consts = (half, search_after, lts_off, fft_len, lts_shifted,
     cfo_steps, max_cfo, lts_energy, min_corr); chan_consts = (fft_backoff, fft128, lts_used,
     a, a_h, gram, tap_threshold); hdr_consts = (n_h, off, symbol_len, fft64, no_shift,
-    idx_pilot, polarity, base_pilots, idx_data, n_coded).
-    Returns (state, t1, cfo, h, noise_sum, n_noise, y_header, soft uint8, data cells):
+    idx_pilot, polarity, base_pilots, idx_data, n_coded, polys, k, viterbi table, CRC masks).
+    Returns (state, t1, cfo, h, noise_sum, n_noise, y_header, word, syndrome):
     state 0 = no preamble, 1 = synchronised but the header is not buffered yet, 2 = all."""
     half, search_after, lts_off, fft_len, lts_shifted, cfo_steps, max_cfo, lts_energy, min_corr = sync_consts
     n_h, symbol_len = hdr_consts[0], hdr_consts[2]
@@ -863,14 +955,12 @@ def acquire_header(buf, wbuf, lo_sts, hit, sync_consts, chan_consts, hdr_consts,
     )
     h = np.empty(0, np.complex128)
     y = np.empty((0, 0), np.complex64)
-    u8 = np.empty(0, np.uint8)
-    yd = np.empty((0, 0), np.complex128)
     if not found:
-        return 0, 0, 0.0, h, 0.0, 0, y, u8, yd
+        return 0, 0, 0.0, h, 0.0, 0, y, 0, -1
     if buf.size < t1 + 2 * fft_len + n_h * symbol_len:
-        return 1, t1, cfo, h, 0.0, 0, y, u8, yd
-    h, noise_sum, n_noise, y, u8, yd = header_front(buf, t1, cfo, fft_len, chan_consts, hdr_consts, base)
-    return 2, t1, cfo, h, noise_sum, n_noise, y, u8, yd
+        return 1, t1, cfo, h, 0.0, 0, y, 0, -1
+    h, noise_sum, n_noise, y, word, syn = header_front(buf, t1, cfo, fft_len, chan_consts, hdr_consts, base)
+    return 2, t1, cfo, h, noise_sum, n_noise, y, word, syn
 
 
 @_njit
