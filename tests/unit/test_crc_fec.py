@@ -71,6 +71,24 @@ def test_viterbi_corrects_noise():
     assert np.array_equal(code.decode(soft, 800), bits)
 
 
+def test_viterbi_uses_the_terminating_tail():
+    """The code is terminated (6 zero tail bits), so the decoder must trace back from state
+    0. gr-fec's cc_decoder does that only when given end_state 0; with -1 it starts from the
+    best-metric state and the last bits of every block came out ~10x as often wrong as the
+    middle ones (found 2026-12-01; the header and prompt decoders had it). Bit errors by
+    position over noisy 64-bit blocks: the last 8 no worse than twice the middle 8."""
+    code = ConvCode()
+    rng = np.random.default_rng(2)
+    err = np.zeros(64)
+    for _ in range(400):
+        bits = rng.integers(0, 2, 64).astype(np.uint8)
+        soft = (2.0 * code.encode(bits) - 1) + rng.normal(0, 0.8, code.coded_len(64))
+        err += code.decode(soft / np.mean(np.abs(soft)), 64) != bits
+    middle, last = err[28:36].sum(), err[-8:].sum()
+    assert middle > 5  # the channel is noisy enough to matter
+    assert last <= 2 * middle, (middle, last)
+
+
 def test_header_roundtrip_and_crc():
     h = FrameHeader(seq=513, mod=64, power_q=25, s0_bytes=300, s1_bytes=4000)
     bits = h.to_bits()
