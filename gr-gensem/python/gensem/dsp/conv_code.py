@@ -20,8 +20,9 @@ def branch_table() -> np.ndarray:
     """The code bits of every encoder register (the last K input bits, newest in bit 0, as
     gr-fec's encoder shifts them): bit j of entry r = parity(r & POLYS[j]). The compiled
     header decoder's trellis (rx_kernels.viterbi_k7)."""
-    return np.array([sum((bin(r & poly).count("1") & 1) << j for j, poly in enumerate(POLYS)) for r in range(1 << K)],
+    return np.array([sum(((r & poly).bit_count() & 1) << j for j, poly in enumerate(POLYS)) for r in range(1 << K)],
                     np.int64)  # fmt: skip
+
 
 class ConvCode:
     """Terminated K=7 r=1/2 convolutional code. Not thread-safe: one per block."""
