@@ -76,7 +76,8 @@ class ConvCode:
 
     def decode_quantized(self, u8: np.ndarray, n_info_bits: int) -> np.ndarray:
         """Viterbi-decode soft bits already quantised as gr-fec takes them (uint8,
-        128 + 48 x soft, clipped): the compiled receiver's header path."""
+        128 + 48 x soft, clipped): ``decode``'s second half, and the reference the
+        compiled header decoder (rx_kernels.viterbi_k7) is tested against."""
         n = int(n_info_bits)
         self._check(n)
         if u8.size != self.coded_len(n):

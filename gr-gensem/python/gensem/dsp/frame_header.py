@@ -124,7 +124,6 @@ class FrameHeader:
         )
 
 
-
 def quantize_power(f0: float) -> int:
     return int(round(float(np.clip(f0, 0.0, 1.0)) * 255))
 

@@ -648,8 +648,8 @@ def viterbi_k7(u8, n_info, table):
     State = the last 6 input bits; register = (state << 1 | bit) & 127 as gr-fec's encoder
     (conv_encode); ``table[reg]`` = the two code bits (bit j = polynomial j). Branch
     metric: sum over the two code bits of x = 2 u8 - 255 where the bit is 1 and -x where
-    it is 0 (maximised: twice the correlation with u8, less a constant). gr-fec minimises
-    the complement in 6-bit arithmetic, which costs it frame errors
+    it is 0 (maximised: twice the correlation with u8, less a constant); gr-fec minimises
+    the complement in 6-bit arithmetic and so decides a little differently near ties
     (tests/unit/test_rx_kernels.py). Path metrics in int32 (a 64-bit header's stay below
     2^16); ties go to the predecessor whose register's top bit is 0. Needs table[64 | r] ==
     table[r] ^ 3 (both polynomials tap the oldest bit, as ours do): the two branches into a
